@@ -1,0 +1,209 @@
+"""PNG plots of training curves and 2-D embeddings (matplotlib, Agg, imported lazily).
+
+The figures are drawn on a ``matplotlib.figure.Figure`` with an Agg canvas, never through
+``pyplot``, so calling these functions changes no global matplotlib state (a notebook's
+inline backend keeps working) and needs no display. Show a result in a notebook with
+``IPython.display.Image(path)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+# Panels of `plot_training_curves`: (title, predicate on the key's last "/" component).
+_PANELS = (
+    ("loss", lambda k: k == "loss" or k.endswith("_loss") or k.startswith("loss_")),
+    ("learning rate", lambda k: k in ("lr", "learning_rate")),
+    ("accuracy", lambda k: "top1" in k or "top5" in k or k.endswith("accuracy")
+     or k.endswith("_acc")),
+    ("embedding health", lambda k: k.startswith("embedding_std") or k == "effective_rank"),
+)
+
+
+def _new_figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, out_png: str | os.PathLike) -> str:
+    out_png = os.fspath(out_png)
+    parent = os.path.dirname(out_png)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    fig.savefig(out_png, format="png")
+    return out_png
+
+
+def _read_rows(metrics: str | os.PathLike | Iterable[Mapping[str, Any]]) -> list[Mapping]:
+    if isinstance(metrics, (str, os.PathLike)):
+        rows = []
+        with open(metrics) as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    rows.append(json.loads(line))
+        return rows
+    return list(metrics)
+
+
+def _is_number(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(float(v)) and np.ndim(v) == 0
+    except (TypeError, ValueError):
+        return False
+
+
+def plot_training_curves(
+    metrics: str | os.PathLike | Iterable[Mapping[str, Any]],
+    out_png: str | os.PathLike,
+) -> str:
+    """Plots loss, learning rate, accuracies and embedding health against the step.
+
+    One subplot per group that has data: "loss" (``loss``, ``*_loss``), "learning rate"
+    (``lr``, ``learning_rate``), "accuracy" (keys containing ``top1``/``top5`` or ending in
+    ``accuracy``/``_acc``, e.g. ``knn_top1``, ``probe_top1``) and "embedding health"
+    (``embedding_std*``, ``effective_rank``). Keys may carry a prefix such as ``train/``.
+    Rows may hold different keys (train and eval rows); the x axis is each row's ``step``
+    (the row's position when it has none). Non-numeric and non-finite values are skipped.
+
+    Args:
+        metrics: a JSON-lines file (one dict per line) or a sequence of dicts.
+        out_png: where to write the PNG (parent folders are created).
+
+    Returns:
+        ``out_png`` as a string.
+
+    Raises:
+        ValueError: when no row has a plottable key.
+    """
+    rows = _read_rows(metrics)
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for i, row in enumerate(rows):
+        step = row.get("step", i)
+        step = float(step) if _is_number(step) else float(i)
+        for key, value in row.items():
+            if key == "step" or not _is_number(value):
+                continue
+            xs, ys = series.setdefault(key, ([], []))
+            xs.append(step)
+            ys.append(float(value))
+
+    panels = []
+    for title, match in _PANELS:
+        keys = sorted(k for k in series if match(k.rsplit("/", 1)[-1]))
+        if keys:
+            panels.append((title, keys))
+    if not panels:
+        raise ValueError(
+            f"plot_training_curves: no loss/lr/accuracy/health keys among {sorted(series)}")
+
+    fig = _new_figure(6.0, 2.6 * len(panels))
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (title, keys) in zip(axes, panels, strict=True):
+        for key in keys:
+            xs, ys = series[key]
+            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=key)
+        ax.set_ylabel(title)
+        if title == "loss" and all(min(series[k][1]) > 0 for k in keys):
+            ys = np.concatenate([series[k][1] for k in keys])
+            if ys.max() / ys.min() > 30:
+                ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[-1].set_xlabel("step")
+    fig.tight_layout()
+    return _save(fig, out_png)
+
+
+def plot_embedding_2d(
+    features,
+    labels: Sequence[int] | np.ndarray | None,
+    out_png: str | os.PathLike,
+    method: str = "pca",
+    max_points: int = 2000,
+    seed: int = 0,
+    title: str | None = None,
+) -> str:
+    """Scatter plot of features projected to 2-D by PCA or t-SNE, coloured by label.
+
+    Args:
+        features: ``[N, D]`` array (NumPy or jax).
+        labels: integer ``[N]`` class labels, or ``None`` for a single colour.
+        out_png: where to write the PNG (parent folders are created).
+        method: ``"pca"`` (``sklearn.decomposition.PCA``) or ``"tsne"``
+            (``sklearn.manifold.TSNE``, PCA init, perplexity ``min(30, (n - 1) / 3)``).
+        max_points: a seeded random subset of this many points is drawn when ``N`` is
+            larger (t-SNE is quadratic-ish in ``N``).
+        seed: seeds the subset and t-SNE.
+        title: figure title (default: the method and point count).
+
+    Returns:
+        ``out_png`` as a string.
+
+    Raises:
+        ValueError: on bad shapes, fewer than 3 points, or an unknown method.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"plot_embedding_2d: features must be [N, D]; got {x.shape}")
+    y = None if labels is None else np.asarray(labels).reshape(-1)
+    if y is not None and y.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"plot_embedding_2d: {x.shape[0]} features but {y.shape[0]} labels")
+    if method not in ("pca", "tsne"):
+        raise ValueError(f"plot_embedding_2d: method must be 'pca' or 'tsne'; got {method!r}")
+    if x.shape[0] < 3:
+        raise ValueError(f"plot_embedding_2d: need at least 3 points; got {x.shape[0]}")
+    if x.shape[0] > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(x.shape[0], max_points,
+                                                           replace=False))
+        x = x[keep]
+        y = None if y is None else y[keep]
+    n = x.shape[0]
+
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        xy = PCA(n_components=min(2, x.shape[1]), random_state=seed).fit_transform(x)
+    else:
+        from sklearn.manifold import TSNE
+
+        xy = TSNE(n_components=2, perplexity=min(30.0, (n - 1) / 3.0), init="pca",
+                  random_state=seed).fit_transform(x)
+    if xy.shape[1] < 2:  # D == 1
+        xy = np.concatenate([xy, np.zeros((n, 1))], axis=1)
+
+    fig = _new_figure(6.0, 5.5)
+    ax = fig.add_subplot(1, 1, 1)
+    if y is None:
+        ax.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.7)
+    else:
+        classes = np.unique(y)
+        if len(classes) <= 20:
+            import matplotlib
+
+            cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
+            for i, c in enumerate(classes):
+                sel = y == c
+                ax.scatter(xy[sel, 0], xy[sel, 1], s=6, alpha=0.7, color=cmap(i), label=str(c))
+            ax.legend(title="label", fontsize="small", markerscale=2, loc="best")
+        else:
+            sc = ax.scatter(xy[:, 0], xy[:, 1], c=y, s=6, alpha=0.7, cmap="viridis")
+            fig.colorbar(sc, ax=ax, label="label")
+    ax.set_title(title or f"{method.upper()} of {n} embeddings")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    return _save(fig, out_png)

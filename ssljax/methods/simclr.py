@@ -1,0 +1,55 @@
+"""SimCLR: contrastive learning with NT-Xent over all-gathered negatives.
+
+Both views go through the network as one batch (as the authors' TF code does, so
+BatchNorm sees 2N examples), the projector is a 2-layer MLP (SimCLR v1) or the
+3-layer head of SimCLR v2 (`head.hidden_dims` of length 2), and the loss is
+`ssljax.losses.nt_xent` with the negatives gathered from every device.
+
+Reference: Chen et al., "A Simple Framework for Contrastive Learning of Visual
+Representations", ICML 2020 (arXiv:2002.05709); SimCLR v2: arXiv:2006.10029.
+"""
+
+from __future__ import annotations
+
+
+import jax.numpy as jnp
+from jax import lax
+
+from ssljax import losses
+from ssljax.evaluate import health
+from ssljax.methods.base import Method, SSLModel, StepOutput, build_encoder, build_head
+from ssljax.parallel import DATA_AXIS
+
+
+class SimCLR(Method):
+    """SimCLR with global (cross-device) or local BatchNorm."""
+
+    name = "simclr"
+
+    def __init__(self, config, num_classes):
+        super().__init__(config, num_classes)
+        self.model = SSLModel(
+            encoder=build_encoder(config, self.axis),
+            projector=build_head(config.head, config, self.axis),
+        )
+
+    def loss(self, params, state, views, rng):
+        del rng
+        n = views[0].shape[0]
+        x = jnp.concatenate(views[:2], axis=0)
+        out, batch_stats = self.apply(params, state.batch_stats, x, train=True)
+        z_a, z_b = out["proj"][:n], out["proj"][n:]
+        block = self.config.loss.get("block_size", 0) or None
+        loss = losses.nt_xent(
+            z_a, z_b, temperature=self.config.loss.temperature, axis_name=DATA_AXIS,
+            block_size=block,
+        )
+        std = lax.pmean(health.embedding_std(lax.stop_gradient(z_a)), DATA_AXIS)
+        return loss, StepOutput(
+            batch_stats=batch_stats,
+            features=out["features"][:n],
+            embeddings=z_a,
+            metrics={"embedding_std": std},
+        )
+
+

@@ -1,0 +1,126 @@
+"""Encoders (ResNet, ViT, small CNN) and heads, by name.
+
+Every module is called as `module.apply(variables, x, train=bool)` on float NHWC images
+`[N, H, W, C]`; encoders return float32 features `[N, D]`. `dtype` is the computation
+dtype (e.g. `jnp.bfloat16`), parameters are always float32. BatchNorm layers use momentum
+0.9 and epsilon 1e-5 with `bn_axis_name` ("data" for cross-device BN inside shard_map,
+None for local BN).
+
+    >>> encoder = get_encoder("resnet18", stem="cifar", bn_axis_name="data")
+    >>> feature_dim("resnet50", width=2)
+    4096
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from ssljax.models.heads import DINOHead, MLPHead, WeightNormDense
+from ssljax.models.resnet import (
+    BN_EPSILON,
+    BN_MOMENTUM,
+    BasicBlock,
+    Bottleneck,
+    ResNet,
+    ResNet18,
+    ResNet34,
+    ResNet50,
+    batch_norm,
+)
+from ssljax.models.small_cnn import SmallCNN
+from ssljax.models.vit import ViT, interpolate_pos_embed, vit_base, vit_small, vit_test, vit_tiny
+
+__all__ = [
+    "BN_EPSILON",
+    "BN_MOMENTUM",
+    "BasicBlock",
+    "Bottleneck",
+    "DINOHead",
+    "MLPHead",
+    "ResNet",
+    "ResNet18",
+    "ResNet34",
+    "ResNet50",
+    "SmallCNN",
+    "ViT",
+    "WeightNormDense",
+    "batch_norm",
+    "encoder_names",
+    "feature_dim",
+    "get_encoder",
+    "interpolate_pos_embed",
+    "vit_base",
+    "vit_small",
+    "vit_test",
+    "vit_tiny",
+]
+
+# name -> (constructor, whether it has BatchNorm)
+_ENCODERS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
+    "small_cnn": (SmallCNN, True),
+    "resnet18": (ResNet18, True),
+    "resnet34": (ResNet34, True),
+    "resnet50": (ResNet50, True),
+    "vit_test": (vit_test, False),
+    "vit_tiny": (vit_tiny, False),
+    "vit_small": (vit_small, False),
+    "vit_base": (vit_base, False),
+}
+
+
+def encoder_names() -> tuple[str, ...]:
+    """The names `get_encoder` accepts."""
+    return tuple(_ENCODERS)
+
+
+def get_encoder(
+    name: str, *, dtype: Any = jnp.float32, bn_axis_name: str | None = None, **kwargs: Any
+) -> nn.Module:
+    """Builds an encoder by name.
+
+    Args:
+        name: one of `encoder_names()`: "small_cnn", "resnet18", "resnet34", "resnet50",
+            "vit_test", "vit_tiny", "vit_small", "vit_base".
+        dtype: computation dtype (parameters stay float32; features are float32).
+        bn_axis_name: BatchNorm axis name for the BN encoders ("data": cross-device BN);
+            ignored by the ViTs, which have no BatchNorm.
+        **kwargs: the encoder's own attributes, e.g. `width=2, stem="cifar"` (ResNet),
+            `channels=(...)`, `strides=(...)` (SmallCNN), `patch_size=16, img_size=224,
+            drop_path_rate=0.1` (ViT).
+
+    Returns:
+        An unbound `flax.linen.Module`; `module.apply(variables, x, train=...)` maps
+        `[N, H, W, C]` to `[N, D]`.
+
+    Raises:
+        ValueError: unknown name or attribute.
+    """
+    if name not in _ENCODERS:
+        raise ValueError(
+            f"unknown encoder {name!r}; valid names: {', '.join(encoder_names())}"
+        )
+    ctor, has_bn = _ENCODERS[name]
+    if has_bn:
+        kwargs["bn_axis_name"] = bn_axis_name
+    try:
+        return ctor(dtype=dtype, **kwargs)
+    except TypeError as e:
+        raise ValueError(f"bad arguments for encoder {name!r}: {e}") from None
+
+
+def feature_dim(name: str, **kwargs: Any) -> int:
+    """Size D of the features `get_encoder(name, **kwargs)` outputs (nothing is computed).
+
+    Args:
+        name: encoder name, as for `get_encoder`.
+        **kwargs: the same encoder attributes (e.g. `width=2`).
+
+    Returns:
+        D, e.g. 2048 for "resnet50", 4096 for "resnet50" with `width=2`, 384 for
+        "vit_small".
+    """
+    return get_encoder(name, **kwargs).feature_dim

@@ -1,0 +1,255 @@
+"""The pretraining program.
+
+    python -m ssljax.pretrain --config=configs/simclr_mnist.py --workdir=runs/demo
+
+config → mesh → data → state (initialised directly replicated) → loop (step,
+EMA/queue inside the step, logging, periodic kNN, async checkpoints, SIGTERM)
+→ final checkpoint, exported encoder, kNN + linear probe on the held-out split,
+plots, `results.json` and the same JSON as the last line of stdout. Rerunning the
+same command on the same workdir resumes from the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+
+from ssljax import checkpoint, cli, data, engine, methods, parallel
+from ssljax.errors import ConfigError, SSLJaxError
+from ssljax.metric_writer import MetricWriter, progress_bar, read_metrics
+from ssljax.pretrain_eval import evaluate_representation, save_plots
+
+_log = logging.getLogger("ssljax.pretrain")
+
+
+class NumericalError(SSLJaxError):
+    """The loss or the gradients stopped being finite."""
+
+
+class _StopFlag:
+    """Set by SIGTERM/SIGINT: finish the current step, checkpoint, exit cleanly."""
+
+    def __init__(self):
+        self.signal: int | None = None
+
+    def __call__(self, signum, frame):  # noqa: ARG002 - signal handler signature
+        self.signal = signum
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self)
+
+    def should_stop(self) -> bool:
+        stop = self.signal is not None
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils  # noqa: PLC0415
+
+            stop = bool(np.any(multihost_utils.process_allgather(np.array(stop))))
+        return stop
+
+
+def total_steps(config: ml_collections.ConfigDict, steps_per_epoch: int) -> int:
+    """num_epochs × steps/epoch, capped by max_steps when it is positive."""
+    steps = config.num_epochs * steps_per_epoch
+    if config.max_steps > 0:
+        steps = min(steps, config.max_steps)
+    if steps <= 0:
+        raise ConfigError(
+            f"nothing to train: num_epochs={config.num_epochs}, max_steps={config.max_steps}"
+        )
+    return steps
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Pretrains (or resumes) in `workdir` and evaluates; returns the results dict."""
+    t_start = time.time()
+    cli.require_keys(config, cli.REQUIRED_PRETRAIN_KEYS)
+    config_dict = config.to_dict()
+    resuming = checkpoint.check_workdir(workdir, config_dict)
+    mesh = parallel.make_mesh()
+    parallel.check_batch_divisible(config.batch_size, mesh)
+    info = data.dataset_info(config.dataset)
+    method = methods.get_method(config, config.dataset.get("num_classes", 0) or info.num_classes)
+    specs = method.views(info.image_shape[0])
+    spe = data.steps_per_epoch(config.dataset, config.batch_size)
+    n_steps = total_steps(config, spe)
+    schedule = engine.learning_rate_schedule(config, spe)
+    tx = engine.make_optimizer(config, schedule)
+    view_shape = (specs[0].out_size, specs[0].out_size, info.image_shape[2])
+
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    if not resuming and parallel.is_main_process():
+        checkpoint.write_json_atomic(Path(workdir) / checkpoint.CONFIG_FILE, config_dict)
+    state = engine.create_state(method, config, mesh, view_shape, tx)
+    ckpt = checkpoint.Checkpointer(workdir, max_to_keep=config.get("keep_checkpoints", 3))
+    start_step = 0
+    restored = ckpt.restore_latest(state)
+    if restored is not None:
+        state, _, start_step = restored
+        parallel.log_main("resumed from step %d in %s", start_step, ckpt.directory)
+    summary = parallel.process_summary(mesh)
+    parallel.log_main(
+        "%s on %s: %d device(s), %d process(es); %d steps (%d/epoch), global batch %d",
+        method.name, summary["device_kind"], summary["devices"], summary["processes"],
+        n_steps, spe, config.batch_size,
+    )
+
+    step_fn = engine.make_train_step(method, tx, mesh, specs, config, schedule)
+    writer = MetricWriter(workdir, tensorboard=config.get("tensorboard", True))
+    stop = _StopFlag()
+    stop.install()
+    status, last_loss, step = "completed", None, start_step
+    if start_step < n_steps:
+        status, last_loss, step, state = _train_loop(
+            config, workdir, method, mesh, specs, state, step_fn, ckpt, writer, stop,
+            start_step, n_steps,
+        )
+    else:
+        last_loss = _last_logged_loss(workdir)
+
+    meta = {"method": method.name, "step": step, "loss": last_loss}
+    ckpt.wait()
+    ckpt.save(step, state, meta, force=True)
+    ckpt.wait()
+    results: dict[str, Any] = {
+        "program": "pretrain", "method": method.name, "status": status, "steps": int(step),
+        "final_loss": last_loss, "nonfinite_steps": int(jax.device_get(state.nonfinite_steps)),
+    }
+    if status == "completed":
+        export_spec = {
+            "method": method.name, "step": int(step), "encoder": config_dict["encoder"],
+            "bn": config.get("bn", "global"), "input_shape": list(view_shape),
+            "eval_view": {"out_size": specs[0].out_size, "mean": specs[0].mean,
+                          "std": specs[0].std},
+            "dataset": config_dict["dataset"],
+        }
+        enc_params, enc_stats = _encoder_variables(state)
+        checkpoint.export_encoder(workdir, enc_params, enc_stats, export_spec)
+        ev = evaluate_representation(config, method, state, mesh, specs[0], final=True)
+        results.update({k: v for k, v in ev.items() if k in (
+            "linear_top1", "linear_top5", "knn_top1", "embedding_std", "effective_rank")})
+        writer.write(step, {f"final_{k}": v for k, v in ev.items() if isinstance(v, float)})
+        if parallel.is_main_process() and config.get("plots", True):
+            save_plots(workdir, read_metrics(workdir), ev)
+    ckpt.close()
+    writer.close()
+    results.update({"seconds": round(time.time() - t_start, 1), **summary})
+    if parallel.is_main_process():
+        checkpoint.write_json_atomic(Path(workdir) / "results.json", results)
+    return results
+
+
+def _train_loop(config, workdir, method, mesh, specs, state, step_fn, ckpt, writer, stop,
+                start_step, n_steps):
+    """Runs steps [start_step, n_steps); returns (status, last loss, step, state)."""
+    it = data.make_train_iterator(
+        config.dataset, global_batch_size=config.batch_size, seed=config.seed,
+        start_step=start_step,
+    )
+    log_every = max(1, config.get("log_every_steps", 50))
+    eval_every = config.get("eval_every_steps", 0)
+    ckpt_every = config.checkpoint_every_steps
+    policy = config.get("nonfinite", "stop")
+    bar = progress_bar(n_steps, start_step, f"pretrain {method.name}")
+    t_window, window_start = time.time(), start_step
+    pending: tuple[int, dict[str, Any]] | None = None
+    last_loss, step, status = None, start_step, "completed"
+    for step in range(start_step + 1, n_steps + 1):
+        batch = data.make_global_batch(next(it), mesh)
+        state, metrics = step_fn(state, batch)
+        # Read the previous step's metrics now, so the host never waits on the current step.
+        if pending is not None:
+            last_loss = _check_finite(pending, policy, ckpt)
+        pending = (step, metrics)
+        if bar is not None:
+            bar.update(1)
+        if step % log_every == 0 or step == n_steps:
+            host = {k: float(v) for k, v in jax.device_get(metrics).items()}
+            last_loss = _check_finite((step, host), policy, ckpt)
+            pending = None
+            now = time.time()
+            host["steps_per_s"] = (step - window_start) / max(now - t_window, 1e-9)
+            host["views_per_s"] = host["steps_per_s"] * config.batch_size * len(specs)
+            t_window, window_start = now, step
+            writer.write(step, host)
+            if bar is not None:
+                bar.set_postfix(loss=f"{host['loss']:.4f}", probe=f"{host['probe_top1']:.3f}")
+        if eval_every and step % eval_every == 0 and step != n_steps:
+            ev = evaluate_representation(config, method, state, mesh, specs[0], final=False)
+            writer.write(step, ev)
+        if ckpt_every and step % ckpt_every == 0:
+            ckpt.save(step, state, {"method": method.name, "step": step, "loss": last_loss})
+        if stop.should_stop():
+            status = "preempted"
+            parallel.log_main("signal received: checkpointing step %d and exiting", step)
+            break
+    if pending is not None:
+        last_loss = _check_finite(pending, policy, ckpt)
+    if bar is not None:
+        bar.close()
+    return status, last_loss, step, state
+
+
+def _check_finite(pending: tuple[int, dict[str, Any]], policy: str, ckpt) -> float:
+    """Returns the step's loss; stops the run on NaN/Inf unless policy is 'skip'."""
+    step, metrics = pending
+    loss = float(metrics["loss"])
+    if float(metrics["nonfinite"]) > 0 and policy != "skip":
+        ckpt.wait()
+        good = ckpt.steps()
+        where = f"step {good[-1]} in {ckpt.directory}" if good else "none yet"
+        raise NumericalError(
+            f"loss or gradients became NaN/Inf at step {step} (the update was not applied); "
+            f"last good checkpoint: {where}; lower optimizer.base_lr or set "
+            "--config.nonfinite=skip to skip such steps"
+        )
+    return loss
+
+
+def _last_logged_loss(workdir: str) -> float | None:
+    rows = [r for r in read_metrics(workdir) if "loss" in r]
+    return rows[-1]["loss"] if rows else None
+
+
+def _encoder_variables(state) -> tuple[Any, Any]:
+    params = jax.device_get(state.params["encoder"])
+    stats = jax.device_get(state.batch_stats.get("encoder", {})) if state.batch_stats else {}
+    return params, stats
+
+
+FLAGS_HOLDER = None
+
+
+def main() -> dict[str, Any]:
+    """Flags → `train_and_evaluate`; prints the results as the last line of stdout."""
+    from absl import flags  # noqa: PLC0415
+
+    cli.parse_flags()
+    config = cli.load_config(FLAGS_HOLDER)
+    workdir = cli.require_workdir()
+    parallel.initialize_distributed(
+        flags.FLAGS.coordinator_address, flags.FLAGS.num_processes, flags.FLAGS.process_id,
+        timeout_s=flags.FLAGS.coordinator_timeout,
+    )
+    results = train_and_evaluate(config, workdir)
+    if parallel.is_main_process():
+        cli.print_summary(results)
+    return results
+
+
+def run() -> None:
+    """Console-script entry point (`ssljax-pretrain`)."""
+    global FLAGS_HOLDER
+    if FLAGS_HOLDER is None:
+        FLAGS_HOLDER = cli.define_flags()
+    cli.run_program(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,103 @@
+"""Evaluation during and at the end of pretraining.
+
+Features of the un-augmented train and held-out splits go through the frozen
+encoder; then a weighted kNN (k=200, T=0.07 by default; Wu et al. 2018) and, at
+the end, a linear classifier on the cached features (the fast linear-eval
+protocol), plus representation-health metrics (embedding std, effective rank).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+
+from ssljax import data, engine, parallel
+from ssljax.evaluate import health, knn, linear
+
+_log = logging.getLogger("ssljax.pretrain")
+
+
+def _limit(images: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    if n and n > 0 and len(images) > n:
+        idx = np.random.default_rng(0).permutation(len(images))[:n]
+        idx.sort()
+        return images[idx], labels[idx]
+    return images, labels
+
+
+def evaluate_representation(
+    config: ml_collections.ConfigDict,
+    method: Any,
+    state: Any,
+    mesh: Any,
+    spec: Any,
+    *,
+    final: bool,
+) -> dict[str, float]:
+    """kNN accuracy and health metrics (plus the linear probe when `final`).
+
+    Args:
+      config: run config; uses `config.eval` (knn_k, knn_temperature, max_train_examples,
+        max_eval_examples, linear_epochs) and `config.dataset`.
+      method: the method (its model's `features` output is evaluated).
+      state: the current train state.
+      mesh: the device mesh.
+      spec: the first view's ViewSpec (size and normalisation of eval inputs).
+      final: also train and score the linear classifier.
+
+    Returns:
+      Python floats: `knn_top1`, `embedding_std`, `effective_rank` and, when final,
+      `linear_top1`, `linear_top5`.
+    """
+    ev = config.eval
+    ds = config.dataset
+    tr_x, tr_y = data.load_split(ds, ds.train_split)
+    te_x, te_y = data.load_split(ds, ds.eval_split)
+    tr_x, tr_y = _limit(tr_x, tr_y, ev.get("max_train_examples", 0))
+    te_x, te_y = _limit(te_x, te_y, ev.get("max_eval_examples", 0))
+    feature_fn = engine.make_feature_fn(method, mesh, spec)
+    f_tr = engine.extract_features(feature_fn, state.params, state.batch_stats, tr_x, mesh)
+    f_te = engine.extract_features(feature_fn, state.params, state.batch_stats, te_x, mesh)
+    num_classes = method.num_classes
+    out: dict[str, float] = {}
+    knn_res = knn.knn_accuracy(
+        f_tr, tr_y, f_te, te_y, num_classes=num_classes, k=ev.get("knn_k", 200),
+        temperature=ev.get("knn_temperature", 0.07),
+    )
+    out["knn_top1"] = float(knn_res["top1"])
+    h = health.health_metrics(f_te)
+    out["embedding_std"] = float(h["embedding_std"])
+    out["effective_rank"] = float(h["effective_rank"])
+    if final:
+        clf = linear.train_linear_classifier(
+            f_tr, tr_y, num_classes=num_classes, epochs=ev.get("linear_epochs", 100), seed=0,
+        )
+        res = linear.evaluate_linear(clf, f_te, te_y)
+        out["linear_top1"] = float(res["top1"])
+        out["linear_top5"] = float(res["top5"])
+        out["_features"] = (np.asarray(f_te), np.asarray(te_y))
+    parallel.log_main(
+        "eval at step %d: %s", int(jax.device_get(state.step)),
+        ", ".join(f"{k}={v:.4f}" for k, v in out.items() if isinstance(v, float)),
+    )
+    return out
+
+
+def save_plots(workdir: str, rows: list[dict[str, Any]], ev: dict[str, Any]) -> None:
+    """Training curves and a PCA embedding of the held-out features, as PNGs."""
+    from ssljax.evaluate import plots  # noqa: PLC0415 - matplotlib is slow to import
+
+    wd = Path(workdir)
+    try:
+        if rows:
+            plots.plot_training_curves(rows, wd / "training_curves.png")
+        if "_features" in ev:
+            feats, labels = ev.pop("_features")
+            plots.plot_embedding_2d(feats, labels, wd / "embedding_pca.png", method="pca")
+    except Exception as e:  # noqa: BLE001 - a plot must never fail a finished run
+        _log.warning("could not write plots: %s", e)

@@ -1,0 +1,62 @@
+"""Runs the ssljax programs in subprocesses, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Small, fast overrides for the demo config: tests check behaviour, not accuracy.
+FAST = (
+    "--config.eval.max_train_examples=400",
+    "--config.eval.max_eval_examples=200",
+    "--config.eval.linear_epochs=5",
+    "--config.tensorboard=False",
+    "--config.plots=False",
+    "--config.log_every_steps=1",
+)
+
+
+def env_for(devices: int = 1) -> dict[str, str]:
+    """Environment with `devices` fake CPU devices and quiet TensorFlow."""
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env["JAX_PLATFORMS"] = "cpu"
+    env.setdefault("SSLJAX_CACHE", str(REPO / ".cache"))
+    return env
+
+
+def run(module: str, *args: str, devices: int = 1, timeout: float = 600, check: bool = True):
+    """Runs `python -m module args...`; returns the CompletedProcess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args], env=env_for(devices), cwd=REPO,
+        capture_output=True, text=True, timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{module} {' '.join(args)} exited {proc.returncode}\nstderr tail:\n"
+            + proc.stderr[-3000:]
+        )
+    return proc
+
+
+def last_json(stdout: str) -> dict:
+    """The one-line JSON summary that every program prints last."""
+    lines = [ln for ln in stdout.strip().splitlines() if ln.strip()]
+    assert lines, "program printed nothing on stdout"
+    return json.loads(lines[-1])
+
+
+def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
+    """{relative path: (size, mtime_ns)} of every file below `directory`."""
+    out = {}
+    for p in sorted(Path(directory).rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            out[str(p.relative_to(directory))] = (st.st_size, st.st_mtime_ns)
+    return out
