@@ -192,23 +192,6 @@ def to_gray(image: jax.Array) -> jax.Array:
     return GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b
 
 
-def spatial_mean(image: jax.Array) -> jax.Array:
-    """Per-channel mean `[1, 1, C]` of `[H, W, C]`, summed as an explicit pairwise tree.
-
-    A `reduce` op's summation order depends on how XLA vectorises it, which changes with the
-    batch size under `vmap`; a tree of elementwise adds does not, so an example's view is
-    bit-identical whether its batch is split over 1 or 8 devices.
-    """
-    height, width, channels = image.shape
-    x = image.reshape(height * width, channels)
-    while x.shape[0] > 1:
-        if x.shape[0] % 2:
-            x = jnp.concatenate([x, jnp.zeros_like(x[:1])])
-        half = x.shape[0] // 2
-        x = x[:half] + x[half:]
-    return (x / (height * width)).reshape(1, 1, channels)
-
-
 def adjust_brightness(image: jax.Array, factor: jax.Array) -> jax.Array:
     """Multiplicative brightness `clip(factor * x, 0, 1)` (SimCLR v2's `random_brightness`)."""
     return jnp.clip(factor * image, 0.0, 1.0)
@@ -220,7 +203,7 @@ def adjust_contrast(image: jax.Array, factor: jax.Array) -> jax.Array:
     This is `tf.image.adjust_contrast` (used by SimCLR and BYOL); torchvision instead blends
     towards the mean of the grayscale image. The two agree for C == 1.
     """
-    mean = spatial_mean(image)
+    mean = jnp.mean(image, axis=(0, 1), keepdims=True)
     return jnp.clip(factor * image + (1.0 - factor) * mean, 0.0, 1.0)
 
 
@@ -267,9 +250,12 @@ def adjust_hue(image: jax.Array, shift: jax.Array) -> jax.Array:
     maxc = jnp.maximum(jnp.maximum(r, g), b)
     delta = maxc - jnp.minimum(jnp.minimum(r, g), b)
     inv = 1.0 / jnp.where(delta > 0, delta, 1.0)
-    h6 = jnp.where(
-        r == maxc, (g - b) * inv, jnp.where(g == maxc, 2.0 + (b - r) * inv, 4.0 + (r - g) * inv)
-    )
+    # Which channel is the max, ties to R then G as colorsys. Compare the channels with each
+    # other, not with `maxc`: XLA may recompute r, g, b in several fusions with different
+    # rounding (FMA contraction), and `r == maxc` would then pick a wrong sextant.
+    r_max = (r >= g) & (r >= b)
+    g_max = g >= b
+    h6 = jnp.where(r_max, (g - b) * inv, jnp.where(g_max, 2.0 + (b - r) * inv, 4.0 + (r - g) * inv))
     # Wrap into [0, 6) with floor and selects: jnp.mod (fmod) is ~10x slower on CPU.
     h6 = h6 + 6.0 * shift
     h6 = h6 - 6.0 * jnp.floor(h6 * (1.0 / 6.0))
@@ -334,7 +320,7 @@ def apply_jitter(
     for pos in range(4):
         op = order[pos]
         f = factors[op]
-        ref = jnp.where(op == CONTRAST, spatial_mean(x), 0.0)
+        ref = jnp.where(op == CONTRAST, jnp.mean(x, axis=(0, 1), keepdims=True), 0.0)
         if gray_input:
             f = jnp.where(op == SATURATION, 1.0, f)
         else:

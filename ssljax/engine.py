@@ -10,6 +10,7 @@ finite.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,11 @@ def make_optimizer(
     name = o.pop("name")
     for k in ("base_lr", "lr_scaling", "warmup_epochs"):
         o.pop(k, None)
+    builder = getattr(optim, name, None) if name in optim.OPTIMIZERS else None
+    if builder is not None:
+        # Shared config blocks carry keys (e.g. momentum) that only some optimizers take.
+        accepted = inspect.signature(builder).parameters
+        o = {k: v for k, v in o.items() if k in accepted or k == "freeze"}
     try:
         return optim.make_optimizer(name, schedule, **o)
     except (ValueError, TypeError) as e:
@@ -165,7 +171,7 @@ def make_train_step(
             probe_opt_state=p_state,
         )
 
-        grad_norm = optax.global_norm(grads)
+        grad_norm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         skipped = state.replace(
             step=state.step + 1, nonfinite_steps=state.nonfinite_steps + 1

@@ -37,13 +37,17 @@ MaskOrFn = PyTree | Callable[[PyTree], PyTree] | None
 
 SCALINGS = ("linear", "sqrt", "none")
 OPTIMIZERS = ("lars", "sgd", "adamw")
+_NO_DECAY_NAMES = ("bias", "scale")
 
 
 def decay_mask(params: PyTree) -> PyTree:
-    """Which parameters get weight decay (and LARS adaptation): True where `ndim > 1`.
+    """Which parameters get weight decay (and LARS adaptation): False for norms and biases.
 
-    BatchNorm / LayerNorm scales and biases and all Dense / Conv biases are vectors, so
-    they map to False; kernels, embeddings and tokens map to True. Works on arrays and on
+    A leaf is excluded (False) when it has `ndim <= 1` (BatchNorm / LayerNorm scales and
+    biases, Dense / Conv biases) or when its name is "bias" or "scale" whatever its rank
+    (Flax's attention biases are `[heads, head_dim]`); kernels, embeddings, the CLS token
+    and position embeddings map to True. This is the SimCLR / BYOL rule and DINO's
+    (`name.endswith(".bias") or ndim == 1`). Works on arrays and on
     `jax.ShapeDtypeStruct` leaves (e.g. from `jax.eval_shape`).
 
     Args:
@@ -52,7 +56,12 @@ def decay_mask(params: PyTree) -> PyTree:
     Returns:
         A pytree of Python bools with the structure of `params`.
     """
-    return jax.tree.map(lambda p: len(p.shape) > 1, params)
+
+    def decayed(path: tuple[Any, ...], p: Any) -> bool:
+        name = _path_str(path[-1:]) if path else ""
+        return len(p.shape) > 1 and name not in _NO_DECAY_NAMES
+
+    return jax.tree_util.tree_map_with_path(decayed, params)
 
 
 def _path_str(path: tuple[Any, ...]) -> str:
@@ -109,8 +118,9 @@ def lars(
         trust_coefficient: LARS η (1e-3).
         eps: added to the trust-ratio denominator.
         nesterov: Nesterov momentum.
-        exclude_bn_and_bias: exclude leaves with `ndim <= 1` (see `decay_mask`) from
-            weight decay and trust-ratio scaling; False applies both to every leaf.
+        exclude_bn_and_bias: exclude normalisation parameters and biases (see
+            `decay_mask`) from weight decay and trust-ratio scaling; False applies both to
+            every leaf.
 
     Returns:
         An optax `GradientTransformation` (needs `params` in `update`).
@@ -238,7 +248,8 @@ def warmup_cosine(
     `base_lr·sqrt(batch_size)` ("sqrt", SimCLR Appendix B.1) or `base_lr` ("none").
     Warmup lasts `W = round(warmup_epochs·steps_per_epoch)` steps; the cosine ends at
     `T = round(total_epochs·steps_per_epoch)`: for `W ≤ t ≤ T`,
-    `lr = end + (peak − end)·(1 + cos(π(t − W)/(T − W)))/2`, and `end` after T.
+    `lr = end + (peak − end)·(1 + cos(π(t − W)/(T − W)))/2`, and `end` after T (if the
+    warmup covers the whole schedule, the lr stays at the peak after it).
 
     Args:
         base_lr: learning rate before batch scaling.

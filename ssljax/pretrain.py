@@ -79,6 +79,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     specs = method.views(info.image_shape[0])
     spe = data.steps_per_epoch(config.dataset, config.batch_size)
     n_steps = total_steps(config, spe)
+    method.bind_schedule(config.num_epochs * spe, spe)
     schedule = engine.learning_rate_schedule(config, spe)
     tx = engine.make_optimizer(config, schedule)
     view_shape = (specs[0].out_size, specs[0].out_size, info.image_shape[2])

@@ -1,8 +1,12 @@
 """Augmenting on 8 (fake CPU) devices inside shard_map equals the single-device call.
 
 Every example's key comes from its GLOBAL row index (`ssljax.augment.example_keys`), so a
-device that holds rows [d * n_local, (d + 1) * n_local) of the global batch produces exactly
-those rows of the single-device result.
+device that holds rows [d * n_local, (d + 1) * n_local) of the global batch makes exactly
+the same random choices (boxes, flips, jitter factors and order, sigmas) as the
+single-device call makes for those rows. Pixel values agree to float rounding: XLA compiles
+the per-device batch of 2 and the global batch of 16 into differently vectorised code, so
+reductions (the contrast mean) and fused arithmetic may differ in the last bit (~1e-7).
+A wrong key would change whole images (differences of order 0.1 to 1).
 """
 
 import os
@@ -59,6 +63,6 @@ def test_sharded_augmentation_equals_single_device():
     assert len(got[0].sharding.device_set) == NUM_DEVICES
     for g, w in zip(got, want, strict=True):
         assert g.shape == w.shape
-        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=0, atol=1e-5)
     # The two views with the same spec differ (the view index enters the key).
     assert np.abs(np.asarray(got[0]) - np.asarray(got[1])).max() > 1e-2

@@ -128,6 +128,23 @@ def test_resnet_stems(stem, side):
     assert stage4.shape == (2, side // 8, side // 8, 512)
 
 
+def test_resnet_bfloat16_traced():
+    model = models.get_encoder("resnet50", dtype=jnp.bfloat16, stem="cifar")
+    x = jnp.zeros((2, 16, 16, 3))
+    variables = _shapes(model, x)
+    assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables))
+    out, state = jax.eval_shape(
+        lambda v: model.apply(v, x, train=True, capture_intermediates=True,
+                              mutable=["intermediates", "batch_stats"]),
+        variables,
+    )
+    assert out.dtype == jnp.float32 and out.shape == (2, 2048)
+    inter = state["intermediates"]
+    assert inter["stem_conv"]["__call__"][0].dtype == jnp.bfloat16
+    assert inter["stage4_block3"]["__call__"][0].dtype == jnp.bfloat16
+    assert all(s.dtype == jnp.float32 for s in jax.tree.leaves(state["batch_stats"]))
+
+
 def test_bad_inputs_raise_value_error():
     with pytest.raises(ValueError, match="stem"):
         _shapes(models.get_encoder("resnet18", stem="tiny"), jnp.zeros((1, 32, 32, 3)))

@@ -10,11 +10,25 @@ import difflib
 import ml_collections
 
 from ssljax.errors import ConfigError
+from ssljax.methods.barlowtwins import BarlowTwins
 from ssljax.methods.base import Method, SSLModel, StepOutput
+from ssljax.methods.byol import BYOL
+from ssljax.methods.dino import DINO
+from ssljax.methods.mocov2 import MoCoV2
+from ssljax.methods.mocov3 import MoCoV3
 from ssljax.methods.simclr import SimCLR
+from ssljax.methods.simsiam import SimSiam
+from ssljax.methods.vicreg import VICReg
 
 METHODS: dict[str, type[Method]] = {
     "simclr": SimCLR,
+    "byol": BYOL,
+    "simsiam": SimSiam,
+    "mocov2": MoCoV2,
+    "mocov3": MoCoV3,
+    "barlowtwins": BarlowTwins,
+    "vicreg": VICReg,
+    "dino": DINO,
 }
 
 

@@ -103,12 +103,13 @@ def build_encoder(config: ml_collections.ConfigDict, axis_name: str | None) -> n
 def build_head(
     head_cfg: ml_collections.ConfigDict, config: ml_collections.ConfigDict, axis_name: str | None
 ) -> nn.Module:
-    """An `MLPHead` from a config block with hidden_dims, out_dim, use_bn, last_bn."""
+    """An `MLPHead` from a config block: hidden_dims, out_dim, use_bn, last_bn, last_bn_affine."""
     return models.MLPHead(
         hidden_dims=tuple(head_cfg.hidden_dims),
         out_dim=head_cfg.out_dim,
         use_bn=head_cfg.get("use_bn", True),
         last_bn=head_cfg.get("last_bn", False),
+        last_bn_affine=head_cfg.get("last_bn_affine", True),
         dtype=compute_dtype(config),
         bn_axis_name=axis_name,
     )
@@ -128,8 +129,14 @@ def view_specs(config: ml_collections.ConfigDict, image_size: int) -> tuple[Any,
         return augment.byol_views(size)
     if preset == "mocov2":
         return augment.mocov2_views(size)
+    if preset == "dino":
+        return augment.dino_views(
+            global_size=size,
+            local_size=config.augment.get("local_size", 0) or max(8, (size * 96) // 224),
+            num_local=config.augment.get("num_local", 6),
+        )
     raise ConfigError(
-        f"augment.preset={preset!r} is unknown; use one of simclr, byol, mocov2, digits"
+        f"augment.preset={preset!r} is unknown; use one of simclr, byol, mocov2, dino, digits"
     )
 
 
@@ -146,6 +153,13 @@ class Method(abc.ABC):
         self.config = config
         self.num_classes = num_classes
         self.axis = bn_axis(config)
+        self.total_steps = 1
+        self.steps_per_epoch = 1
+
+    def bind_schedule(self, total_steps: int, steps_per_epoch: int) -> None:
+        """Tells the method the run's length (EMA and temperature schedules use it)."""
+        self.total_steps = max(1, int(total_steps))
+        self.steps_per_epoch = max(1, int(steps_per_epoch))
 
     def views(self, image_size: int) -> tuple[Any, ...]:
         """Augmentation specs, one per view."""

@@ -43,7 +43,8 @@ def _drop_path(module: nn.Module, x: jnp.ndarray, rate: float, train: bool) -> j
     if not train or rate == 0.0:
         return x
     keep = 1.0 - rate
-    mask = jax.random.bernoulli(module.make_rng("dropout"), keep, (x.shape[0],) + (1,) * (x.ndim - 1))
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    mask = jax.random.bernoulli(module.make_rng("dropout"), keep, shape)
     return jnp.where(mask, x / keep, jnp.zeros_like(x))
 
 

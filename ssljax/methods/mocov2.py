@@ -1,0 +1,176 @@
+"""MoCo v2: contrast queries with a momentum key encoder's keys and a queue of negatives.
+
+The query encoder (encoder + 2-layer MLP head, 2048 → 128, no BN in the head) embeds
+the first view; the key encoder — an EMA of the query encoder with momentum m = 0.999
+(`state.target_params`) — embeds the second view. The InfoNCE loss at temperature 0.2
+uses the matching key as the positive and the K keys in the queue as negatives
+(`ssljax.losses.info_nce`), averaged over the global batch.
+
+The queue lives in `state.extra`: `queue` [K, d] (L2-normalised keys; initialised with
+normalised Gaussian noise as the reference code) and `queue_ptr` (int32). After each
+step the keys of the whole global batch — all-gathered from every device in global row
+order, so every device's queue stays identical — replace the oldest rows (FIFO, the
+pointer wraps around to 0). K must be a multiple of the global batch size (checked at
+construction), as in the reference code.
+
+Shuffle-BN (`config.bn="shuffle"`): the query encoder uses per-device BatchNorm, and
+the key encoder runs on a batch permuted across devices (`parallel.shuffle_rows`) whose
+keys are then put back in order (`parallel.unshuffle_rows`), so that a query and its
+positive key never share BN statistics — the intra-batch "cheating" the MoCo paper
+describes (Section 3.3). With `bn="global"` both encoders use cross-device BN and no
+shuffle is needed; `bn="local"` uses per-device BN for both without shuffling.
+
+Loss direction: one direction (query = view 1, key = view 2), as in the MoCo v2 paper
+and code. `config.symmetric=True` (an option, not the paper's recipe) averages the two
+directions and enqueues the keys of both views (K must then be a multiple of twice the
+global batch).
+
+References: He et al., "Momentum Contrast for Unsupervised Visual Representation
+Learning", CVPR 2020 (arXiv:1911.05722), Algorithm 1 and Section 3.3; Chen et al.,
+"Improved Baselines with Momentum Contrastive Learning" (arXiv:2003.04297).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ssljax import losses, parallel
+from ssljax.errors import ConfigError
+from ssljax.methods.base import Method, SSLModel, StepOutput, build_encoder, build_head
+from ssljax.methods.byol import (
+    apply_model,
+    check_ema_config,
+    ema_subtrees,
+    ema_tau,
+    embedding_std,
+    merge,
+    replicate_stats,
+    subtree,
+)
+from ssljax.parallel import DATA_AXIS
+
+_QUEUE_SEED = 0x5155  # folded into PRNGKey(config.seed) for the random initial queue
+
+
+def check_queue_size(queue_size: int, global_batch: int) -> None:
+    """Raises a one-line `ConfigError` unless `queue_size` is a positive multiple of the batch.
+
+    Args:
+      queue_size: K, the number of keys in the queue.
+      global_batch: the number of keys enqueued per step (all devices).
+    """
+    if global_batch <= 0 or queue_size <= 0 or queue_size % global_batch:
+        hint = max(global_batch, (max(queue_size, 0) // max(global_batch, 1)) * global_batch)
+        raise ConfigError(
+            f"queue_size={queue_size} must be a positive multiple of the {global_batch} keys "
+            f"enqueued per step (the global batch); use e.g. --config.queue_size={hint}"
+        )
+
+
+def init_queue(key: jax.Array, queue_size: int, dim: int) -> dict[str, jax.Array]:
+    """A queue of `queue_size` L2-normalised Gaussian keys [K, dim] and a zero pointer."""
+    queue = losses.l2_normalize(jax.random.normal(key, (queue_size, dim), jnp.float32))
+    return {"queue": queue, "queue_ptr": jnp.zeros((), jnp.int32)}
+
+
+def enqueue(queue: jax.Array, ptr: jax.Array, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """FIFO update: writes `keys` [N, d] at rows ptr, ptr+1, ... (mod K), oldest first out.
+
+    Args:
+      queue: [K, d] current queue.
+      ptr: int32 scalar, the row where the next key goes (the oldest key).
+      keys: [N, d] new keys, N ≤ K, in global batch order.
+
+    Returns:
+      (new queue [K, d], new pointer (ptr + N) mod K).
+    """
+    k, n = queue.shape[0], keys.shape[0]
+    if n > k:
+        raise ValueError(f"cannot enqueue {n} keys into a queue of {k}")
+    rows = (ptr + jnp.arange(n, dtype=jnp.int32)) % k
+    return queue.at[rows].set(keys.astype(queue.dtype)), ((ptr + n) % k).astype(jnp.int32)
+
+
+class MoCoV2(Method):
+    """MoCo v2 with a momentum key encoder, a queue of negatives and (optional) shuffle-BN.
+
+    Config: `queue_size` (65536), `loss.temperature` (0.2), `ema.tau_base` (0.999,
+    `ema.schedule` "constant"), `head` (hidden (2048,), out 128, use_bn False), `bn`
+    ("shuffle" for the paper's shuffle-BN), `symmetric` (False).
+    """
+
+    name = "mocov2"
+    has_target = True
+
+    def __init__(self, config, num_classes):
+        super().__init__(config, num_classes)
+        self.shuffle_bn = config.get("bn", "global") == "shuffle"
+        self.symmetric = bool(config.get("symmetric", False))
+        self.queue_size = int(config.get("queue_size", 65536))
+        keys_per_step = config.batch_size * (2 if self.symmetric else 1)
+        check_queue_size(self.queue_size, keys_per_step)
+        self.temperature = float(config.loss.temperature)
+        self.model = SSLModel(
+            encoder=build_encoder(config, self.axis),
+            projector=build_head(config.head, config, self.axis),
+        )
+        check_ema_config(config, 0.999, "constant")
+
+    def tau(self, step: jax.Array) -> jax.Array:
+        """Key-encoder momentum m at step k (constant 0.999 by default)."""
+        return ema_tau(self.config, step, self.total_steps, 0.999, "constant")
+
+    def init_extra(self, feature_dims):
+        key = jax.random.fold_in(jax.random.PRNGKey(self.config.seed), _QUEUE_SEED)
+        return init_queue(key, self.queue_size, feature_dims["proj"])
+
+    def _keys(self, params, batch_stats, x, rng):
+        """Normalised keys [n, d] of this device's rows and the key encoder's new BN stats."""
+        if self.shuffle_bn:
+            xs, perm = parallel.shuffle_rows(x, rng)
+            out, stats = apply_model(self.model, params, batch_stats, xs)
+            k = parallel.unshuffle_rows(out["proj"], perm)
+        else:
+            out, stats = apply_model(self.model, params, batch_stats, x)
+            k = out["proj"]
+        return losses.l2_normalize(lax.stop_gradient(k)), stats
+
+    def loss(self, params, state, views, rng):
+        queue = lax.stop_gradient(state.extra["queue"])
+        t_params, t_stats = subtree(state.target_params), subtree(state.target_batch_stats)
+        out1, batch_stats = apply_model(self.model, params, state.batch_stats, views[0])
+        k2, t_stats = self._keys(t_params, t_stats, views[1], jax.random.fold_in(rng, 2))
+        if self.symmetric:
+            out2, batch_stats = apply_model(self.model, params, batch_stats, views[1])
+            k1, t_stats = self._keys(t_params, t_stats, views[0], jax.random.fold_in(rng, 1))
+            local = 0.5 * (
+                losses.info_nce(out1["proj"], k2, queue, temperature=self.temperature)
+                + losses.info_nce(out2["proj"], k1, queue, temperature=self.temperature)
+            )
+            new_keys = jnp.concatenate([parallel.gather_rows(k1), parallel.gather_rows(k2)])
+        else:
+            local = losses.info_nce(out1["proj"], k2, queue, temperature=self.temperature)
+            new_keys = parallel.gather_rows(k2)
+        tau = self.tau(state.step)
+        return lax.pmean(local, DATA_AXIS), StepOutput(
+            batch_stats=batch_stats,
+            features=out1["features"],
+            embeddings=out1["proj"],
+            metrics={"tau": tau, "embedding_std": embedding_std(out1["proj"])},
+            carry={
+                "tau": tau,
+                "keys": new_keys,
+                "target_batch_stats": replicate_stats(t_stats, self.axis),
+            },
+        )
+
+    def after_update(self, state, out):
+        queue, ptr = enqueue(state.extra["queue"], state.extra["queue_ptr"], out.carry["keys"])
+        return state.replace(
+            target_params=ema_subtrees(state.target_params, state.params, out.carry["tau"]),
+            target_batch_stats=merge(state.target_batch_stats,
+                                     out.carry["target_batch_stats"]),
+            extra={**state.extra, "queue": queue, "queue_ptr": ptr},
+        )

@@ -1,0 +1,57 @@
+"""SimSiam: a siamese network without negatives, momentum encoder or large batches.
+
+Both views go through the same encoder f and projector (separately, as in the
+authors' code); a bottleneck predictor h maps one view's projection to the other's:
+
+    L = D(p1, sg(z2)) / 2 + D(p2, sg(z1)) / 2,   D(p, z) = -cos(p, z),
+
+averaged over the global batch. The stop-gradient on z is what prevents collapse: with
+`config.stop_gradient=False` the loss quickly reaches its minimum -1 and the std of the
+L2-normalised outputs (logged as `embedding_std`) falls to 0 (paper, Figure 2).
+
+Architecture (paper, Section 4): projector = 3 layers of 2048 with BN on every layer,
+the output BN without affine parameters (config `head`: hidden_dims (2048, 2048),
+out_dim 2048, last_bn True, last_bn_affine False); predictor = 2048 → 512 (BN, ReLU)
+→ 2048 (config `predictor`: hidden_dims (512,), last_bn False).
+
+Reference: Chen and He, "Exploring Simple Siamese Representation Learning", CVPR 2021
+(arXiv:2011.10566), Algorithm 1, Section 4 and Figure 2.
+"""
+
+from __future__ import annotations
+
+from jax import lax
+
+from ssljax import losses
+from ssljax.methods.base import Method, SSLModel, StepOutput, build_encoder, build_head
+from ssljax.methods.byol import apply_views, build_predictor, embedding_std
+from ssljax.parallel import DATA_AXIS
+
+
+class SimSiam(Method):
+    """SimSiam; `config.stop_gradient` (default True) switches the stop-gradient on z."""
+
+    name = "simsiam"
+
+    def __init__(self, config, num_classes):
+        super().__init__(config, num_classes)
+        self.stop_gradient = bool(config.get("stop_gradient", True))
+        self.model = SSLModel(
+            encoder=build_encoder(config, self.axis),
+            projector=build_head(config.head, config, self.axis),
+            predictor=build_predictor(config, self.axis),
+        )
+
+    def loss(self, params, state, views, rng):
+        del rng
+        (o1, o2), batch_stats = apply_views(self.model, params, state.batch_stats, views[:2])
+        z1, z2 = o1["proj"], o2["proj"]
+        if self.stop_gradient:
+            z1, z2 = lax.stop_gradient(z1), lax.stop_gradient(z2)
+        local = 0.5 * (losses.simsiam(o1["pred"], z2) + losses.simsiam(o2["pred"], z1))
+        return lax.pmean(local, DATA_AXIS), StepOutput(
+            batch_stats=batch_stats,
+            features=o1["features"],
+            embeddings=o1["proj"],
+            metrics={"embedding_std": embedding_std(o1["proj"])},
+        )

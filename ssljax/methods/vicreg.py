@@ -1,0 +1,56 @@
+"""VICReg: variance-invariance-covariance regularisation of two views' embeddings.
+
+The two views go through the same encoder and expander one after the other (as in the
+authors' code). The expander is three Linear layers (8192-8192-8192 on ImageNet),
+BatchNorm + ReLU after the two hidden ones, a plain Linear last. The loss is
+`ssljax.losses.vicreg` with `axis_name="data"`: the variance and covariance terms use the
+statistics of the GLOBAL batch, as the authors' `FullGatherLayer` does, with the paper's
+coefficients λ = μ = 25 (invariance, variance) and ν = 1 (covariance).
+
+Reference: Bardes, Ponce, LeCun, "VICReg: Variance-Invariance-Covariance Regularization
+for Self-Supervised Learning", ICLR 2022 (arXiv:2105.04906), Eq. 1–6 and Appendix C.
+"""
+
+from __future__ import annotations
+
+from ssljax import losses
+from ssljax.methods.barlowtwins import embedding_std_metric, two_view_forward
+from ssljax.methods.base import Method, SSLModel, StepOutput, build_encoder, build_head
+from ssljax.parallel import DATA_AXIS
+
+
+class VICReg(Method):
+    """VICReg with global (cross-device) or local BatchNorm.
+
+    Config keys: `head` (expander: `hidden_dims`, `out_dim`, `use_bn`, `last_bn`) and
+    `loss.sim_coeff`, `loss.std_coeff`, `loss.cov_coeff` (25, 25, 1 in the paper).
+    """
+
+    name = "vicreg"
+
+    def __init__(self, config, num_classes):
+        super().__init__(config, num_classes)
+        self.model = SSLModel(
+            encoder=build_encoder(config, self.axis),
+            projector=build_head(config.head, config, self.axis),
+        )
+
+    def loss(self, params, state, views, rng):
+        del rng
+        out_a, out_b, batch_stats = two_view_forward(self, params, state.batch_stats, views)
+        z_a, z_b = out_a["proj"], out_b["proj"]
+        cfg = self.config.loss
+        loss = losses.vicreg(
+            z_a,
+            z_b,
+            sim_coeff=cfg.get("sim_coeff", 25.0),
+            std_coeff=cfg.get("std_coeff", 25.0),
+            cov_coeff=cfg.get("cov_coeff", 1.0),
+            axis_name=DATA_AXIS,
+        )
+        return loss, StepOutput(
+            batch_stats=batch_stats,
+            features=out_a["features"],
+            embeddings=z_a,
+            metrics={"embedding_std": embedding_std_metric(z_a)},
+        )

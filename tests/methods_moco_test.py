@@ -1,0 +1,240 @@
+"""MoCo v2 (queue, shuffle-BN) and MoCo v3: queue arithmetic, shuffles, end-to-end steps."""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+from jax.sharding import PartitionSpec as P
+
+from ssljax import engine, methods, parallel
+from ssljax.config_base import pretrain_base
+from ssljax.errors import ConfigError
+from ssljax.methods import mocov2
+
+SIZE = 16
+BATCH = 32
+
+
+def _tiny(method: str) -> ml_collections.ConfigDict:
+    c = pretrain_base()
+    c.method = method
+    c.batch_size = BATCH
+    c.num_epochs = 100
+    c.encoder.channels = (8, 16)
+    c.encoder.strides = (2, 2)
+    c.head.hidden_dims = (32,)
+    c.head.out_dim = 16
+    c.loss.temperature = 0.2
+    c.optimizer.warmup_epochs = 0
+    return c
+
+
+def _mocov2_config(**overrides) -> ml_collections.ConfigDict:
+    c = _tiny("mocov2")
+    c.bn = "shuffle"
+    c.queue_size = 4 * BATCH
+    c.symmetric = False
+    c.head.use_bn = False
+    c.ema = ml_collections.ConfigDict()
+    c.ema.tau_base = 0.9
+    c.ema.schedule = "constant"
+    c.optimizer.name = "sgd"
+    c.optimizer.base_lr = 2.0
+    c.optimizer.weight_decay = 1e-4
+    for k, v in overrides.items():
+        c[k] = v
+    return c
+
+
+def _batch(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 40, size=(BATCH, SIZE, SIZE, 1)).astype(np.uint8)
+    for i in range(BATCH):
+        y0, x0 = rng.integers(0, SIZE // 2, size=2)
+        h, w = rng.integers(3, SIZE // 2, size=2)
+        img[i, y0:y0 + h, x0:x0 + w] = 255
+    return {"image": img, "label": rng.integers(0, 10, size=(BATCH,), dtype=np.int32)}
+
+
+def _setup(config, num_devices=1):
+    mesh = parallel.make_mesh(num_devices)
+    method = methods.get_method(config, num_classes=10)
+    method.bind_schedule(1000, 10)
+    specs = method.views(SIZE)
+    schedule = engine.learning_rate_schedule(config, steps_per_epoch=10)
+    tx = engine.make_optimizer(config, schedule)
+    state = engine.create_state(method, config, mesh, (SIZE, SIZE, 1), tx)
+    step = engine.make_train_step(method, tx, mesh, specs, config, schedule)
+    batch = {k: jax.device_put(v, parallel.batch_sharded(mesh)) for k, v in _batch().items()}
+    return method, state, step, batch, mesh
+
+
+# --------------------------------------------------------------------------- queue
+
+
+def test_enqueue_fifo_with_wraparound_matches_numpy():
+    k, d, n = 12, 3, 4
+    rng = np.random.default_rng(0)
+    queue = rng.normal(size=(k, d)).astype(np.float32)
+    ref, ptr_ref = queue.copy(), 0
+    q, ptr = jnp.asarray(queue), jnp.zeros((), jnp.int32)
+    enq = jax.jit(mocov2.enqueue)
+    for step in range(7):  # 28 keys through a queue of 12: wraps around twice
+        keys = rng.normal(size=(n, d)).astype(np.float32)
+        for row in keys:  # NumPy reference: one key at a time into the oldest slot
+            ref[ptr_ref] = row
+            ptr_ref = (ptr_ref + 1) % k
+        q, ptr = enq(q, ptr, jnp.asarray(keys))
+        np.testing.assert_array_equal(np.asarray(q), ref, err_msg=f"step {step}")
+        assert int(ptr) == ptr_ref
+    # Not a multiple of the queue size: the write itself wraps around.
+    q2, ptr2 = mocov2.enqueue(jnp.asarray(queue[:10]), jnp.asarray(8, jnp.int32),
+                              jnp.asarray(keys))
+    want = queue[:10].copy()
+    want[[8, 9, 0, 1]] = keys
+    np.testing.assert_array_equal(np.asarray(q2), want)
+    assert int(ptr2) == 2
+
+
+def test_initial_queue_is_normalised_and_seeded():
+    c = _mocov2_config()
+    method = methods.get_method(c, num_classes=10)
+    extra = method.init_extra({"proj": 16, "features": 16})
+    assert extra["queue"].shape == (4 * BATCH, 16)
+    np.testing.assert_allclose(np.linalg.norm(np.asarray(extra["queue"]), axis=1), 1.0,
+                               rtol=1e-5)
+    assert int(extra["queue_ptr"]) == 0 and extra["queue_ptr"].dtype == jnp.int32
+    again = methods.get_method(c, num_classes=10).init_extra({"proj": 16, "features": 16})
+    np.testing.assert_array_equal(extra["queue"], again["queue"])
+
+
+def test_queue_size_not_divisible_by_batch_is_a_config_error():
+    with pytest.raises(ConfigError, match="queue_size=100"):
+        methods.get_method(_mocov2_config(queue_size=100), num_classes=10)
+    # Symmetric MoCo enqueues both views' keys: a multiple of 2 x batch is needed.
+    with pytest.raises(ConfigError, match="multiple"):
+        methods.get_method(_mocov2_config(queue_size=3 * BATCH, symmetric=True), 10)
+    methods.get_method(_mocov2_config(queue_size=4 * BATCH, symmetric=True), 10)
+
+
+# --------------------------------------------------------------------------- shuffle-BN
+
+
+def test_shuffle_rows_round_trip_on_8_devices_mixes_devices():
+    assert len(jax.devices()) >= 8
+    mesh = parallel.make_mesh(8)
+    n_local, n = 4, 32
+    x = np.arange(n * 3, dtype=np.float32).reshape(n, 3)
+    key = jax.random.PRNGKey(3)
+
+    def f(x_local):
+        shuffled, perm = parallel.shuffle_rows(x_local, key)
+        back = parallel.unshuffle_rows(shuffled * 2.0, perm)  # a per-row function of it
+        return shuffled, back, perm
+
+    shuffled, back, perm = jax.jit(jax.shard_map(
+        f, mesh=mesh, in_specs=P("data"), out_specs=(P("data"), P("data"), P()),
+    ))(jax.device_put(x, parallel.batch_sharded(mesh)))
+    perm = np.asarray(perm)
+    assert sorted(perm.tolist()) == list(range(n))
+    np.testing.assert_array_equal(np.asarray(shuffled), x[perm])
+    np.testing.assert_array_equal(np.asarray(back), 2.0 * x)
+    # Each device's shuffled rows come from several devices (not a local permutation).
+    sources = [len(set((perm[d * n_local:(d + 1) * n_local] // n_local).tolist()))
+               for d in range(8)]
+    assert max(sources) > 1 and np.mean(sources) > 2, sources
+
+
+# --------------------------------------------------------------------------- MoCo v2
+
+
+@pytest.fixture(scope="module")
+def mocov2_run():
+    c = _mocov2_config()
+    method, state, step, batch, mesh = _setup(c)
+    extra0 = jax.device_get(state.extra)
+    s0 = jax.device_get(state)
+    state, metrics = step(state, batch)
+    s1 = jax.device_get(state)
+    # Learning check: the same batch with the queue held at its initial content, so the
+    # keys of earlier steps (near-copies of the positives) do not enter the negatives.
+    losses = [float(metrics["loss"])]
+    for _ in range(5):
+        state = state.replace(extra=jax.device_put(extra0, parallel.replicated(mesh)))
+        state, m = step(state, batch)
+        losses.append(float(m["loss"]))
+    return method, s0, s1, metrics, losses
+
+
+def test_mocov2_step_enqueues_normalised_keys(mocov2_run):
+    _, s0, s1, metrics, _ = mocov2_run
+    assert np.isfinite(float(metrics["loss"])) and float(metrics["nonfinite"]) == 0
+    assert int(s1.extra["queue_ptr"]) == BATCH
+    new = np.asarray(s1.extra["queue"])
+    np.testing.assert_allclose(np.linalg.norm(new[:BATCH], axis=1), 1.0, rtol=1e-5)
+    assert not np.allclose(new[:BATCH], np.asarray(s0.extra["queue"])[:BATCH])
+    np.testing.assert_array_equal(new[BATCH:], np.asarray(s0.extra["queue"])[BATCH:])
+    assert float(metrics["tau"]) == pytest.approx(0.9)
+
+
+def test_mocov2_key_encoder_is_ema_with_constant_momentum(mocov2_run):
+    _, s0, s1, _, _ = mocov2_run
+    for part in ("encoder", "projector"):
+        for t0, p1, t1 in zip(jax.tree.leaves(s0.target_params[part]),
+                              jax.tree.leaves(s1.params[part]),
+                              jax.tree.leaves(s1.target_params[part]), strict=True):
+            np.testing.assert_allclose(t1, 0.9 * t0 + 0.1 * p1, rtol=1e-5, atol=1e-6)
+
+
+def test_mocov2_loss_decreases_with_a_fixed_queue(mocov2_run):
+    _, _, _, _, losses = mocov2_run
+    assert np.all(np.isfinite(losses))
+    assert np.mean(losses[-2:]) < np.mean(losses[:2]) - 0.05, losses
+
+
+# --------------------------------------------------------------------------- MoCo v3
+
+
+def _mocov3_config() -> ml_collections.ConfigDict:
+    c = _tiny("mocov3")
+    c.head.last_bn = True
+    c.head.last_bn_affine = False
+    c.predictor = ml_collections.ConfigDict()
+    c.predictor.hidden_dims = (32,)
+    c.predictor.out_dim = 16
+    c.predictor.use_bn = True
+    c.predictor.last_bn = False
+    c.ema = ml_collections.ConfigDict()
+    c.ema.tau_base = 0.99
+    c.ema.schedule = "cosine"
+    c.optimizer.name = "lars"
+    c.optimizer.base_lr = 2.0
+    return c
+
+
+def test_mocov3_loss_finite_and_decreasing():
+    method, state, step, batch, _ = _setup(_mocov3_config())
+    s0 = jax.device_get(state)
+    losses = []
+    for _ in range(6):
+        state, metrics = step(state, batch)
+        losses.append(float(metrics["loss"]))
+    assert np.all(np.isfinite(losses))
+    # Two directions of 2T·CE with N = 32 keys: at most about 2·2T·log N at the start.
+    assert 0.0 < losses[0] < 2 * 2 * 0.2 * np.log(BATCH) + 1.0
+    assert np.mean(losses[-2:]) < np.mean(losses[:2]) - 0.05, losses
+    assert float(metrics["tau"]) == pytest.approx(
+        1 - 0.01 * (np.cos(np.pi * 5 / 1000) + 1) / 2, abs=1e-7)
+    assert "bn1" not in s0.params["projector"]  # last BN without affine
+    assert "predictor" in s0.params
+
+
+def test_mocov3_crop_min_overrides_the_preset():
+    c = _mocov3_config()
+    c.augment.crop_min = 0.2
+    specs = methods.get_method(c, num_classes=10).views(SIZE)
+    assert all(s.crop_scale == (0.2, 1.0) for s in specs)
+    c.augment.crop_min = 1.5
+    with pytest.raises(ConfigError, match="crop_min"):
+        methods.get_method(c, num_classes=10).views(SIZE)
