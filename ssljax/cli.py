@@ -112,8 +112,11 @@ def require_workdir() -> str:
 def setup_logging() -> None:
     """INFO logs on stderr for ssljax; quiet TensorFlow and absl."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # absl puts its own handler on the root logger at import; replace it (force=True) so
+    # that ssljax's INFO lines reach stderr in a plain format.
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s",
+        force=True,
     )
     for noisy in ("absl", "jax._src", "orbax", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

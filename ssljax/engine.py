@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from jax import lax
 from jax.sharding import Mesh
@@ -172,7 +173,11 @@ def make_train_step(
         )
 
         grad_norm = optax.tree.norm(grads)
-        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        # The update is kept only if the loss, the gradients and the new parameters are
+        # all finite, so no state that reaches a checkpoint is ever poisoned.
+        finite = (
+            jnp.isfinite(loss) & jnp.isfinite(grad_norm) & jnp.isfinite(optax.tree.norm(new.params))
+        )
         skipped = state.replace(
             step=state.step + 1, nonfinite_steps=state.nonfinite_steps + 1
         )
@@ -208,16 +213,16 @@ def make_feature_fn(method: Method, mesh: Mesh, spec: Any) -> Callable[..., jax.
     """Jitted `(params, batch_stats, images uint8 [B,H,W,C]) -> features [B, D]`.
 
     Runs in inference mode (running BN statistics), partitioned over the mesh by
-    jit; B must be divisible by the device count (`extract_features` pads).
+    jit, with a replicated output so that every process can read it; B must be
+    divisible by the device count (`extract_features` pads).
     """
-    del mesh
 
     def features(params, batch_stats, images):
         x = eval_preprocess(images, spec)
         out, _ = method.apply(params, batch_stats, x, train=False)
         return out["features"]
 
-    return jax.jit(features)
+    return jax.jit(features, out_shardings=parallel.replicated(mesh))
 
 
 def extract_features(
@@ -228,9 +233,11 @@ def extract_features(
     mesh: Mesh,
     batch_size: int = 512,
 ) -> jax.Array:
-    """Features [N, D] of uint8 images [N, H, W, C], in fixed-size padded batches."""
-    import numpy as np
+    """Features [N, D] of uint8 images [N, H, W, C], in fixed-size padded batches.
 
+    Every process passes the same images (the evaluation split is small and held in
+    memory); each device encodes its rows of a batch.
+    """
     n = len(images)
     nd = mesh.devices.size
     bs = max(nd, (batch_size // nd) * nd)
@@ -241,6 +248,7 @@ def extract_features(
         pad = bs - len(chunk)
         if pad:
             chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-        feats = feature_fn(params, batch_stats, jax.device_put(chunk, sharding))
+        x = jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
+        feats = feature_fn(params, batch_stats, x)
         out.append(np.asarray(feats)[: bs - pad])
     return jnp.asarray(np.concatenate(out, axis=0))

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +81,12 @@ def initialize_distributed(
         return
     if jax.config.jax_platforms in (None, "", "cpu") or os.environ.get("JAX_PLATFORMS") == "cpu":
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if kwargs and process_id != 0:
+        # JAX aborts the whole process (a C++ check failure) when the coordinator cannot
+        # be reached, so find that out first and fail with a readable message instead.
+        _wait_for_coordinator(coordinator_address, timeout_s)
+    _log.info("joining a %s-process job at %s (timeout %ds)", num_processes or "multi",
+              coordinator_address or "the auto-detected coordinator", timeout_s)
     try:
         jax.distributed.initialize(initialization_timeout=timeout_s, **kwargs)
     except Exception as e:  # noqa: BLE001 - turned into a one-line user error
@@ -88,6 +96,28 @@ def initialize_distributed(
             f"could not join the multi-process job at {where} within {timeout_s}s ({first[:200]}); "
             "check that process 0 is running and the address/port is reachable from this host"
         ) from None
+
+
+def _wait_for_coordinator(address: str, timeout_s: float) -> None:
+    """Polls a TCP connection to `address` until it opens or `timeout_s` passes."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"--coordinator_address={address!r} must look like HOST:PORT, e.g. 10.0.0.2:1234"
+        )
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=2.0):
+                return
+        except OSError as e:
+            last = e
+            time.sleep(0.5)
+    raise ConfigError(
+        f"could not reach the coordinator at {address} within {timeout_s:g}s ({last}); "
+        "start process 0 first and check the address, port and firewall"
+    )
 
 
 def _cluster_detected() -> bool:

@@ -239,6 +239,9 @@ def main() -> dict[str, Any]:
         timeout_s=flags.FLAGS.coordinator_timeout,
     )
     results = train_and_evaluate(config, workdir)
+    if jax.process_count() > 1:
+        _log.info("process %d/%d: final_loss=%s", jax.process_index(), jax.process_count(),
+                  results.get("final_loss"))
     if parallel.is_main_process():
         cli.print_summary(results)
     return results

@@ -42,7 +42,7 @@ LOCAL_SPEC = A.ViewSpec(out_size=6, crop_scale=(0.05, 0.4), brightness=0.4, cont
 
 def test_sharded_augmentation_equals_single_device():
     mesh = jax.make_mesh((NUM_DEVICES,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
-    key = jax.random.key(1234)
+    key = jax.random.PRNGKey(1234)  # raw uint32 keys, as the train step uses
     images = np.random.default_rng(0).uniform(size=(GLOBAL_BATCH, 20, 20, 3))
     images = images.astype(np.float32)
     step = jnp.int32(17)

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from jax import lax
 
 from ssljax import losses
-from ssljax.evaluate import health
 from ssljax.methods.base import Method, SSLModel, StepOutput, build_encoder, build_head
 from ssljax.parallel import DATA_AXIS
 
@@ -49,16 +49,30 @@ def two_view_forward(
     return out_a, out_b, batch_stats
 
 
-def embedding_std_metric(z: jax.Array) -> jax.Array:
-    """Global-batch mean of the per-device `embedding_std` of stop-gradient embeddings.
+def embedding_std_metric(z: jax.Array, eps: float = 1e-12) -> jax.Array:
+    """`health.embedding_std` of the GLOBAL batch of stop-gradient embeddings.
+
+    The per-dimension std of the L2-normalised rows is taken over all devices' rows (two
+    `psum`s of `[P]` vectors, no gather), so the value does not depend on the device
+    count: `mean_d std_n (z_n / |z_n|)_d`, population std.
 
     Args:
       z: `[n, P]` local embeddings (inside shard_map over "data").
+      eps: floor of the row norms.
 
     Returns:
-      float32 scalar, the same on every device (≈ 1/sqrt(P) when healthy, 0 collapsed).
+      float32 scalar, the same on every device: 0 for a collapsed batch, about
+      `1/sqrt(P)` for rows spread over the sphere.
+
+    Reference:
+      Chen & He, "Exploring Simple Siamese Representation Learning", CVPR 2021, §4.1.
     """
-    return lax.pmean(health.embedding_std(lax.stop_gradient(z)), DATA_AXIS)
+    z = lax.stop_gradient(z).astype(jnp.float32)
+    zn = z / jnp.maximum(jnp.linalg.norm(z, axis=-1, keepdims=True), eps)
+    count = zn.shape[0] * lax.axis_size(DATA_AXIS)
+    mean = lax.psum(jnp.sum(zn, axis=0), DATA_AXIS) / count
+    var = lax.psum(jnp.sum(jnp.square(zn - mean), axis=0), DATA_AXIS) / count
+    return jnp.mean(jnp.sqrt(var))
 
 
 class BarlowTwins(Method):

@@ -21,9 +21,10 @@ describes (Section 3.3). With `bn="global"` both encoders use cross-device BN an
 shuffle is needed; `bn="local"` uses per-device BN for both without shuffling.
 
 Loss direction: one direction (query = view 1, key = view 2), as in the MoCo v2 paper
-and code. `config.symmetric=True` (an option, not the paper's recipe) averages the two
-directions and enqueues the keys of both views (K must then be a multiple of twice the
-global batch).
+and code. `config.symmetric=True` (an option, not the paper's recipe) adds the loss with
+the views swapped and enqueues the keys of both views (K must then be a multiple of
+twice the global batch), as the reference CIFAR-10 demo (`--symmetric`) does; it
+"behaves like 2x epochs of the asymmetric counterpart" (that demo's notes).
 
 References: He et al., "Momentum Contrast for Unsupervised Visual Representation
 Learning", CVPR 2020 (arXiv:1911.05722), Algorithm 1 and Section 3.3; Chen et al.,
@@ -52,6 +53,15 @@ from ssljax.methods.byol import (
 from ssljax.parallel import DATA_AXIS
 
 _QUEUE_SEED = 0x5155  # folded into PRNGKey(config.seed) for the random initial queue
+
+
+def gather_keys(k: jax.Array) -> jax.Array:
+    """All-gathers keys [n, d] from every device in global row order → [N, d].
+
+    Typed as device-invariant (`to="invarying"`), so the queue they update is provably
+    replicated for shard_map's `out_specs=P()`; keys carry no gradient.
+    """
+    return lax.all_gather(lax.stop_gradient(k), DATA_AXIS, axis=0, tiled=True, to="invarying")
 
 
 def check_queue_size(queue_size: int, global_batch: int) -> None:
@@ -145,14 +155,12 @@ class MoCoV2(Method):
         if self.symmetric:
             out2, batch_stats = apply_model(self.model, params, batch_stats, views[1])
             k1, t_stats = self._keys(t_params, t_stats, views[0], jax.random.fold_in(rng, 1))
-            local = 0.5 * (
-                losses.info_nce(out1["proj"], k2, queue, temperature=self.temperature)
-                + losses.info_nce(out2["proj"], k1, queue, temperature=self.temperature)
-            )
-            new_keys = jnp.concatenate([parallel.gather_rows(k1), parallel.gather_rows(k2)])
+            local = (losses.info_nce(out1["proj"], k2, queue, temperature=self.temperature)
+                     + losses.info_nce(out2["proj"], k1, queue, temperature=self.temperature))
+            new_keys = jnp.concatenate([gather_keys(k1), gather_keys(k2)])
         else:
             local = losses.info_nce(out1["proj"], k2, queue, temperature=self.temperature)
-            new_keys = parallel.gather_rows(k2)
+            new_keys = gather_keys(k2)
         tau = self.tau(state.step)
         return lax.pmean(local, DATA_AXIS), StepOutput(
             batch_stats=batch_stats,

@@ -1,0 +1,190 @@
+"""Times the real pretraining step against the encoder's own forward+backward.
+
+    python benchmarks/step_time.py --config=configs/simclr_cifar10.py \
+        --config.batch_size=256 --steps=20
+
+Synthetic uint8 images at the config's resolution (no dataset, no TensorFlow) go
+through the exact jitted, shard_mapped pretraining step of `ssljax.engine`
+(augmentation, loss, gathered negatives, optimizer, EMA, probe). For comparison,
+the same encoder runs a plain forward+backward (BatchNorm in train mode, a
+squared-feature loss, no optimizer) on the same number of images (batch × views).
+Prints one JSON line:
+
+    median_step_s, views_per_s, encoder_only_step_s, overhead_ratio (step / encoder
+    only), flops_per_step (XLA cost analysis, all devices), mfu (when the device's
+    peak is known), peak_memory_bytes, device, devices.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import flags  # noqa: E402
+from jax import lax  # noqa: E402
+from jax.sharding import PartitionSpec as P  # noqa: E402
+
+from ssljax import cli, data, engine, methods, parallel  # noqa: E402
+
+# Dense bf16 peak FLOP/s per device (vendor datasheets), for MFU.
+PEAK_FLOPS = {
+    "H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "V100": 125e12,
+    "TPU v4": 275e12, "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v5p": 459e12,
+    "TPU v6 lite": 918e12, "TPU v6e": 918e12,
+}
+
+flags.DEFINE_integer("steps", 20, "Timed steps (after warm-up).")
+flags.DEFINE_integer("warmup", 3, "Untimed warm-up steps.")
+flags.DEFINE_integer("num_classes", 10, "Classes of the synthetic labels (online probe).")
+flags.DEFINE_integer("image_size", 0, "Override the synthetic image side (0: from config).")
+flags.DEFINE_integer("channels", 3, "Channels of the synthetic images.")
+
+
+def _peak(device) -> float | None:
+    kind = getattr(device, "device_kind", "")
+    for name, peak in PEAK_FLOPS.items():
+        if name.lower() in kind.lower():
+            return peak
+    return None
+
+
+def _flops(compiled, num_devices: int) -> float | None:
+    try:
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        # A shard_mapped program's cost analysis is per device.
+        return float(cost["flops"]) * num_devices
+    except Exception:  # noqa: BLE001 - not every backend reports it
+        return None
+
+
+def _memory(compiled) -> int | None:
+    stats = jax.devices()[0].memory_stats() or {}
+    if "peak_bytes_in_use" in stats:
+        return int(stats["peak_bytes_in_use"])
+    try:
+        m = compiled.memory_analysis()
+        return int(m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _time(fn, args_fn, warmup: int, steps: int) -> list[float]:
+    out = None
+    for _ in range(warmup):
+        out = fn(*args_fn(out))
+    jax.block_until_ready(out)
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        out = fn(*args_fn(out))
+        jax.block_until_ready(out)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def main() -> None:
+    FLAGS = flags.FLAGS
+    config = cli.load_config(HOLDER)
+    mesh = parallel.make_mesh()
+    parallel.check_batch_divisible(config.batch_size, mesh)
+    try:
+        info = data.dataset_info(config.dataset)
+        size, channels, num_classes = info.image_shape[0], info.image_shape[2], info.num_classes
+    except Exception:  # noqa: BLE001 - dataset not prepared here: synthetic shapes from flags
+        size = config.dataset.image_size or 32
+        channels, num_classes = FLAGS.channels, FLAGS.num_classes
+    size = FLAGS.image_size or size
+    method = methods.get_method(config, num_classes)
+    specs = method.views(size)
+    method.bind_schedule(1000, 100)
+    schedule = engine.learning_rate_schedule(config, 100)
+    tx = engine.make_optimizer(config, schedule)
+    view_shape = (specs[0].out_size, specs[0].out_size, channels)
+    state = engine.create_state(method, config, mesh, view_shape, tx)
+    step = engine.make_train_step(method, tx, mesh, specs, config, schedule)
+
+    rng = np.random.default_rng(0)
+    b = config.batch_size
+    host = {
+        "image": rng.integers(0, 256, (b, size, size, channels), dtype=np.uint8),
+        "label": rng.integers(0, num_classes, (b,), dtype=np.int32),
+    }
+    batch = {k: jax.device_put(v, parallel.batch_sharded(mesh)) for k, v in host.items()}
+    compiled = step.lower(state, batch).compile()
+    holder = {"state": state}
+
+    def run_step():
+        holder["state"], m = step(holder["state"], batch)
+        return m["loss"]
+
+    step_times = _time(lambda: run_step(), lambda _: (), FLAGS.warmup, FLAGS.steps)
+
+    # Encoder alone: forward + backward on batch × views images of the first view's size.
+    n_views = len(specs)
+    enc_images = jax.device_put(
+        jnp.asarray(rng.random((b * n_views, *view_shape), dtype=np.float32)),
+        parallel.batch_sharded(mesh),
+    )
+    encoder = method.model.encoder
+    params, stats = state.params["encoder"], state.batch_stats.get("encoder", {})
+
+    def enc_step(params, stats, x):
+        def loss(p):
+            variables = {"params": p, "batch_stats": stats} if stats else {"params": p}
+            if stats:
+                h, upd = encoder.apply(variables, x, train=True, mutable=["batch_stats"])
+            else:
+                h, upd = encoder.apply(variables, x, train=True), {}
+            return lax.pmean(jnp.mean(jnp.square(h)), parallel.DATA_AXIS), upd
+
+        (val, _), grads = jax.value_and_grad(loss, has_aux=True)(params)
+        return val, grads
+
+    enc_fn = parallel.shard_step(enc_step, mesh, in_specs=(P(), P(), P(parallel.DATA_AXIS)),
+                                 out_specs=(P(), P()))
+    enc_compiled = enc_fn.lower(params, stats, enc_images).compile()
+    enc_times = _time(lambda: enc_fn(params, stats, enc_images), lambda _: (),
+                      FLAGS.warmup, FLAGS.steps)
+
+    med, enc_med = statistics.median(step_times), statistics.median(enc_times)
+    nd = mesh.devices.size
+    flops = _flops(compiled, nd)
+    peak = _peak(jax.devices()[0])
+    result = {
+        "benchmark": "step_time",
+        "method": method.name,
+        "encoder": config.encoder.name,
+        "dtype": config.encoder.get("dtype", "float32"),
+        "batch_size": b,
+        "views": n_views,
+        "image_size": size,
+        "median_step_s": round(med, 5),
+        "views_per_s": round(b * n_views / med, 1),
+        "encoder_only_step_s": round(enc_med, 5),
+        "overhead_ratio": round(med / enc_med, 3),
+        "flops_per_step": flops,
+        "encoder_only_flops": _flops(enc_compiled, nd),
+        "mfu": round(flops / med / (peak * nd), 4) if (flops and peak) else None,
+        "peak_memory_bytes": _memory(compiled),
+        "device": jax.devices()[0].device_kind,
+        "devices": nd,
+    }
+    print(json.dumps(result), flush=True)
+
+
+HOLDER = None
+
+if __name__ == "__main__":
+    HOLDER = cli.define_flags()
+    cli.parse_flags()
+    cli.setup_logging()
+    main()

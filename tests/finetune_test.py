@@ -1,0 +1,148 @@
+"""Tests of `ssljax.finetune`: label subsets, frozen encoders, scratch, image folders, errors.
+
+The frozen-encoder run is in-process (8 fake CPU devices, see conftest.py) so that the
+final state can be compared with the restored checkpoint; the others run the program in
+subprocesses on the tiny pretraining run shared with `linear_eval_test`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from ssljax import checkpoint, data, finetune, transfer
+from ssljax.errors import ConfigError
+from tests.linear_eval_test import tiny_pretrain
+from tests.program_utils import REPO, last_json, run, snapshot
+
+CONFIG = "--config=configs/finetune_mnist.py"
+QUIET = ("--config.tensorboard=False", "--config.plots=False")
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    return tiny_pretrain(tmp_path_factory)
+
+
+def _config(**overrides):
+    spec = importlib.util.spec_from_file_location("ft_cfg", REPO / "configs/finetune_mnist.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    c = module.get_config()
+    c.tensorboard = False
+    c.plots = False
+    for key, value in overrides.items():
+        node = c
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return c
+
+
+def test_balanced_subset_is_exact_seeded_and_nested():
+    labels = np.repeat(np.arange(4), [50, 30, 80, 40])
+    a = transfer.balanced_subset(labels, 0.1, 4, seed=3)
+    assert np.bincount(labels[a], minlength=4).tolist() == [5, 5, 5, 5]
+    assert np.array_equal(a, transfer.balanced_subset(labels, 0.1, 4, seed=3))
+    assert not np.array_equal(a, transfer.balanced_subset(labels, 0.1, 4, seed=4))
+    big = transfer.balanced_subset(labels, 0.5, 4, seed=3)  # 25/class, capped at 30
+    assert np.bincount(labels[big]).tolist() == [25] * 4 and set(a) <= set(big)
+    for bad in (0, -0.1, 1.5, "x"):
+        with pytest.raises(ConfigError):
+            transfer.check_label_fraction(bad)
+
+
+def test_frozen_encoder_with_10pct_labels_keeps_encoder_and_records_subset(pretrained,
+                                                                           tmp_path):
+    wd = tmp_path / "frozen"
+    config = _config(init_from=str(pretrained), label_fraction=0.1, freeze_encoder=True,
+                     num_steps=3, batch_size=32, seed=7)
+    results, state = finetune.fit(config, str(wd))
+    assert results["init"] == "ssl" and results["freeze_encoder"] is True
+    assert results["num_labels"] == 400 and results["label_fraction"] == 0.1
+    assert 0.0 <= results["top1"] <= results["top5"] <= 1.0
+
+    record = json.loads((wd / "label_subset.json").read_text())
+    _, train_labels = data.load_split({"name": "mnist"}, "train")
+    idx = np.asarray(record["indices"])
+    assert record["seed"] == 7 and record["per_class"] == 40 and len(idx) == 400
+    assert np.bincount(train_labels[idx], minlength=10).tolist() == [40] * 10
+    assert np.array_equal(idx, transfer.balanced_subset(train_labels, 0.1, 10, seed=7))
+
+    enc_dir, _ = checkpoint.load_encoder_spec(pretrained)
+    final = {"params": state["params"]["encoder"], "batch_stats": state["batch_stats"]["encoder"]}
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), final)
+    restored = checkpoint.restore_encoder(enc_dir, abstract)
+    same = jax.tree.map(lambda a, b: bool(np.array_equal(np.asarray(a), np.asarray(b))),
+                        restored, final)
+    assert all(jax.tree.leaves(same))
+    assert np.abs(np.asarray(state["params"]["head"]["Dense_0"]["kernel"])).sum() > 0
+
+
+def test_scratch_baseline_with_one_percent_labels(tmp_path):
+    wd = tmp_path / "scratch"
+    proc = run("ssljax.finetune", CONFIG, f"--workdir={wd}", *QUIET, "--config.init_from=",
+               "--config.label_fraction=0.01", "--config.num_steps=3")
+    res = last_json(proc.stdout)
+    assert res["program"] == "finetune" and res["init"] == "scratch"
+    assert res["num_labels"] == 40 and res["batch_size"] == 40
+    assert res["freeze_encoder"] is False and 0.0 <= res["top1"] <= 1.0
+    assert json.loads((wd / "results.json").read_text()) == res
+
+
+def _write_two_class_folder(root: Path, per_class: int = 12) -> None:
+    """Colour-tinted MNIST 3s and 8s as RGB PNGs in train/ and test/ class folders."""
+    from PIL import Image
+
+    images, labels = data.load_split({"name": "mnist"}, "train")
+    rng = np.random.default_rng(0)
+    for split, offset in (("train", 0), ("test", per_class)):
+        for name, digit in (("three", 3), ("eight", 8)):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            picks = np.flatnonzero(labels == digit)[offset:offset + per_class]
+            for i in picks:
+                tint = rng.uniform(0.4, 1.0, size=3)
+                rgb = (images[i].astype(np.float32) * tint).astype(np.uint8)
+                Image.fromarray(rgb).save(folder / f"{i}.png")
+
+
+def test_image_folder_dataset_finetunes(pretrained, tmp_path):
+    folder = tmp_path / "ants_vs_bees"
+    _write_two_class_folder(folder)
+    wd = tmp_path / "folder_run"
+    proc = run("ssljax.finetune", CONFIG, f"--workdir={wd}", *QUIET,
+               f"--config.init_from={pretrained}", "--config.dataset.name=image_folder",
+               f"--config.dataset.data_dir={folder}", "--config.num_steps=3",
+               "--config.batch_size=16")
+    res = last_json(proc.stdout)
+    assert res["num_classes"] == 2 and res["num_test"] == 24 and res["num_labels"] == 24
+    assert res["init"] == "ssl" and 0.0 <= res["top1"] <= 1.0 and res["top5"] == 1.0
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--config.label_fraction=1.5"], ["label_fraction=1.5", "(0, 1]"]),
+    (["--config.label_fraction=0"], ["label_fraction=0", "(0, 1]"]),
+    (["--config.encoder.name=resnet18"], ["small_cnn", "encoder.name='resnet18'"]),
+    (["--config.num_classes=3"], ["num_classes=3", "10 classes"]),
+])
+def test_bad_input_is_one_line_and_leaves_workdir_alone(pretrained, tmp_path, args, words):
+    wd = tmp_path / "existing"
+    wd.mkdir()
+    (wd / "results.json").write_text('{"top1": 0.5}\n')
+    before = snapshot(wd)
+    proc = run("ssljax.finetune", CONFIG, f"--workdir={wd}", *QUIET,
+               f"--config.init_from={pretrained}", *args, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert lines[-1].startswith("ssljax: error: ")
+    for word in words:
+        assert word in lines[-1], lines[-1]
+    assert snapshot(wd) == before and proc.stdout.strip() == ""

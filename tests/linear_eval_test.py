@@ -1,0 +1,120 @@
+"""End-to-end tests of `python -m ssljax.linear_eval` on a tiny pretraining run.
+
+Both protocols write `results.json` and print it as the last line; bad input ends with
+one `ssljax: error:` line, exit status 2 and an untouched workdir.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.program_utils import FAST, last_json, run, snapshot
+
+CONFIG = "--config=configs/linear_eval_mnist.py"
+QUIET = ("--config.tensorboard=False",)
+
+
+def tiny_pretrain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 5-step, batch-64 SimCLR pretraining workdir, made once per test session.
+
+    Under pytest-xdist the workers share it (the folder above their own basetemp),
+    guarded by a file lock.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    wd = root / "tiny_simclr_pretrain"
+    with open(root / "tiny_simclr_pretrain.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (wd / "encoder_spec.json").exists():
+            run("ssljax.pretrain", "--config=configs/simclr_mnist.py", f"--workdir={wd}", *FAST,
+                "--config.max_steps=5", "--config.batch_size=64")
+    return wd
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    return tiny_pretrain(tmp_path_factory)
+
+
+def _check_results(workdir: Path, res: dict, protocol: str) -> None:
+    assert res["program"] == "linear_eval" and res["protocol"] == protocol
+    for key in ("top1", "top5"):
+        assert isinstance(res[key], float) and 0.0 <= res[key] <= 1.0, key
+    assert res["top5"] >= res["top1"]
+    assert res["num_test"] == 1000 and res["method"] == "simclr" and res["devices"] >= 1
+    assert isinstance(res["seconds"], float)
+    assert json.loads((workdir / "results.json").read_text()) == res
+
+
+def test_cached_protocol_results_and_plots(pretrained, tmp_path):
+    wd = tmp_path / "cached"
+    proc = run("ssljax.linear_eval", CONFIG, f"--workdir={wd}", *QUIET,
+               f"--config.init_from={pretrained}", "--config.cached.epochs=30")
+    res = last_json(proc.stdout)
+    _check_results(wd, res, "cached")
+    assert (wd / "training_curves.png").stat().st_size > 0
+    assert (wd / "embedding_pca.png").stat().st_size > 0
+    assert (wd / "metrics.jsonl").read_text().strip()
+
+
+def test_paper_protocol_on_two_devices(pretrained, tmp_path):
+    wd = tmp_path / "paper"
+    proc = run("ssljax.linear_eval", CONFIG, f"--workdir={wd}", *QUIET,
+               f"--config.init_from={pretrained / 'encoder'}", "--config.protocol=paper",
+               "--config.max_steps=4", "--config.batch_size=64", "--config.log_every_steps=2",
+               "--config.plots=False", devices=2)
+    res = last_json(proc.stdout)
+    _check_results(wd, res, "paper")
+    assert res["steps"] == 4 and res["devices"] == 2
+    rows = [json.loads(line) for line in (wd / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [2, 4]
+    assert all(r["lr"] > 0 for r in rows if "lr" in r)
+
+
+def _bad_cases(pretrained: Path, tmp_path: Path):
+    not_ckpt = tmp_path / "not_a_checkpoint"
+    not_ckpt.mkdir()
+    (not_ckpt / "notes.txt").write_text("hello")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    return {
+        "missing": ([f"--config.init_from={tmp_path / 'nope'}"], ["does not exist"]),
+        "not_ckpt": ([f"--config.init_from={not_ckpt}"], ["not a pretraining checkpoint"]),
+        "empty": (["--config.init_from="], ["init_from is empty"]),
+        "encoder": ([f"--config.init_from={pretrained}", "--config.encoder.name=resnet18"],
+                    ["small_cnn", "resnet18"]),
+        "classes": ([f"--config.init_from={pretrained}", "--config.num_classes=5"],
+                    ["num_classes=5", "10 classes"]),
+        "protocol": ([f"--config.init_from={pretrained}", "--config.protocol=fast"],
+                     ["protocol", "cached"]),
+        "workdir_file": ([f"--config.init_from={pretrained}"], ["is a file"], a_file),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["missing", "not_ckpt", "empty", "encoder", "classes", "protocol", "workdir_file"]
+)
+def test_bad_input_is_one_line_and_leaves_workdir_alone(pretrained, tmp_path, case):
+    spec = _bad_cases(pretrained, tmp_path)[case]
+    args, words = spec[0], spec[1]
+    wd = spec[2] if len(spec) > 2 else tmp_path / "existing"
+    if len(spec) == 2:
+        wd.mkdir()
+        (wd / "results.json").write_text('{"top1": 0.5}\n')
+    before = snapshot(wd) if wd.is_dir() else wd.read_text()
+    proc = run("ssljax.linear_eval", CONFIG, f"--workdir={wd}", *QUIET, *args, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert "Traceback" not in proc.stderr
+    assert lines[-1].startswith("ssljax: error: "), proc.stderr[-2000:]
+    assert sum(ln.startswith("ssljax: error:") for ln in lines) == 1
+    for word in words:
+        assert word in lines[-1], lines[-1]
+    assert (snapshot(wd) if wd.is_dir() else wd.read_text()) == before
+    assert proc.stdout.strip() == ""

@@ -1,0 +1,130 @@
+"""Preemption, numerical failure and corrupt checkpoints: nothing is lost.
+
+Real subprocesses of `python -m ssljax.pretrain`, as on a preemptible pod.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ssljax import engine, methods, parallel
+from ssljax.config_base import pretrain_base
+from tests.program_utils import FAST, REPO, env_for, last_json, run, snapshot
+
+DEMO = "--config=configs/simclr_mnist.py"
+SMALL = ("--config.batch_size=64",)
+
+
+def test_sigterm_checkpoints_and_exits_zero(tmp_path):
+    wd = tmp_path / "run"
+    cmd = [sys.executable, "-m", "ssljax.pretrain", DEMO, f"--workdir={wd}", *FAST, *SMALL,
+           "--config.max_steps=100000", "--config.checkpoint_every_steps=10"]
+    proc = subprocess.Popen(cmd, env=env_for(1), cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((wd / "checkpoints").glob("1[0-9]")):
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        time.sleep(0.1)
+    t0 = time.time()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert time.time() - t0 < 60
+    res = last_json(out)
+    assert res["status"] == "preempted"
+    steps = sorted(int(p.name) for p in (wd / "checkpoints").glob("[0-9]*"))
+    assert steps[-1] == res["steps"] >= 10
+
+
+def test_nan_stops_with_step_and_last_good_checkpoint(tmp_path):
+    wd = tmp_path / "run"
+    proc = run("ssljax.pretrain", DEMO, f"--workdir={wd}", *FAST, *SMALL,
+               "--config.max_steps=40", "--config.checkpoint_every_steps=1",
+               "--config.optimizer.name=sgd", "--config.optimizer.base_lr=1e38",
+               "--config.optimizer.warmup_epochs=0", check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("ssljax: error: loss or gradients became NaN/Inf at step ")
+    assert "last good checkpoint" in line and "Traceback" not in proc.stderr
+    # Every checkpoint on disk holds finite parameters.
+    steps = sorted(int(p.name) for p in (wd / "checkpoints").glob("[0-9]*"))
+    assert steps, "no checkpoint was kept"
+    assert f"step {steps[-1]}" in line
+
+
+def test_corrupt_newest_checkpoint_falls_back_and_keeps_it(tmp_path):
+    wd = tmp_path / "run"
+    args = (*FAST, *SMALL, "--config.checkpoint_every_steps=5")
+    run("ssljax.pretrain", DEMO, f"--workdir={wd}", *args, "--config.max_steps=15")
+    newest = wd / "checkpoints" / "15"
+    victims = [p for p in newest.rglob("*") if p.is_file() and p.stat().st_size > 0
+               and "state" in str(p)]
+    assert victims
+    for p in victims:
+        p.write_bytes(b"\x00garbage")
+    before = {k: v for k, v in snapshot(wd).items() if k.startswith("checkpoints/15/")}
+
+    proc = run("ssljax.pretrain", DEMO, f"--workdir={wd}", *args, "--config.max_steps=20")
+    res = last_json(proc.stdout)
+    assert res["steps"] == 20 and res["status"] == "completed"
+    assert "could not be restored" in proc.stderr
+    assert "resumed from step 10" in proc.stderr
+    kept = snapshot(wd / "corrupt_checkpoints" / "15")
+    assert len(kept) == len(before)  # moved aside whole, nothing deleted
+
+
+def _tiny_config():
+    c = pretrain_base()
+    c.batch_size = 16
+    c.num_epochs = 1
+    c.optimizer.warmup_epochs = 0
+    c.encoder.channels = (8, 16)
+    c.encoder.strides = (2, 2)
+    c.head.hidden_dims = (16,)
+    c.head.out_dim = 8
+    return c
+
+
+def test_nonfinite_step_is_skipped_and_counted():
+    config = _tiny_config()
+    mesh = parallel.make_mesh(1)
+    method = methods.get_method(config, num_classes=10)
+    specs = method.views(28)
+    schedule = engine.learning_rate_schedule(config, steps_per_epoch=10)
+    tx = engine.make_optimizer(config, schedule)
+    state = engine.create_state(method, config, mesh, (28, 28, 1), tx)
+    step = engine.make_train_step(method, tx, mesh, specs, config, schedule)
+    rng = np.random.default_rng(0)
+    batch = {"image": rng.integers(0, 256, (16, 28, 28, 1), dtype=np.uint8),
+             "label": rng.integers(0, 10, (16,), dtype=np.int32)}
+    poisoned = state.replace(params=jax.tree.map(lambda x: x, state.params))
+    kernel = poisoned.params["projector"]["dense0"]["kernel"]
+    poisoned.params["projector"]["dense0"]["kernel"] = kernel.at[0, 0].set(jnp.nan)
+    before = jax.device_get(poisoned)
+    after, metrics = step(poisoned, batch)
+    after = jax.device_get(after)
+    assert float(metrics["nonfinite"]) == 1.0
+    assert int(after.step) == 1 and int(after.nonfinite_steps) == 1
+    for a, b in zip(jax.tree.leaves(before.params), jax.tree.leaves(after.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # A finite state takes a normal step.
+    fresh = engine.create_state(method, config, mesh, (28, 28, 1), tx)
+    _, metrics = step(fresh, batch)
+    assert float(metrics["nonfinite"]) == 0.0 and np.isfinite(float(metrics["loss"]))
+
+
+def test_results_json_is_valid_after_completion(tmp_path):
+    # results.json is written atomically: it always parses.
+    wd = tmp_path / "run"
+    run("ssljax.pretrain", DEMO, f"--workdir={wd}", *FAST, *SMALL, "--config.max_steps=2")
+    json.loads((wd / "results.json").read_text())
+    assert not [p for p in os.listdir(wd) if p.endswith(".tmp")]
