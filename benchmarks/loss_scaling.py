@@ -35,8 +35,9 @@ def _one(mode: str, n: int, d: int, block: int, repeats: int) -> dict:
     za = jnp.asarray(rng.standard_normal((n, d), dtype=np.float32))
     zb = jnp.asarray(rng.standard_normal((n, d), dtype=np.float32))
     kw = {"block_size": block} if mode == "blockwise" else {}
-    fn = jax.jit(jax.value_and_grad(lambda a, b: losses.nt_xent(a, b, temperature=0.1, **kw),
-                                    argnums=(0, 1)))
+    fn = jax.jit(
+        jax.value_and_grad(lambda a, b: losses.nt_xent(a, b, temperature=0.1, **kw), argnums=(0, 1))
+    )
     t0 = time.perf_counter()
     val, grads = jax.block_until_ready(fn(za, zb))
     first = time.perf_counter() - t0
@@ -47,10 +48,15 @@ def _one(mode: str, n: int, d: int, block: int, repeats: int) -> dict:
         times.append(time.perf_counter() - t0)
     probe = np.asarray(grads[0][:64])
     return {
-        "mode": mode, "pairs": n, "dim": d, "block_size": block if mode == "blockwise" else None,
-        "median_s": round(statistics.median(times), 4), "first_call_s": round(first, 2),
+        "mode": mode,
+        "pairs": n,
+        "dim": d,
+        "block_size": block if mode == "blockwise" else None,
+        "median_s": round(statistics.median(times), 4),
+        "first_call_s": round(first, 2),
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "loss": float(val), "grad_head": probe.ravel()[:256].tolist(),
+        "loss": float(val),
+        "grad_head": probe.ravel()[:256].tolist(),
     }
 
 
@@ -68,25 +74,42 @@ def main() -> None:
         print(json.dumps(_one(mode, n, args.dim, args.block_size, args.repeats)))
         return
 
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1",
-               TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1", TF_CPP_MIN_LOG_LEVEL="3"
+    )
     rows = []
     for n in args.sizes:
         for mode in ("dense", "blockwise"):
             if mode == "dense" and n > args.max_dense:
                 continue
             proc = subprocess.run(
-                [sys.executable, __file__, "--one", mode, str(n), "--dim", str(args.dim),
-                 "--block-size", str(args.block_size), "--repeats", str(args.repeats)],
-                env=env, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    mode,
+                    str(n),
+                    "--dim",
+                    str(args.dim),
+                    "--block-size",
+                    str(args.block_size),
+                    "--repeats",
+                    str(args.repeats),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
             )
             if proc.returncode != 0:
                 rows.append({"mode": mode, "pairs": n, "error": proc.stderr.strip()[-300:]})
                 continue
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             rows.append(row)
-            print(f"{mode:9s} N={n:6d}  {row['median_s']:8.3f} s  "
-                  f"peak RSS {row['peak_rss_bytes'] / 2**30:6.2f} GiB", file=sys.stderr)
+            print(
+                f"{mode:9s} N={n:6d}  {row['median_s']:8.3f} s  "
+                f"peak RSS {row['peak_rss_bytes'] / 2**30:6.2f} GiB",
+                file=sys.stderr,
+            )
     import numpy as np
 
     comparisons = []
@@ -94,12 +117,16 @@ def main() -> None:
         pair = {r["mode"]: r for r in rows if r.get("pairs") == n and "error" not in r}
         if len(pair) == 2:
             d, b = pair["dense"], pair["blockwise"]
-            comparisons.append({
-                "pairs": n, "time_ratio": round(b["median_s"] / d["median_s"], 3),
-                "loss_abs_diff": abs(d["loss"] - b["loss"]),
-                "grad_max_abs_diff": float(np.max(np.abs(np.subtract(d["grad_head"],
-                                                                     b["grad_head"])))),
-            })
+            comparisons.append(
+                {
+                    "pairs": n,
+                    "time_ratio": round(b["median_s"] / d["median_s"], 3),
+                    "loss_abs_diff": abs(d["loss"] - b["loss"]),
+                    "grad_max_abs_diff": float(
+                        np.max(np.abs(np.subtract(d["grad_head"], b["grad_head"])))
+                    ),
+                }
+            )
     for r in rows:
         r.pop("grad_head", None)
     print(json.dumps({"benchmark": "loss_scaling", "rows": rows, "comparisons": comparisons}))

@@ -36,9 +36,17 @@ from ssljax import cli, data, engine, methods, parallel  # noqa: E402
 
 # Dense bf16 peak FLOP/s per device (vendor datasheets), for MFU.
 PEAK_FLOPS = {
-    "H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "V100": 125e12,
-    "TPU v4": 275e12, "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v5p": 459e12,
-    "TPU v6 lite": 918e12, "TPU v6e": 918e12,
+    "H100": 989e12,
+    "H200": 989e12,
+    "A100": 312e12,
+    "L4": 121e12,
+    "V100": 125e12,
+    "TPU v4": 275e12,
+    "TPU v5 lite": 197e12,
+    "TPU v5e": 197e12,
+    "TPU v5p": 459e12,
+    "TPU v6 lite": 918e12,
+    "TPU v6e": 918e12,
 }
 
 flags.DEFINE_integer("steps", 20, "Timed steps (after warm-up).")
@@ -149,11 +157,13 @@ def main() -> None:
         (val, _), grads = jax.value_and_grad(loss, has_aux=True)(params)
         return val, grads
 
-    enc_fn = parallel.shard_step(enc_step, mesh, in_specs=(P(), P(), P(parallel.DATA_AXIS)),
-                                 out_specs=(P(), P()))
+    enc_fn = parallel.shard_step(
+        enc_step, mesh, in_specs=(P(), P(), P(parallel.DATA_AXIS)), out_specs=(P(), P())
+    )
     enc_compiled = enc_fn.lower(params, stats, enc_images).compile()
-    enc_times = _time(lambda: enc_fn(params, stats, enc_images), lambda _: (),
-                      FLAGS.warmup, FLAGS.steps)
+    enc_times = _time(
+        lambda: enc_fn(params, stats, enc_images), lambda _: (), FLAGS.warmup, FLAGS.steps
+    )
 
     med, enc_med = statistics.median(step_times), statistics.median(enc_times)
     nd = mesh.devices.size

@@ -33,8 +33,9 @@ def get_config():
     c.head.use_bn = True
     c.head.last_bn = False
     c.loss.lambd = 5e-3
+    c.loss.scale = 0.024
     c.optimizer.name = "lars"
-    c.optimizer.base_lr = 0.5
+    c.optimizer.base_lr = 2.0
     c.optimizer.lr_scaling = "linear"
     c.optimizer.warmup_epochs = 3
     c.optimizer.weight_decay = 1.5e-6

@@ -34,7 +34,7 @@ def get_config():
     c.loss.std_coeff = 25.0
     c.loss.cov_coeff = 1.0
     c.optimizer.name = "lars"
-    c.optimizer.base_lr = 0.5
+    c.optimizer.base_lr = 1.5
     c.optimizer.lr_scaling = "linear"
     c.optimizer.warmup_epochs = 3
     c.optimizer.weight_decay = 1e-6

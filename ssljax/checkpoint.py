@@ -95,7 +95,9 @@ class Checkpointer:
       async_save: save in a background thread (the train loop keeps going).
     """
 
-    def __init__(self, workdir: str | os.PathLike, *, max_to_keep: int = 3, async_save: bool = True):
+    def __init__(
+        self, workdir: str | os.PathLike, *, max_to_keep: int = 3, async_save: bool = True
+    ):
         self.workdir = Path(workdir).absolute()
         self.directory = self.workdir / "checkpoints"
         options = ocp.CheckpointManagerOptions(
@@ -113,7 +115,9 @@ class Checkpointer:
             return False
         return self.manager.save(
             step,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+            ),
             force=force,
         )
 
@@ -144,7 +148,10 @@ class Checkpointer:
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
                 _log.warning(
                     "checkpoint step %d in %s could not be restored (%s); moving it to "
-                    "corrupt_checkpoints/ and trying the previous one", step, self.directory, first,
+                    "corrupt_checkpoints/ and trying the previous one",
+                    step,
+                    self.directory,
+                    first,
                 )
                 self._quarantine(step)
         return None

@@ -24,8 +24,14 @@ from ssljax.errors import ConfigError, SSLJaxError
 
 EXIT_USAGE = 2
 REQUIRED_PRETRAIN_KEYS = (
-    "method", "seed", "batch_size", "num_epochs", "max_steps", "checkpoint_every_steps",
-    "dataset.name", "encoder.name",
+    "method",
+    "seed",
+    "batch_size",
+    "num_epochs",
+    "max_steps",
+    "checkpoint_every_steps",
+    "dataset.name",
+    "encoder.name",
 )
 
 
@@ -58,7 +64,7 @@ def _flag_error_message(e: Exception, argv: list[str]) -> str:
         name = m.group(1)
         if name.startswith("config."):
             return (
-                f"config key '{name[len('config.'):]}' does not exist in this config "
+                f"config key '{name[len('config.') :]}' does not exist in this config "
                 f"(from --{name}=...); check the spelling against the config file"
             )
         return f"unknown flag --{name}; run with --helpfull for the list of flags"
@@ -72,6 +78,17 @@ def parse_flags(argv: list[str] | None = None) -> None:
         flags.FLAGS(argv)
     except flags.Error as e:
         error_exit(_flag_error_message(e, argv))
+    except (KeyError, AttributeError) as e:
+        # ml_collections raises these when an override names a key the config lacks.
+        key = str(e).strip("'\"")
+        culprit = next((a for a in argv if a.startswith("--config.") and key in a), None)
+        if culprit:
+            name = culprit.split("=", 1)[0][len("--config.") :]
+            error_exit(
+                f"config key '{name}' does not exist in this config (from {culprit}); "
+                "check the spelling against the config file"
+            )
+        error_exit(f"could not load the config: {' '.join(str(e).split())[:300]}")
     except Exception as e:  # noqa: BLE001 - errors raised while loading the config file
         error_exit(f"could not load the config: {' '.join(str(e).split())[:300]}")
 
@@ -115,7 +132,9 @@ def setup_logging() -> None:
     # absl puts its own handler on the root logger at import; replace it (force=True) so
     # that ssljax's INFO lines reach stderr in a plain format.
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s",
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
         force=True,
     )
     for noisy in ("absl", "jax._src", "orbax", "tensorflow"):

@@ -163,9 +163,7 @@ def make_train_step(
             acc = (jnp.argmax(logits, -1) == labels).astype(jnp.float32).mean()
             return lax.pmean(ce, DATA_AXIS), lax.pmean(acc, DATA_AXIS)
 
-        (p_loss, p_acc), p_grads = jax.value_and_grad(probe_loss, has_aux=True)(
-            state.probe_params
-        )
+        (p_loss, p_acc), p_grads = jax.value_and_grad(probe_loss, has_aux=True)(state.probe_params)
         p_updates, p_state = probe_tx.update(p_grads, state.probe_opt_state, state.probe_params)
         new = new.replace(
             probe_params=optax.apply_updates(state.probe_params, p_updates),
@@ -178,9 +176,7 @@ def make_train_step(
         finite = (
             jnp.isfinite(loss) & jnp.isfinite(grad_norm) & jnp.isfinite(optax.tree.norm(new.params))
         )
-        skipped = state.replace(
-            step=state.step + 1, nonfinite_steps=state.nonfinite_steps + 1
-        )
+        skipped = state.replace(step=state.step + 1, nonfinite_steps=state.nonfinite_steps + 1)
         new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, skipped)
         metrics = {
             "loss": loss,

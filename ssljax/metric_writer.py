@@ -44,8 +44,10 @@ class MetricWriter:
                 self._tb = tf.summary.create_file_writer(str(Path(workdir) / "tensorboard"))
                 self._tf = tf
             except ImportError:
-                _log.warning("TensorFlow/TensorBoard is not installed: TensorBoard summaries are off "
-                             "(metrics.jsonl is still written)")
+                _log.warning(
+                    "TensorFlow/TensorBoard is not installed: TensorBoard summaries "
+                    "are off (metrics.jsonl is still written)"
+                )
 
     def write(self, step: int, metrics: dict[str, Any]) -> None:
         """Appends `metrics` (python scalars) for `step`."""
@@ -95,6 +97,11 @@ def progress_bar(total: int, initial: int, desc: str) -> Any:
 
     interactive = sys.stderr.isatty() or "ipykernel" in sys.modules
     return tqdm(
-        total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True,
-        mininterval=0.5 if interactive else 10.0, file=sys.stderr,
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit="step",
+        dynamic_ncols=True,
+        mininterval=0.5 if interactive else 10.0,
+        file=sys.stderr,
     )

@@ -85,8 +85,12 @@ def initialize_distributed(
         # JAX aborts the whole process (a C++ check failure) when the coordinator cannot
         # be reached, so find that out first and fail with a readable message instead.
         _wait_for_coordinator(coordinator_address, timeout_s)
-    _log.info("joining a %s-process job at %s (timeout %ds)", num_processes or "multi",
-              coordinator_address or "the auto-detected coordinator", timeout_s)
+    _log.info(
+        "joining a %s-process job at %s (timeout %ds)",
+        num_processes or "multi",
+        coordinator_address or "the auto-detected coordinator",
+        timeout_s,
+    )
     try:
         jax.distributed.initialize(initialization_timeout=timeout_s, **kwargs)
     except Exception as e:  # noqa: BLE001 - turned into a one-line user error
@@ -137,9 +141,7 @@ def make_mesh(num_devices: int | None = None) -> Mesh:
     devices = jax.devices()
     if num_devices is not None:
         if num_devices > len(devices) or num_devices < 1:
-            raise ConfigError(
-                f"asked for {num_devices} devices but {len(devices)} are available"
-            )
+            raise ConfigError(f"asked for {num_devices} devices but {len(devices)} are available")
         devices = devices[:num_devices]
     return jax.make_mesh(
         (len(devices),), (DATA_AXIS,), axis_types=(jax.sharding.AxisType.Auto,), devices=devices
@@ -169,7 +171,8 @@ def check_batch_divisible(global_batch_size: int, mesh: Mesh) -> int:
         )
     if global_batch_size % jax.process_count():
         raise ConfigError(
-            f"batch_size={global_batch_size} is not divisible by the {jax.process_count()} processes"
+            f"batch_size={global_batch_size} is not divisible by the "
+            f"{jax.process_count()} processes"
         )
     return global_batch_size // n
 

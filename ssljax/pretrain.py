@@ -97,8 +97,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     summary = parallel.process_summary(mesh)
     parallel.log_main(
         "%s on %s: %d device(s), %d process(es); %d steps (%d/epoch), global batch %d",
-        method.name, summary["device_kind"], summary["devices"], summary["processes"],
-        n_steps, spe, config.batch_size,
+        method.name,
+        summary["device_kind"],
+        summary["devices"],
+        summary["processes"],
+        n_steps,
+        spe,
+        config.batch_size,
     )
 
     step_fn = engine.make_train_step(method, tx, mesh, specs, config, schedule)
@@ -108,8 +113,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     status, last_loss, step = "completed", None, start_step
     if start_step < n_steps:
         status, last_loss, step, state = _train_loop(
-            config, workdir, method, mesh, specs, state, step_fn, ckpt, writer, stop,
-            start_step, n_steps,
+            config,
+            workdir,
+            method,
+            mesh,
+            specs,
+            state,
+            step_fn,
+            ckpt,
+            writer,
+            stop,
+            start_step,
+            n_steps,
         )
     else:
         last_loss = _last_logged_loss(workdir)
@@ -119,22 +134,38 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     ckpt.save(step, state, meta, force=True)
     ckpt.wait()
     results: dict[str, Any] = {
-        "program": "pretrain", "method": method.name, "status": status, "steps": int(step),
-        "final_loss": last_loss, "nonfinite_steps": int(jax.device_get(state.nonfinite_steps)),
+        "program": "pretrain",
+        "method": method.name,
+        "status": status,
+        "steps": int(step),
+        "final_loss": last_loss,
+        "nonfinite_steps": int(jax.device_get(state.nonfinite_steps)),
     }
     if status == "completed":
         export_spec = {
-            "method": method.name, "step": int(step), "encoder": config_dict["encoder"],
-            "bn": config.get("bn", "global"), "input_shape": list(view_shape),
-            "eval_view": {"out_size": specs[0].out_size, "mean": specs[0].mean,
-                          "std": specs[0].std},
+            "method": method.name,
+            "step": int(step),
+            "encoder": config_dict["encoder"],
+            "bn": config.get("bn", "global"),
+            "input_shape": list(view_shape),
+            "eval_view": {
+                "out_size": specs[0].out_size,
+                "mean": specs[0].mean,
+                "std": specs[0].std,
+            },
             "dataset": config_dict["dataset"],
         }
         enc_params, enc_stats = _encoder_variables(state)
         checkpoint.export_encoder(workdir, enc_params, enc_stats, export_spec)
         ev = evaluate_representation(config, method, state, mesh, specs[0], final=True)
-        results.update({k: v for k, v in ev.items() if k in (
-            "linear_top1", "linear_top5", "knn_top1", "embedding_std", "effective_rank")})
+        results.update(
+            {
+                k: v
+                for k, v in ev.items()
+                if k
+                in ("linear_top1", "linear_top5", "knn_top1", "embedding_std", "effective_rank")
+            }
+        )
         writer.write(step, {f"final_{k}": v for k, v in ev.items() if isinstance(v, float)})
         if parallel.is_main_process() and config.get("plots", True):
             save_plots(workdir, read_metrics(workdir), ev)
@@ -146,11 +177,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     return results
 
 
-def _train_loop(config, workdir, method, mesh, specs, state, step_fn, ckpt, writer, stop,
-                start_step, n_steps):
+def _train_loop(
+    config, workdir, method, mesh, specs, state, step_fn, ckpt, writer, stop, start_step, n_steps
+):
     """Runs steps [start_step, n_steps); returns (status, last loss, step, state)."""
     it = data.make_train_iterator(
-        config.dataset, global_batch_size=config.batch_size, seed=config.seed,
+        config.dataset,
+        global_batch_size=config.batch_size,
+        seed=config.seed,
         start_step=start_step,
     )
     log_every = max(1, config.get("log_every_steps", 50))
@@ -161,39 +195,43 @@ def _train_loop(config, workdir, method, mesh, specs, state, step_fn, ckpt, writ
     t_window, window_start = time.time(), start_step
     pending: tuple[int, dict[str, Any]] | None = None
     last_loss, step, status = None, start_step, "completed"
-    for step in range(start_step + 1, n_steps + 1):
-        batch = data.make_global_batch(next(it), mesh)
-        state, metrics = step_fn(state, batch)
-        # Read the previous step's metrics now, so the host never waits on the current step.
+    try:
+        for step in range(start_step + 1, n_steps + 1):
+            batch = data.make_global_batch(next(it), mesh)
+            state, metrics = step_fn(state, batch)
+            # Read the previous step's metrics now, so the host never waits on the current step.
+            if pending is not None:
+                last_loss = _check_finite(pending, policy, ckpt)
+            pending = (step, metrics)
+            if bar is not None:
+                bar.update(1)
+            if step % log_every == 0 or step == n_steps:
+                host = {k: float(v) for k, v in jax.device_get(metrics).items()}
+                last_loss = _check_finite((step, host), policy, ckpt)
+                pending = None
+                now = time.time()
+                host["steps_per_s"] = (step - window_start) / max(now - t_window, 1e-9)
+                host["views_per_s"] = host["steps_per_s"] * config.batch_size * len(specs)
+                t_window, window_start = now, step
+                writer.write(step, host)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{host['loss']:.4f}", probe=f"{host['probe_top1']:.3f}")
+            if eval_every and step % eval_every == 0 and step != n_steps:
+                ev = evaluate_representation(config, method, state, mesh, specs[0], final=False)
+                writer.write(step, ev)
+            if ckpt_every and step % ckpt_every == 0:
+                ckpt.save(step, state, {"method": method.name, "step": step, "loss": last_loss})
+            if stop.should_stop():
+                status = "preempted"
+                parallel.log_main("signal received: checkpointing step %d and exiting", step)
+                break
         if pending is not None:
             last_loss = _check_finite(pending, policy, ckpt)
-        pending = (step, metrics)
+    finally:
         if bar is not None:
-            bar.update(1)
-        if step % log_every == 0 or step == n_steps:
-            host = {k: float(v) for k, v in jax.device_get(metrics).items()}
-            last_loss = _check_finite((step, host), policy, ckpt)
-            pending = None
-            now = time.time()
-            host["steps_per_s"] = (step - window_start) / max(now - t_window, 1e-9)
-            host["views_per_s"] = host["steps_per_s"] * config.batch_size * len(specs)
-            t_window, window_start = now, step
-            writer.write(step, host)
-            if bar is not None:
-                bar.set_postfix(loss=f"{host['loss']:.4f}", probe=f"{host['probe_top1']:.3f}")
-        if eval_every and step % eval_every == 0 and step != n_steps:
-            ev = evaluate_representation(config, method, state, mesh, specs[0], final=False)
-            writer.write(step, ev)
-        if ckpt_every and step % ckpt_every == 0:
-            ckpt.save(step, state, {"method": method.name, "step": step, "loss": last_loss})
-        if stop.should_stop():
-            status = "preempted"
-            parallel.log_main("signal received: checkpointing step %d and exiting", step)
-            break
-    if pending is not None:
-        last_loss = _check_finite(pending, policy, ckpt)
-    if bar is not None:
-        bar.close()
+            bar.close()
+        if hasattr(it, "close"):
+            it.close()
     return status, last_loss, step, state
 
 
@@ -235,13 +273,19 @@ def main() -> dict[str, Any]:
     config = cli.load_config(FLAGS_HOLDER)
     workdir = cli.require_workdir()
     parallel.initialize_distributed(
-        flags.FLAGS.coordinator_address, flags.FLAGS.num_processes, flags.FLAGS.process_id,
+        flags.FLAGS.coordinator_address,
+        flags.FLAGS.num_processes,
+        flags.FLAGS.process_id,
         timeout_s=flags.FLAGS.coordinator_timeout,
     )
     results = train_and_evaluate(config, workdir)
     if jax.process_count() > 1:
-        _log.info("process %d/%d: final_loss=%s", jax.process_index(), jax.process_count(),
-                  results.get("final_loss"))
+        _log.info(
+            "process %d/%d: final_loss=%s",
+            jax.process_index(),
+            jax.process_count(),
+            results.get("final_loss"),
+        )
     if parallel.is_main_process():
         cli.print_summary(results)
     return results

@@ -66,7 +66,12 @@ def evaluate_representation(
     num_classes = method.num_classes
     out: dict[str, float] = {}
     knn_res = knn.knn_accuracy(
-        f_tr, tr_y, f_te, te_y, num_classes=num_classes, k=ev.get("knn_k", 200),
+        f_tr,
+        tr_y,
+        f_te,
+        te_y,
+        num_classes=num_classes,
+        k=ev.get("knn_k", 200),
         temperature=ev.get("knn_temperature", 0.07),
     )
     out["knn_top1"] = float(knn_res["top1"])
@@ -75,14 +80,19 @@ def evaluate_representation(
     out["effective_rank"] = float(h["effective_rank"])
     if final:
         clf = linear.train_linear_classifier(
-            f_tr, tr_y, num_classes=num_classes, epochs=ev.get("linear_epochs", 100), seed=0,
+            f_tr,
+            tr_y,
+            num_classes=num_classes,
+            epochs=ev.get("linear_epochs", 100),
+            seed=0,
         )
         res = linear.evaluate_linear(clf, f_te, te_y)
         out["linear_top1"] = float(res["top1"])
         out["linear_top5"] = float(res["top5"])
         out["_features"] = (np.asarray(f_te), np.asarray(te_y))
     parallel.log_main(
-        "eval at step %d: %s", int(jax.device_get(state.step)),
+        "eval at step %d: %s",
+        int(jax.device_get(state.step)),
         ", ".join(f"{k}={v:.4f}" for k, v in out.items() if isinstance(v, float)),
     )
     return out

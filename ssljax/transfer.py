@@ -100,10 +100,6 @@ class EncoderSource:
         return "scratch" if self.enc_dir is None else "ssl"
 
 
-def _canon(value: Any) -> Any:
-    return json.loads(json.dumps(value))
-
-
 def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -> EncoderSource:
     """Reads `config.init_from` and checks `config.encoder` against the checkpoint.
 
@@ -119,9 +115,7 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
     size = int(config.get("image_size", 0) or 0)
     if not config.init_from:
         if not allow_scratch:
-            raise ConfigError(
-                "init_from is empty; pass --config.init_from=<pretrain workdir>"
-            )
+            raise ConfigError("init_from is empty; pass --config.init_from=<pretrain workdir>")
         if "name" not in own:
             raise ConfigError(
                 "init_from is empty (training from scratch) but encoder.name is not set; pass "
@@ -136,7 +130,8 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
             "with a current `ssljax.pretrain`"
         )
     for key, value in own.items():
-        if key != "dtype" and _canon(saved.get(key)) != _canon(value):
+        if key != "dtype" and json.loads(json.dumps(saved.get(key))) != json.loads(
+                json.dumps(value)):
             raise CheckpointError(
                 f"init_from={config.init_from} holds a {saved['name']!r} encoder with "
                 f"{key}={saved.get(key)!r}, but this config sets encoder.{key}={value!r}; "
@@ -195,9 +190,7 @@ def check_label_fraction(fraction: Any) -> float:
     except (TypeError, ValueError):
         value = float("nan")
     if not 0.0 < value <= 1.0:
-        raise ConfigError(
-            f"label_fraction={fraction!r} must lie in (0, 1], e.g. 0.01, 0.1 or 1.0"
-        )
+        raise ConfigError(f"label_fraction={fraction!r} must lie in (0, 1], e.g. 0.01, 0.1 or 1.0")
     return value
 
 

@@ -61,10 +61,10 @@ def test_params_after_steps_equal_on_1_and_8_devices():
     leaves8 = jax.tree.leaves(s8.params)
     for (path, a), b in zip(leaves1, leaves8, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7, err_msg=str(path))
-    for a, b in zip(jax.tree.leaves(s1.batch_stats), jax.tree.leaves(s8.batch_stats),
-                    strict=True):
+    for a, b in zip(jax.tree.leaves(s1.batch_stats), jax.tree.leaves(s8.batch_stats), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
     # The online probe is trained on the same global batch too.
-    for a, b in zip(jax.tree.leaves(s1.probe_params), jax.tree.leaves(s8.probe_params),
-                    strict=True):
+    for a, b in zip(
+        jax.tree.leaves(s1.probe_params), jax.tree.leaves(s8.probe_params), strict=True
+    ):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)

@@ -1,5 +1,8 @@
 """MoCo v2 (queue, shuffle-BN) and MoCo v3: queue arithmetic, shuffles, end-to-end steps."""
 
+import importlib.util
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -238,3 +241,27 @@ def test_mocov3_crop_min_overrides_the_preset():
     c.augment.crop_min = 1.5
     with pytest.raises(ConfigError, match="crop_min"):
         methods.get_method(c, num_classes=10).views(SIZE)
+
+
+def test_mocov3_vit_config_freezes_the_patch_embedding():
+    spec = importlib.util.spec_from_file_location(
+        "mocov3_imagenet", Path(__file__).resolve().parents[1] / "configs/mocov3_imagenet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    c = module.get_config("vit_small")
+    assert tuple(c.optimizer.freeze) == ("patch_embed",) and c.optimizer.name == "adamw"
+    c.encoder.name = "vit_test"  # same recipe, a tiny ViT
+    c.encoder.patch_size = 8
+    c.head.hidden_dims = (32, 32)
+    c.predictor.hidden_dims = (32,)
+    c.optimizer.warmup_epochs = 0
+    method = methods.get_method(c, num_classes=10)
+    shapes = jax.eval_shape(lambda: method.model.init(
+        jax.random.PRNGKey(0), jnp.zeros((2, SIZE, SIZE, 3)), train=False))["params"]
+    params = jax.tree.map(lambda s: jnp.ones(s.shape, s.dtype), shapes)
+    tx = engine.make_optimizer(c, engine.learning_rate_schedule(c, steps_per_epoch=10))
+    updates, _ = jax.jit(lambda p: tx.update(p, tx.init(p), p))(params)
+    frozen = updates["encoder"]["patch_embed"]
+    assert all(float(jnp.abs(u).max()) == 0.0 for u in jax.tree.leaves(frozen))
+    assert float(jnp.abs(updates["encoder"]["cls_token"]).max()) > 0.0
+    assert float(jnp.abs(updates["projector"]["dense0"]["kernel"]).max()) > 0.0

@@ -17,7 +17,7 @@ import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ssljax import augment, engine, methods, parallel  # noqa: E402
+from ssljax import augment, data, engine, methods, parallel  # noqa: E402
 from ssljax.config_base import pretrain_base  # noqa: E402
 
 # Cheap but random views: crop + flip only, so each example's crop depends on its key.
@@ -71,11 +71,11 @@ def _two_steps(name, num_devices, batch):
 @pytest.mark.parametrize("name", ["barlowtwins", "vicreg", "dino"])
 def test_two_steps_equal_on_1_and_8_devices(name):
     assert len(jax.devices()) >= 8
-    rng = np.random.default_rng(0)
-    batch = {
-        "image": rng.integers(0, 256, size=(32, 28, 28, 1), dtype=np.uint8),
-        "label": rng.integers(0, 10, size=(32,), dtype=np.int32),
-    }
+    # Real digits: on uniform noise the first BN layer's statistics are so ill-conditioned
+    # that float32 summation order alone moves a bias by 1e-4 after two steps.
+    images, labels = data.load_split(pretrain_base().dataset, "train")
+    idx = np.random.default_rng(0).permutation(len(images))[:32]
+    batch = {"image": images[idx], "label": labels[idx].astype(np.int32)}
     s1, l1, m1 = _two_steps(name, 1, batch)
     s8, l8, m8 = _two_steps(name, 8, batch)
     np.testing.assert_allclose(l8, l1, rtol=2e-5)

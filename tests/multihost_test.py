@@ -14,8 +14,7 @@ import pytest
 
 from tests.program_utils import FAST, REPO, env_for, last_json, run
 
-ARGS = ("--config=configs/simclr_mnist.py", *FAST, "--config.max_steps=3",
-        "--config.batch_size=64")
+ARGS = ("--config=configs/simclr_mnist.py", *FAST, "--config.max_steps=3", "--config.batch_size=64")
 
 
 def _free_port() -> int:
@@ -25,18 +24,31 @@ def _free_port() -> int:
 
 
 def test_two_processes_match_one_process_with_four_devices(tmp_path):
-    single = last_json(run("ssljax.pretrain", *ARGS, f"--workdir={tmp_path / 'one'}",
-                           devices=4).stdout)
+    single = last_json(
+        run("ssljax.pretrain", *ARGS, f"--workdir={tmp_path / 'one'}", devices=4).stdout
+    )
     assert single["devices"] == 4 and single["processes"] == 1
 
     port = _free_port()
     wd = tmp_path / "two"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "ssljax.pretrain", *ARGS, f"--workdir={wd}",
-             f"--coordinator_address=127.0.0.1:{port}", "--num_processes=2",
-             f"--process_id={i}", "--coordinator_timeout=120"],
-            env=env_for(2), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "ssljax.pretrain",
+                *ARGS,
+                f"--workdir={wd}",
+                f"--coordinator_address=127.0.0.1:{port}",
+                "--num_processes=2",
+                f"--process_id={i}",
+                "--coordinator_timeout=120",
+            ],
+            env=env_for(2),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(2)
     ]
@@ -55,9 +67,17 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path):
 
 def test_unreachable_coordinator_fails_fast_with_one_line(tmp_path):
     port = _free_port()  # nothing listens there
-    proc = run("ssljax.pretrain", *ARGS, f"--workdir={tmp_path / 'wd'}",
-               f"--coordinator_address=127.0.0.1:{port}", "--num_processes=2",
-               "--process_id=1", "--coordinator_timeout=10", check=False, timeout=180)
+    proc = run(
+        "ssljax.pretrain",
+        *ARGS,
+        f"--workdir={tmp_path / 'wd'}",
+        f"--coordinator_address=127.0.0.1:{port}",
+        "--num_processes=2",
+        "--process_id=1",
+        "--coordinator_timeout=10",
+        check=False,
+        timeout=180,
+    )
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("ssljax: error: could not reach the coordinator at 127.0.0.1:")

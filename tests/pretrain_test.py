@@ -21,8 +21,9 @@ DEMO = "--config=configs/simclr_mnist.py"
 
 
 def _pretrain(workdir, *extra, devices=1, check=True):
-    return run("ssljax.pretrain", DEMO, f"--workdir={workdir}", *FAST, *extra,
-               devices=devices, check=check)
+    return run(
+        "ssljax.pretrain", DEMO, f"--workdir={workdir}", *FAST, *extra, devices=devices, check=check
+    )
 
 
 def test_results_contract_and_encoder_export(tmp_path):
@@ -48,18 +49,18 @@ def test_one_and_eight_devices_give_the_same_loss(tmp_path):
 
 
 def test_kill_9_then_rerun_resumes_exactly(tmp_path):
-    args = ("--config.max_steps=60", "--config.batch_size=64",
-            "--config.checkpoint_every_steps=10")
+    args = ("--config.max_steps=60", "--config.batch_size=64", "--config.checkpoint_every_steps=10")
     reference = last_json(_pretrain(tmp_path / "ref", *args).stdout)
 
     wd = tmp_path / "killed"
     cmd = [sys.executable, "-m", "ssljax.pretrain", DEMO, f"--workdir={wd}", *FAST, *args]
-    proc = subprocess.Popen(cmd, env=env_for(1), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, env=env_for(1), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 300
     ckpts = wd / "checkpoints"
     while time.time() < deadline and proc.poll() is None:
-        done = [p for p in ckpts.glob("[0-9]*")] if ckpts.exists() else []
+        done = [p for p in ckpts.iterdir() if p.name.isdigit()] if ckpts.exists() else []
         if any(int(p.name) >= 20 for p in done):
             break
         time.sleep(0.05)
@@ -98,8 +99,11 @@ def test_bad_input_is_one_line_and_touches_nothing(tmp_path, override, words):
 def test_workdir_of_another_method_is_refused_unchanged(tmp_path):
     wd = tmp_path / "wd"
     wd.mkdir()
-    (wd / "config.json").write_text(json.dumps(
-        {"method": "byol", "encoder": {"name": "small_cnn"}, "dataset": {"name": "mnist"}}))
+    (wd / "config.json").write_text(
+        json.dumps(
+            {"method": "byol", "encoder": {"name": "small_cnn"}, "dataset": {"name": "mnist"}}
+        )
+    )
     (wd / "notes.txt").write_text("keep me")
     before = snapshot(wd)
     proc = _pretrain(wd, "--config.max_steps=2", check=False)
@@ -117,7 +121,6 @@ def test_workdir_that_is_a_file_is_refused(tmp_path):
 
 
 def test_missing_config_file_is_one_line(tmp_path):
-    proc = run("ssljax.pretrain", "--config=configs/nope.py", f"--workdir={tmp_path}",
-               check=False)
+    proc = run("ssljax.pretrain", "--config=configs/nope.py", f"--workdir={tmp_path}", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("ssljax: error: config file")

@@ -34,8 +34,12 @@ def env_for(devices: int = 1) -> dict[str, str]:
 def run(module: str, *args: str, devices: int = 1, timeout: float = 600, check: bool = True):
     """Runs `python -m module args...`; returns the CompletedProcess."""
     proc = subprocess.run(
-        [sys.executable, "-m", module, *args], env=env_for(devices), cwd=REPO,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", module, *args],
+        env=env_for(devices),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -26,12 +26,23 @@ SMALL = ("--config.batch_size=64",)
 
 def test_sigterm_checkpoints_and_exits_zero(tmp_path):
     wd = tmp_path / "run"
-    cmd = [sys.executable, "-m", "ssljax.pretrain", DEMO, f"--workdir={wd}", *FAST, *SMALL,
-           "--config.max_steps=100000", "--config.checkpoint_every_steps=10"]
-    proc = subprocess.Popen(cmd, env=env_for(1), cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "ssljax.pretrain",
+        DEMO,
+        f"--workdir={wd}",
+        *FAST,
+        *SMALL,
+        "--config.max_steps=100000",
+        "--config.checkpoint_every_steps=10",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env_for(1), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 300
-    while time.time() < deadline and not list((wd / "checkpoints").glob("1[0-9]")):
+    ckpts = wd / "checkpoints"
+    while time.time() < deadline and not (ckpts.exists() and (ckpts / "10").is_dir()):
         assert proc.poll() is None, proc.stderr.read()[-2000:]
         time.sleep(0.1)
     t0 = time.time()
@@ -41,22 +52,31 @@ def test_sigterm_checkpoints_and_exits_zero(tmp_path):
     assert time.time() - t0 < 60
     res = last_json(out)
     assert res["status"] == "preempted"
-    steps = sorted(int(p.name) for p in (wd / "checkpoints").glob("[0-9]*"))
+    steps = sorted(int(p.name) for p in (wd / "checkpoints").iterdir() if p.name.isdigit())
     assert steps[-1] == res["steps"] >= 10
 
 
 def test_nan_stops_with_step_and_last_good_checkpoint(tmp_path):
     wd = tmp_path / "run"
-    proc = run("ssljax.pretrain", DEMO, f"--workdir={wd}", *FAST, *SMALL,
-               "--config.max_steps=40", "--config.checkpoint_every_steps=1",
-               "--config.optimizer.name=sgd", "--config.optimizer.base_lr=1e38",
-               "--config.optimizer.warmup_epochs=0", check=False)
+    proc = run(
+        "ssljax.pretrain",
+        DEMO,
+        f"--workdir={wd}",
+        *FAST,
+        *SMALL,
+        "--config.max_steps=40",
+        "--config.checkpoint_every_steps=1",
+        "--config.optimizer.name=sgd",
+        "--config.optimizer.base_lr=1e38",
+        "--config.optimizer.warmup_epochs=0",
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith("ssljax: error: loss or gradients became NaN/Inf at step ")
     assert "last good checkpoint" in line and "Traceback" not in proc.stderr
     # Every checkpoint on disk holds finite parameters.
-    steps = sorted(int(p.name) for p in (wd / "checkpoints").glob("[0-9]*"))
+    steps = sorted(int(p.name) for p in (wd / "checkpoints").iterdir() if p.name.isdigit())
     assert steps, "no checkpoint was kept"
     assert f"step {steps[-1]}" in line
 
@@ -66,8 +86,9 @@ def test_corrupt_newest_checkpoint_falls_back_and_keeps_it(tmp_path):
     args = (*FAST, *SMALL, "--config.checkpoint_every_steps=5")
     run("ssljax.pretrain", DEMO, f"--workdir={wd}", *args, "--config.max_steps=15")
     newest = wd / "checkpoints" / "15"
-    victims = [p for p in newest.rglob("*") if p.is_file() and p.stat().st_size > 0
-               and "state" in str(p)]
+    victims = [
+        p for p in newest.rglob("*") if p.is_file() and p.stat().st_size > 0 and "state" in str(p)
+    ]
     assert victims
     for p in victims:
         p.write_bytes(b"\x00garbage")
@@ -104,8 +125,10 @@ def test_nonfinite_step_is_skipped_and_counted():
     state = engine.create_state(method, config, mesh, (28, 28, 1), tx)
     step = engine.make_train_step(method, tx, mesh, specs, config, schedule)
     rng = np.random.default_rng(0)
-    batch = {"image": rng.integers(0, 256, (16, 28, 28, 1), dtype=np.uint8),
-             "label": rng.integers(0, 10, (16,), dtype=np.int32)}
+    batch = {
+        "image": rng.integers(0, 256, (16, 28, 28, 1), dtype=np.uint8),
+        "label": rng.integers(0, 10, (16,), dtype=np.int32),
+    }
     poisoned = state.replace(params=jax.tree.map(lambda x: x, state.params))
     kernel = poisoned.params["projector"]["dense0"]["kernel"]
     poisoned.params["projector"]["dense0"]["kernel"] = kernel.at[0, 0].set(jnp.nan)

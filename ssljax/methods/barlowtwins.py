@@ -78,8 +78,15 @@ def embedding_std_metric(z: jax.Array, eps: float = 1e-12) -> jax.Array:
 class BarlowTwins(Method):
     """Barlow Twins with global (cross-device) or local BatchNorm.
 
-    Config keys: `head` (projector: `hidden_dims`, `out_dim`, `use_bn`, `last_bn`) and
-    `loss.lambd` (off-diagonal weight λ, 5e-3 in the paper).
+    Config keys: `head` (projector: `hidden_dims`, `out_dim`, `use_bn`, `last_bn`),
+    `loss.lambd` (off-diagonal weight λ, 5e-3 in the paper) and `loss.scale` (default 1):
+    the optimized loss is `scale · L_BT` (logged unscaled as `barlow_twins_loss`). With
+    LARS, whose trust ratio makes the weights' updates independent of the loss scale, the
+    scale only sets the step of the parameters LARS leaves unadapted (biases and BN): the
+    paper's separate learning rates, 0.2 for weights and 0.0048 for biases and BN
+    parameters, are a single rate of 0.2 with `scale = 0.0048 / 0.2 = 0.024` — the
+    `--scale-loss 0.024` of the first release of the authors' code (the weight decay,
+    added to the scaled gradient, then weighs 1/scale times more).
     """
 
     name = "barlowtwins"
@@ -95,12 +102,13 @@ class BarlowTwins(Method):
         del rng
         out_a, out_b, batch_stats = two_view_forward(self, params, state.batch_stats, views)
         z_a, z_b = out_a["proj"], out_b["proj"]
-        loss = losses.barlow_twins(
+        bt = losses.barlow_twins(
             z_a, z_b, lambd=self.config.loss.get("lambd", 5e-3), axis_name=DATA_AXIS
         )
-        return loss, StepOutput(
+        scale = self.config.loss.get("scale", 1.0)
+        return scale * bt, StepOutput(
             batch_stats=batch_stats,
             features=out_a["features"],
             embeddings=z_a,
-            metrics={"embedding_std": embedding_std_metric(z_a)},
+            metrics={"embedding_std": embedding_std_metric(z_a), "barlow_twins_loss": bt},
         )

@@ -121,7 +121,9 @@ def view_specs(config: ml_collections.ConfigDict, image_size: int) -> tuple[Any,
     size = config.augment.get("image_size", 0) or image_size
     if preset == "simclr":
         return augment.simclr_views(
-            size, strength=config.augment.get("strength", 1.0), blur=config.augment.get("blur", True)
+            size,
+            strength=config.augment.get("strength", 1.0),
+            blur=config.augment.get("blur", True),
         )
     if preset == "digits":
         return augment.digits_views(size)

@@ -11,7 +11,6 @@ Representations", ICML 2020 (arXiv:2002.05709); SimCLR v2: arXiv:2006.10029.
 
 from __future__ import annotations
 
-
 import jax.numpy as jnp
 from jax import lax
 
@@ -41,7 +40,10 @@ class SimCLR(Method):
         z_a, z_b = out["proj"][:n], out["proj"][n:]
         block = self.config.loss.get("block_size", 0) or None
         loss = losses.nt_xent(
-            z_a, z_b, temperature=self.config.loss.temperature, axis_name=DATA_AXIS,
+            z_a,
+            z_b,
+            temperature=self.config.loss.temperature,
+            axis_name=DATA_AXIS,
             block_size=block,
         )
         std = lax.pmean(health.embedding_std(lax.stop_gradient(z_a)), DATA_AXIS)
@@ -51,5 +53,3 @@ class SimCLR(Method):
             embeddings=z_a,
             metrics={"embedding_std": std},
         )
-
-
