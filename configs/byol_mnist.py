@@ -23,8 +23,8 @@ from ssljax.config_base import pretrain_base
 def get_config():
     c = pretrain_base()
     c.method = "byol"
-    c.batch_size = 256
-    c.num_epochs = 40
+    c.batch_size = 128
+    c.num_epochs = 30
     c.checkpoint_every_steps = 250
     c.log_every_steps = 25
     c.dataset.name = "mnist"
@@ -38,11 +38,11 @@ def get_config():
     c.predictor.use_bn = True
     c.predictor.last_bn = False
     c.ema = ml_collections.ConfigDict()
-    c.ema.tau_base = 0.99
+    c.ema.tau_base = 0.96
     c.ema.schedule = "cosine"
     c.optimizer.name = "lars"
-    c.optimizer.base_lr = 1.0
+    c.optimizer.base_lr = 2.0
     c.optimizer.lr_scaling = "linear"
-    c.optimizer.warmup_epochs = 3
-    c.optimizer.weight_decay = 1e-5
+    c.optimizer.warmup_epochs = 1
+    c.optimizer.weight_decay = 1e-4
     return c

@@ -12,8 +12,10 @@ The labelled subset is class-balanced (1%: 4 digits per class, 10%: 40 per class
 seeded by `seed`. Training: `num_steps` steps at batch 128 (smaller when there are fewer
 labels) whatever the fraction, crops of scale (0.5, 1) and aspect (0.8, 1.25), no flips,
 Nesterov SGD with cosine decay, no weight decay, BN statistics updated.
-Expected with the demo checkpoint: see `benchmarks/transfer_mnist.py` for the measured
-1% / 10% / 100% table (SSL init vs scratch); about a minute per run on a 2-core CPU.
+Measured (`benchmarks/transfer_mnist.py`, a 40-epoch `simclr_mnist` checkpoint whose
+linear probe is 0.960), top-1 on the 1,000 held-out digits, SSL init vs scratch:
+1% 0.716 vs 0.672, 10% 0.952 vs 0.943, 100% 0.972 vs 0.965; about 2 minutes per run
+(40 s with 1% labels) on a busy 2-core CPU.
 """
 
 from ssljax.finetune import base_config

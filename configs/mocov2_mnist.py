@@ -24,7 +24,7 @@ def get_config():
     c.bn = "shuffle"
     c.queue_size = 1024
     c.symmetric = False
-    c.batch_size = 256
+    c.batch_size = 128
     c.num_epochs = 60
     c.checkpoint_every_steps = 250
     c.log_every_steps = 25
@@ -38,10 +38,9 @@ def get_config():
     c.ema = ml_collections.ConfigDict()
     c.ema.tau_base = 0.99
     c.ema.schedule = "constant"
-    c.optimizer.name = "sgd"
-    c.optimizer.base_lr = 0.12
+    c.optimizer.name = "lars"
+    c.optimizer.base_lr = 1.0
     c.optimizer.lr_scaling = "linear"
-    c.optimizer.warmup_epochs = 0
-    c.optimizer.weight_decay = 1e-4
-    c.optimizer.momentum = 0.9
+    c.optimizer.warmup_epochs = 2
+    c.optimizer.weight_decay = 1e-5
     return c

@@ -26,8 +26,8 @@ def get_config():
     c = pretrain_base()
     c.method = "simsiam"
     c.stop_gradient = True
-    c.batch_size = 256
-    c.num_epochs = 40
+    c.batch_size = 128
+    c.num_epochs = 30
     c.checkpoint_every_steps = 250
     c.log_every_steps = 25
     c.dataset.name = "mnist"
@@ -43,9 +43,9 @@ def get_config():
     c.predictor.use_bn = True
     c.predictor.last_bn = False
     c.optimizer.name = "sgd"
-    c.optimizer.base_lr = 0.1
+    c.optimizer.base_lr = 0.5
     c.optimizer.lr_scaling = "linear"
-    c.optimizer.warmup_epochs = 0
+    c.optimizer.warmup_epochs = 1
     c.optimizer.weight_decay = 1e-4
     c.optimizer.momentum = 0.9
     return c

@@ -130,8 +130,8 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
             "with a current `ssljax.pretrain`"
         )
     for key, value in own.items():
-        if key != "dtype" and json.loads(json.dumps(saved.get(key))) != json.loads(
-                json.dumps(value)):
+        same = json.loads(json.dumps(saved.get(key))) == json.loads(json.dumps(value))
+        if key != "dtype" and not same:
             raise CheckpointError(
                 f"init_from={config.init_from} holds a {saved['name']!r} encoder with "
                 f"{key}={saved.get(key)!r}, but this config sets encoder.{key}={value!r}; "
@@ -142,15 +142,10 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
     view = spec.get("eval_view") or {}
     shape = spec.get("input_shape") or [0, 0, 0]
     mean, std = view.get("mean"), view.get("std")
-    return EncoderSource(
-        encoder_cfg=enc_cfg,
-        enc_dir=enc_dir,
-        spec=spec,
-        image_size=size or int(view.get("out_size") or shape[0]),
-        channels=int(shape[2]) if len(shape) == 3 else None,
-        mean=None if mean is None else tuple(np.atleast_1d(mean).tolist()),
-        std=None if std is None else tuple(np.atleast_1d(std).tolist()),
-    )
+    as_tuple = lambda v: None if v is None else tuple(np.atleast_1d(v).tolist())  # noqa: E731
+    return EncoderSource(enc_cfg, enc_dir, spec, size or int(view.get("out_size") or shape[0]),
+                         int(shape[2]) if len(shape) == 3 else None, as_tuple(mean),
+                         as_tuple(std))
 
 
 def dataset_block(config: ml_collections.ConfigDict, source: EncoderSource) -> dict[str, Any]:

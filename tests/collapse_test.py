@@ -82,3 +82,35 @@ def test_without_stop_gradient_the_outputs_collapse(runs):
     assert std_sg[-10:].mean() > 0.85 * std_sg[0]
     assert std_nosg[-10:].mean() < 0.7 * std_sg[-10:].mean()
     assert np.all(np.isfinite(loss_sg)) and np.all(np.isfinite(loss_nosg))
+
+
+@pytest.mark.parametrize("name", sorted(methods.METHODS))
+def test_every_method_logs_the_in_step_embedding_std(name):
+    """The health monitor: each method's step returns a scalar `embedding_std` metric.
+
+    Checked by tracing (no compilation) the step of `configs/<name>_mnist.py` with a tiny
+    encoder.
+    """
+    path = REPO / "configs" / f"{name}_mnist.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_mnist", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    config = mod.get_config()
+    config.batch_size = 16
+    if config.encoder.name == "small_cnn":
+        config.encoder.channels = (8, 16)
+        config.encoder.strides = (2, 2)
+    mesh = parallel.make_mesh(1)
+    method = methods.get_method(config, num_classes=10)
+    method.bind_schedule(100, 10)
+    specs = method.views(28)
+    schedule = engine.learning_rate_schedule(config, 10)
+    tx = engine.make_optimizer(config, schedule)
+    size = specs[0].out_size
+    state = jax.eval_shape(lambda: engine.create_state(method, config, mesh, (size, size, 1), tx))
+    step = engine.make_train_step(method, tx, mesh, specs, config, schedule)
+    batch = {"image": jax.ShapeDtypeStruct((16, 28, 28, 1), np.uint8),
+             "label": jax.ShapeDtypeStruct((16,), np.int32)}
+    _, metrics = jax.eval_shape(step, state, batch)
+    assert "embedding_std" in metrics, sorted(metrics)
+    assert metrics["embedding_std"].shape == ()

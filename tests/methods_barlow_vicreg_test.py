@@ -64,9 +64,16 @@ def _train(config, steps, specs=(PLAIN, SOLARIZED), num_devices=1):
     return method, init, jax.device_get(state), history
 
 
+@pytest.fixture(scope="module")
+def runs():
+    bt = _tiny_config("barlowtwins")
+    bt.loss.scale = 0.5  # the optimized loss is scale * L_BT; L_BT is logged unscaled
+    return {"barlowtwins": _train(bt, steps=5), "vicreg": _train(_tiny_config("vicreg"), steps=5)}
+
+
 @pytest.mark.parametrize("name", ["barlowtwins", "vicreg"])
-def test_loss_finite_and_decreasing_on_a_fixed_batch(name):
-    _, _, state, hist = _train(_tiny_config(name), steps=5)
+def test_loss_finite_and_decreasing_on_a_fixed_batch(runs, name):
+    _, _, state, hist = runs[name]
     loss = [h["loss"] for h in hist]
     assert all(np.isfinite(loss)), loss
     assert all(b < a for a, b in zip(loss, loss[1:], strict=False)), loss
@@ -76,30 +83,46 @@ def test_loss_finite_and_decreasing_on_a_fixed_batch(name):
         assert 0.0 < h["embedding_std"] < 1.0
 
 
-def test_barlow_twins_first_loss_matches_the_loss_function_on_separate_forward_passes():
-    config = _tiny_config("barlowtwins")
+@pytest.mark.parametrize("name", ["barlowtwins", "vicreg"])
+def test_first_loss_matches_the_loss_function_on_separate_forward_passes(runs, name):
+    config = _tiny_config(name)
+    _, init, _, hist = runs[name]
     config.bn = "local"  # = global on one device; lets the model run outside shard_map
-    method, init, _, hist = _train(config, steps=1)
+    twin = methods.get_method(config, num_classes=10)
     x = _digits()["image"].astype(np.float32) / 255.0
     views = (x, np.where(x >= 0.5, 1.0 - x, x))  # PLAIN and SOLARIZED
     # Each view through the network on its own, BN with that view's batch statistics.
-    z = [method.apply(init.params, init.batch_stats, v, train=True)[0]["proj"] for v in views]
-    expected = losses.barlow_twins(z[0], z[1], lambd=config.loss.get("lambd", 5e-3))
-    np.testing.assert_allclose(hist[0]["loss"], float(expected), rtol=1e-4)
+    out = [twin.apply(init.params, init.batch_stats, v, train=True)[0] for v in views]
+    z_a, z_b = out[0]["proj"], out[1]["proj"]
+    if name == "barlowtwins":
+        expected = losses.barlow_twins(z_a, z_b, lambd=5e-3)
+        np.testing.assert_allclose(hist[0]["barlow_twins_loss"], float(expected), rtol=1e-4)
+        np.testing.assert_allclose(hist[0]["loss"], 0.5 * float(expected), rtol=1e-4)
+    else:
+        expected = losses.vicreg(z_a, z_b, sim_coeff=25.0, std_coeff=25.0, cov_coeff=1.0)
+        np.testing.assert_allclose(hist[0]["loss"], float(expected), rtol=1e-4)
+    # The logged health metric is the global-batch std of the normalised projections.
+    zn = np.asarray(z_a) / np.linalg.norm(np.asarray(z_a), axis=1, keepdims=True)
+    np.testing.assert_allclose(hist[0]["embedding_std"], zn.std(0).mean(), rtol=1e-4)
 
 
 def test_simclr_v2_three_layer_head_from_command_line_overrides():
-    fv = flags.FlagValues()
-    config_flags.DEFINE_config_file("config", flag_values=fv)
-    fv([
+    argv = [
         "prog", f"--config={REPO / 'configs' / 'simclr_mnist.py'}",
         "--config.head.hidden_dims=(2048, 2048)", "--config.head.last_bn=True",
-        "--config.encoder.channels=(8, 16)", "--config.encoder.strides=(2, 2)",
         "--config.batch_size=32",
-    ])
+    ]
+    fv = flags.FlagValues()
+    # The override flags are registered from the argv given at definition (as the programs'
+    # flags are from sys.argv).
+    config_flags.DEFINE_config_file("config", flag_values=fv, sys_argv=argv)
+    fv(argv)
     config = fv.config
     assert tuple(config.head.hidden_dims) == (2048, 2048)
     assert config.head.last_bn is True
+    with config.unlocked():  # a tiny encoder keeps the test fast; the head is full size
+        config.encoder.channels = (8, 16)
+        config.encoder.strides = (2, 2)
     method, init, state, hist = _train(config, steps=1)
     head = init.params["projector"]
     assert sorted(head) == ["bn0", "bn1", "bn2", "dense0", "dense1", "dense2"]

@@ -68,7 +68,7 @@ def test_nan_stops_with_step_and_last_good_checkpoint(tmp_path):
         "--config.checkpoint_every_steps=1",
         "--config.optimizer.name=sgd",
         "--config.optimizer.base_lr=1e38",
-        "--config.optimizer.warmup_epochs=0",
+        "--config.optimizer.warmup_epochs=1",
         check=False,
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
