@@ -6,4 +6,5 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Two workers: one per core (compilation is mostly single-threaded).
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n auto "$@"
