@@ -1,6 +1,7 @@
 """Transfer benchmark of a pretraining run on the bundled MNIST digits.
 
     python benchmarks/transfer_mnist.py runs/demo [--out=/tmp/transfer_bench] [--quick]
+        [--parts=linear,finetune,folder] [--devices=1]
 
 Given the workdir of `python -m ssljax.pretrain --config=configs/simclr_mnist.py`, runs
 (each program in its own subprocess, as a user would):
@@ -11,8 +12,8 @@ Given the workdir of `python -m ssljax.pretrain --config=configs/simclr_mnist.py
 3. on an image-folder dataset it writes first ("threes vs eights": MNIST 3s and 8s drawn
    in a random bright colour on a random dark background, RGB PNGs in train/<class>/ and
    test/<class>/ folders, 50 training images per class, 100 test images per class):
-   feature extraction (frozen encoder), fine-tuning, and fine-tuning from scratch. The
-   grayscale encoder sees the luma of these colour images.
+   feature extraction (frozen encoder, standardised features), fine-tuning, and
+   fine-tuning from scratch. The grayscale encoder sees the luma of these colour images.
 
 Prints a table and, last, one line of JSON with every number and the checks:
 linear top-1 >= 0.97, SSL beats scratch by >= 2 points with 10% labels, the two linear
@@ -151,8 +152,11 @@ def main() -> None:
         folder_args = ("--config.dataset.name=image_folder",
                        f"--config.dataset.data_dir={folder}", "--config.batch_size=64",
                        "--config.num_steps=200", *quick)
+        # Feature extraction standardises the frozen features (BatchNorm without affine
+        # before the linear layer, as linear probes do); fine-tuning uses the plain head.
         for key, extra in (("feature_extraction", (f"--config.init_from={init}",
-                                                   "--config.freeze_encoder=True")),
+                                                   "--config.freeze_encoder=True",
+                                                   "--config.head_bn=True")),
                            ("finetune", (f"--config.init_from={init}",)),
                            ("scratch", ("--config.init_from=",))):
             folder_runs[key] = run("ssljax.finetune", ft_cfg, out / f"folder_{key}",

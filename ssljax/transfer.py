@@ -1,17 +1,15 @@
 """What `linear_eval` and `finetune` share: the pretrained encoder and a classifier on it.
 
-- `resolve_encoder` reads `config.init_from` (a pretraining workdir or its `encoder/`
-  folder) and its `encoder_spec.json`, and checks the config's `encoder` block against
-  it; `init_from=""` means a randomly initialised encoder (the from-scratch baseline).
-- `encoder_variables` restores the exported `{"params", "batch_stats"}` (or initialises
-  them), replicated over the mesh.
-- `extract_features` runs the frozen encoder on a whole split without augmentation
-  (the spec's evaluation view: resize + normalise), in fixed-size padded batches.
+- `resolve_encoder` reads `config.init_from` (a pretraining workdir or its `encoder/`)
+  and its `encoder_spec.json` and checks the config's `encoder` block against it
+  (`init_from=""`: a random init, the from-scratch baseline); `encoder_variables`
+  restores `{"params", "batch_stats"}` (or initialises them), replicated over the mesh.
 - `balanced_subset` picks the same number of labelled examples from every class.
-- `make_train_step` / `evaluate` train and score encoder + linear head, with the
-  encoder frozen (inference-mode BN, no gradient: the linear-eval "paper" protocol and
-  feature extraction) or fine-tuned (BN statistics updated), with crop (+flip)
-  augmentation done on device and keyed like pretraining: (seed, step, global row).
+- `make_train_step` + `train` fit encoder + `LinearHead` with the encoder frozen
+  (inference-mode BN, no gradient: the "paper" linear protocol, feature extraction) or
+  fine-tuned (BN statistics updated), crop (+ flip) done on device and keyed like
+  pretraining by (seed, step, global row); `make_forward` + `run_split` give the
+  features and logits of a whole split without augmentation (the checkpoint's eval view).
 
 Reference: Chen et al., "A Simple Framework for Contrastive Learning of Visual
 Representations", ICML 2020, Appendix B.5-B.6 (linear evaluation and fine-tuning
@@ -312,7 +310,12 @@ def train_view(config: ml_collections.ConfigDict, source: EncoderSource) -> augm
 
 
 class LinearHead(nn.Module):
-    """A zero-initialised linear classifier, optionally after a BatchNorm without affine."""
+    """A zero-initialised linear classifier, optionally after a BatchNorm without affine.
+
+    The normalisation's running statistics (momentum 0.9) start from the first training
+    batch's statistics rather than from (0, 1), so features of any scale are evaluated
+    correctly even after a few steps.
+    """
 
     num_classes: int
     batch_norm: bool = False
@@ -322,8 +325,23 @@ class LinearHead(nn.Module):
     def __call__(self, h: jax.Array, train: bool = False) -> jax.Array:
         h = h.astype(jnp.float32)
         if self.batch_norm:
-            h = nn.BatchNorm(use_running_average=not train, use_scale=False, use_bias=False,
-                             momentum=_BN_MOMENTUM, epsilon=1e-6, axis_name=self.axis_name)(h)
+            d = h.shape[-1]
+            ra_mean = self.variable("batch_stats", "mean", jnp.zeros, (d,), jnp.float32)
+            ra_var = self.variable("batch_stats", "var", jnp.ones, (d,), jnp.float32)
+            seen = self.variable("batch_stats", "seen", jnp.zeros, (), jnp.float32)
+            if train:
+                mean, mean_sq = jnp.mean(h, 0), jnp.mean(h * h, 0)
+                if self.axis_name is not None:
+                    mean, mean_sq = lax.pmean((mean, mean_sq), self.axis_name)
+                var = jnp.maximum(mean_sq - mean * mean, 0.0)
+                if not self.is_initializing():
+                    m = jnp.where(seen.value > 0, _BN_MOMENTUM, 0.0)
+                    ra_mean.value = m * ra_mean.value + (1 - m) * mean
+                    ra_var.value = m * ra_var.value + (1 - m) * var
+                    seen.value = seen.value + 1
+            else:
+                mean, var = ra_mean.value, ra_var.value
+            h = (h - mean) * lax.rsqrt(var + 1e-6)
         return nn.Dense(self.num_classes, kernel_init=nn.initializers.zeros)(h)
 
 
@@ -394,13 +412,8 @@ def make_train_step(encoder: nn.Module, head: nn.Module, tx: optax.GradientTrans
         trainable = optax.apply_updates(trainable, updates)
         if train_encoder:
             enc_bs = parallel.pmean_tree(enc_bs)
-        # The head's running statistics start from the first batch's (momentum 0 at step 0)
-        # rather than from (0, 1), so features of any scale evaluate right after few steps.
-        head_bs = jax.tree.map(
-            lambda new, old: jnp.where(state["step"] == 0, (new - _BN_MOMENTUM * old)
-                                       / (1.0 - _BN_MOMENTUM), new), head_bs, bs["head"])
         new = {"step": state["step"] + 1, "params": {**state["params"], **trainable},
-               "batch_stats": {"encoder": enc_bs, "head": parallel.pmean_tree(head_bs)},
+               "batch_stats": {"encoder": enc_bs, "head": head_bs},
                "opt_state": opt_state}
         metrics = {"loss": loss, "train_top1": acc,
                    "lr": jnp.asarray(schedule(state["step"]), jnp.float32)}
@@ -426,10 +439,8 @@ def train(step_fn: Callable[..., Any], state: Any, iterator: Any, mesh: Any, num
         if step % max(1, log_every) == 0 or step == num_steps:
             host = {k: float(v) for k, v in jax.device_get(metrics).items()}
             if not np.isfinite(host["loss"]):
-                raise NumericalError(
-                    f"the classifier's loss became {host['loss']} at step {step}; lower "
-                    "--config.optimizer.base_lr"
-                )
+                raise NumericalError(f"the classifier's loss became {host['loss']} at step "
+                                     f"{step}; lower --config.optimizer.base_lr")
             writer.write(step, host)
             rows.append({"step": step, **host})
             if bar is not None:
