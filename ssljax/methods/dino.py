@@ -203,13 +203,13 @@ class DINO(Method):
             raise ConfigError(
                 f"DINO needs augment.preset 'dino' or 'digits' (multi-crop), got {a.preset!r}"
             )
-        g_scale, l_scale = a.get("global_crop_scale", None), a.get("local_crop_scale", None)
-        specs = tuple(
-            dataclasses.replace(s, crop_scale=tuple(g_scale if i < 2 else l_scale))
-            if (g_scale if i < 2 else l_scale) else s
-            for i, s in enumerate(specs)
+        scales = (a.get("global_crop_scale", None),) * self.num_global + (
+            a.get("local_crop_scale", None),
+        ) * (len(specs) - self.num_global)
+        return tuple(
+            dataclasses.replace(spec, crop_scale=tuple(scale)) if scale else spec
+            for spec, scale in zip(specs, scales, strict=True)
         )
-        return specs
 
     def init_extra(self, feature_dims):
         return {"center": jnp.zeros((1, feature_dims["proj"]), jnp.float32)}
