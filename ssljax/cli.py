@@ -155,3 +155,40 @@ def run_program(main: Callable[[], dict[str, Any] | None]) -> None:
         error_exit(str(e))
     except KeyboardInterrupt:
         error_exit("interrupted")
+
+
+_HOLDER: Any = None
+
+
+def _flags_main(train_and_evaluate: Callable[[Any, str], dict[str, Any]]) -> dict[str, Any]:
+    """Flags → `train_and_evaluate(config, workdir)`; prints the results as the last line."""
+    import jax  # noqa: PLC0415 - keep `ssljax.cli` importable before XLA flags are set
+
+    from ssljax import parallel  # noqa: PLC0415
+
+    parse_flags()
+    config = load_config(_HOLDER)
+    workdir = require_workdir()
+    parallel.initialize_distributed(
+        flags.FLAGS.coordinator_address,
+        flags.FLAGS.num_processes,
+        flags.FLAGS.process_id,
+        timeout_s=flags.FLAGS.coordinator_timeout,
+    )
+    results = train_and_evaluate(config, workdir)
+    if jax.process_count() > 1 and "final_loss" in results:
+        logging.getLogger("ssljax").info(
+            "process %d/%d: final_loss=%s",
+            jax.process_index(), jax.process_count(), results["final_loss"],
+        )
+    if parallel.is_main_process():
+        print_summary(results)
+    return results
+
+
+def run_main(train_and_evaluate: Callable[[Any, str], dict[str, Any]]) -> None:
+    """A program's console-script entry point: flags, one-line errors, last-line JSON."""
+    global _HOLDER
+    if _HOLDER is None:
+        _HOLDER = define_flags()
+    run_program(lambda: _flags_main(train_and_evaluate))

@@ -209,32 +209,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     return results
 
 
-FLAGS_HOLDER = None
-
-
-def main() -> dict[str, Any]:
-    """Flags → `train_and_evaluate`; prints the results as the last line of stdout."""
-    from absl import flags  # noqa: PLC0415
-
-    cli.parse_flags()
-    config = cli.load_config(FLAGS_HOLDER)
-    workdir = cli.require_workdir()
-    parallel.initialize_distributed(
-        flags.FLAGS.coordinator_address, flags.FLAGS.num_processes, flags.FLAGS.process_id,
-        timeout_s=flags.FLAGS.coordinator_timeout,
-    )
-    results = train_and_evaluate(config, workdir)
-    if parallel.is_main_process():
-        cli.print_summary(results)
-    return results
-
-
 def run() -> None:
     """Console-script entry point (`ssljax-linear-eval`)."""
-    global FLAGS_HOLDER
-    if FLAGS_HOLDER is None:
-        FLAGS_HOLDER = cli.define_flags()
-    cli.run_program(main)
+    cli.run_main(train_and_evaluate)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Two local processes × 2 fake devices (jax.distributed over gloo) = one process × 4.
 
+Also: a checkpoint written by 2 processes resumes in 1 process, and vice versa.
+
 Each process reads its half of every global batch; cross-device BatchNorm, gathered
 negatives and gradients span both processes. The same seed must give the same loss.
 """
@@ -23,14 +25,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_match_one_process_with_four_devices(tmp_path):
-    single = last_json(
-        run("ssljax.pretrain", *ARGS, f"--workdir={tmp_path / 'one'}", devices=4).stdout
-    )
-    assert single["devices"] == 4 and single["processes"] == 1
-
+def _two_processes(workdir, *extra: str) -> list[tuple[str, str]]:
+    """Runs pretraining as 2 local processes × 2 fake devices; returns their (stdout, stderr)."""
     port = _free_port()
-    wd = tmp_path / "two"
     procs = [
         subprocess.Popen(
             [
@@ -38,7 +35,8 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path):
                 "-m",
                 "ssljax.pretrain",
                 *ARGS,
-                f"--workdir={wd}",
+                *extra,
+                f"--workdir={workdir}",
                 f"--coordinator_address=127.0.0.1:{port}",
                 "--num_processes=2",
                 f"--process_id={i}",
@@ -55,6 +53,18 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path):
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err[-3000:]
+    return outs
+
+
+def _one_process(workdir, *extra: str):
+    return run("ssljax.pretrain", *ARGS, *extra, f"--workdir={workdir}", devices=4)
+
+
+def test_two_processes_match_one_process_with_four_devices(tmp_path):
+    single = last_json(_one_process(tmp_path / "one").stdout)
+    assert single["devices"] == 4 and single["processes"] == 1
+
+    outs = _two_processes(tmp_path / "two")
     multi = last_json(outs[0][0])
     assert multi["devices"] == 4 and multi["processes"] == 2
     assert multi["final_loss"] == pytest.approx(single["final_loss"], rel=1e-3)
@@ -63,6 +73,22 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path):
     assert len(reported) == 2
     values = {float(line.rsplit("final_loss=", 1)[1]) for line in reported}
     assert all(v == pytest.approx(multi["final_loss"], rel=1e-6) for v in values)
+
+
+def test_checkpoints_restore_across_process_counts(tmp_path):
+    """2 processes write, 1 process resumes; 1 process writes, 2 processes resume."""
+    more = "--config.max_steps=6"
+    _two_processes(tmp_path / "a")  # steps 0-3 on 2 processes
+    a = _one_process(tmp_path / "a", more)  # steps 3-6 on 1 process
+    _one_process(tmp_path / "b")  # steps 0-3 on 1 process
+    b_outs = _two_processes(tmp_path / "b", more)  # steps 3-6 on 2 processes
+    assert "resumed from step 3" in a.stderr
+    assert "resumed from step 3" in b_outs[0][1]  # logged by process 0 only
+    res_a, res_b = last_json(a.stdout), last_json(b_outs[0][0])
+    assert res_a["steps"] == res_b["steps"] == 6
+    assert (res_a["processes"], res_b["processes"]) == (1, 2)
+    # The same 6 steps, whatever wrote and read the checkpoint in between.
+    assert res_b["final_loss"] == pytest.approx(res_a["final_loss"], rel=1e-3)
 
 
 def test_unreachable_coordinator_fails_fast_with_one_line(tmp_path):

@@ -1,0 +1,298 @@
+"""CPU step parity: ssljax (JAX/XLA:CPU) vs an equivalent PyTorch CPU SimCLR step.
+
+    python benchmarks/cpu_parity.py                 # all variants, ~10 min on 2 cores
+    python benchmarks/cpu_parity.py --steps=3 --variants=torch,jax   # a quick look
+
+Needs PyTorch (CPU build): `pip install torch --index-url https://download.pytorch.org/whl/cpu`
+(or a local wheel). The step: SimCLR, CIFAR-stem ResNet-18 (3×3 stem, no max-pool), a
+2-layer projection head 512 → 512 (BN, ReLU) → 128, both views as ONE batch of 2B
+images through the network (BatchNorm over 2B, as the authors' code), NT-Xent at
+temperature 0.5, LARS with weight decay 1e-6 (BN and biases excluded); B = 128 pairs of
+32×32×3 images, float32.
+
+Every variant runs in its own subprocess, one after another, so that none competes
+for the cores and each XLA flag set is read before jax is imported:
+
+- `torch`, `torch_cl`: the PyTorch step on pre-augmented views (NCHW; channels-last).
+- `jax`: the same step in ssljax on pre-augmented views — `SimCLR.loss` (the library's
+  model, `ssljax.losses.nt_xent`) + `ssljax.optim.lars` inside `jax.jit(jax.shard_map)`
+  on one device; `jax_full`: ssljax's real pretraining step (`engine.make_train_step`:
+  on-device augmentation of the two views, loss, LARS, online probe, NaN guard) on uint8
+  images; `jax_bf16`: `jax` with bfloat16 compute (f32 parameters).
+- `jax_onednn`, `jax_xnn`, `jax_fastmath`, ...: `jax` under an XLA:CPU flag set (see
+  VARIANTS), to find what closes the gap to oneDNN.
+
+Prints one line per variant while it runs (stderr) and, last, ONE line of JSON with the
+median step time of every variant and its ratio to the PyTorch step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH, SIZE, DIM, HIDDEN, TEMP, WD, LR = 128, 32, 128, 512, 0.5, 1e-6, 0.3
+
+# name -> (worker, XLA_FLAGS additions, extra worker args)
+VARIANTS = {
+    "torch": ("torch", "", []),
+    "torch_cl": ("torch", "", ["--channels_last"]),
+    "jax": ("jax", "", []),
+    "jax_full": ("jax", "", ["--full"]),
+    "jax_bf16": ("jax", "", ["--bf16"]),
+    "jax_onednn": ("jax", "--xla_cpu_use_onednn=true", []),
+    "jax_onednn_cc": ("jax", "--xla_cpu_experimental_onednn_custom_call=true", []),
+    "jax_xnnpack": ("jax", "--xla_cpu_use_xnnpack=true", []),
+    "jax_fastmath": ("jax", "--xla_cpu_enable_fast_math=true", []),
+    "jax_no_eigen_mt": ("jax", "--xla_cpu_multi_thread_eigen=false", []),
+}
+
+
+def _median_time(step, steps: int, warmup: int) -> tuple[float, float]:
+    """(median seconds, first-call seconds) of `step()`, which must block until done."""
+    t0 = time.perf_counter()
+    step()
+    first = time.perf_counter() - t0
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), first
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+
+def torch_worker(args) -> dict:
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.b1 = nn.BatchNorm2d(cout)
+            self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.b2 = nn.BatchNorm2d(cout)
+            self.short = None
+            if stride != 1 or cin != cout:
+                self.short = nn.Sequential(
+                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+                )
+
+        def forward(self, x):
+            y = F.relu(self.b1(self.c1(x)))
+            y = self.b2(self.c2(y))
+            return F.relu(y + (x if self.short is None else self.short(x)))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layers = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+            cin = 64
+            for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+                layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+                cin = cout
+            self.encoder = nn.Sequential(*layers)
+            self.head = nn.Sequential(
+                nn.Linear(512, HIDDEN, bias=False), nn.BatchNorm1d(HIDDEN), nn.ReLU(),
+                nn.Linear(HIDDEN, DIM),
+            )
+
+        def forward(self, x):
+            h = self.encoder(x).mean(dim=(2, 3))
+            return self.head(h)
+
+    def nt_xent(za, zb):
+        z = F.normalize(torch.cat([za, zb]), dim=1)
+        n = za.shape[0]
+        logits = z @ z.T / TEMP
+        logits = logits - torch.eye(2 * n) * 1e9
+        targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
+        return F.cross_entropy(logits, targets)
+
+    model = Net()
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    params = list(model.parameters())
+    decayed = [p.ndim > 1 for p in params]  # BN scales/shifts and biases are excluded
+    momenta = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def lars_update():
+        for p, m, dec in zip(params, momenta, decayed, strict=True):
+            g = p.grad
+            if dec:
+                g = g + WD * p
+                w_norm, g_norm = p.norm(), g.norm()
+                ratio = torch.where((w_norm > 0) & (g_norm > 0), 1e-3 * w_norm / g_norm, 1.0)
+                g = g * ratio
+            m.mul_(0.9).add_(g)
+            p.sub_(LR * m)
+
+    gen = torch.Generator().manual_seed(0)
+    views = torch.rand(2 * BATCH, 3, SIZE, SIZE, generator=gen).contiguous(memory_format=fmt)
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        z = model(views)
+        loss = nt_xent(z[:BATCH], z[BATCH:])
+        loss.backward()
+        lars_update()
+        return loss.item()
+
+    med, first = _median_time(step, args.steps, args.warmup)
+    return {"median_step_s": med, "first_step_s": first, "torch": torch.__version__,
+            "threads": torch.get_num_threads()}
+
+
+# --------------------------------------------------------------------------- JAX
+
+
+def jax_worker(args) -> dict:
+    sys.path.insert(0, str(REPO))
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+    from jax.sharding import PartitionSpec as P
+
+    from ssljax import engine, methods, optim, parallel
+    from ssljax.config_base import pretrain_base
+
+    c = pretrain_base()
+    c.method, c.batch_size = "simclr", BATCH
+    c.dataset.name, c.dataset.image_size = "cifar10", SIZE
+    c.augment.preset, c.augment.strength, c.augment.blur = "simclr", 0.5, False
+    c.encoder.name, c.encoder.stem = "resnet18", "cifar"
+    c.encoder.dtype = "bfloat16" if args.bf16 else "float32"
+    c.head.hidden_dims, c.head.out_dim, c.head.use_bn = (HIDDEN,), DIM, True
+    c.loss.temperature = TEMP
+    c.optimizer.name, c.optimizer.base_lr, c.optimizer.weight_decay = "lars", LR, WD
+    c.optimizer.lr_scaling, c.optimizer.warmup_epochs = "none", 0
+
+    mesh = parallel.make_mesh(1)
+    method = methods.get_method(c, num_classes=10)
+    method.bind_schedule(1000, 100)
+    specs = method.views(SIZE)
+    schedule = engine.learning_rate_schedule(c, 100)
+    tx = optim.lars(LR, weight_decay=WD) if not args.full else engine.make_optimizer(c, schedule)
+    state = engine.create_state(method, c, mesh, (SIZE, SIZE, 3), tx)
+    rng = np.random.default_rng(0)
+
+    if args.full:
+        step_fn = engine.make_train_step(method, tx, mesh, specs, c, schedule)
+        batch = {
+            "image": jax.device_put(rng.integers(0, 256, (BATCH, SIZE, SIZE, 3), np.uint8)),
+            "label": jax.device_put(rng.integers(0, 10, (BATCH,), np.int32)),
+        }
+        holder = {"state": state}
+
+        def step():
+            holder["state"], m = step_fn(holder["state"], batch)
+            return float(m["loss"])
+    else:
+        def model_step(params, batch_stats, opt_state, view_a, view_b):
+            s = state.replace(batch_stats=batch_stats)
+            (loss, out), grads = jax.value_and_grad(method.loss, has_aux=True)(
+                params, s, (view_a, view_b), jax.random.PRNGKey(0)
+            )
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), parallel.pmean_tree(out.batch_stats),
+                    opt_state, loss)
+
+        fn = parallel.shard_step(
+            model_step, mesh, in_specs=(P(), P(), P(), P("data"), P("data")),
+            out_specs=(P(), P(), P(), P()), donate_argnums=(0, 1, 2),
+        )
+        va = jnp.asarray(rng.random((BATCH, SIZE, SIZE, 3), np.float32))
+        vb = jnp.asarray(rng.random((BATCH, SIZE, SIZE, 3), np.float32))
+        holder = {"p": state.params, "bs": state.batch_stats, "o": state.opt_state}
+
+        def step():
+            holder["p"], holder["bs"], holder["o"], loss = fn(
+                holder["p"], holder["bs"], holder["o"], va, vb
+            )
+            return float(loss)
+
+    med, first = _median_time(step, args.steps, args.warmup)
+    return {"median_step_s": med, "first_step_s": first, "jax": jax.__version__,
+            "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def run_variant(name: str, steps: int, warmup: int) -> dict:
+    worker, flags, extra = VARIANTS[name]
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = " ".join(f for f in (env.get("XLA_FLAGS", ""), flags) if f)
+    env["JAX_PLATFORMS"] = "cpu"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    cmd = [sys.executable, __file__, f"--worker={worker}", f"--steps={steps}",
+           f"--warmup={warmup}", *extra]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+        return {"variant": name, "error": tail[:300]}
+    return {"variant": name, **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per variant")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
+    parser.add_argument("--worker", choices=("torch", "jax"), help=argparse.SUPPRESS)
+    parser.add_argument("--channels_last", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        result = (torch_worker if args.worker == "torch" else jax_worker)(args)
+        print(json.dumps(result))
+        return 0
+
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(names) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+    rows = []
+    for name in names:
+        row = run_variant(name, args.steps, args.warmup)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+        rows.append(row)
+    torch_s = next((r["median_step_s"] for r in rows
+                    if r["variant"] == "torch" and "median_step_s" in r), None)
+    summary = {
+        r["variant"]: (
+            {"step_s": round(r["median_step_s"], 4),
+             "vs_torch": round(r["median_step_s"] / torch_s, 3) if torch_s else None}
+            if "median_step_s" in r else {"error": r["error"]}
+        )
+        for r in rows
+    }
+    print(json.dumps({
+        "benchmark": "cpu_parity", "batch_pairs": BATCH, "image_size": SIZE,
+        "cpus": os.cpu_count(), "python": platform.python_version(), "variants": summary,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
