@@ -176,6 +176,26 @@ class Checkpointer:
         self.manager.close()
 
 
+def save_variables(target: str | os.PathLike, variables: Any) -> Path:
+    """Saves a pytree of arrays with Orbax to `target`, replacing it atomically.
+
+    All processes take part in the save; process 0 moves the finished staging folder
+    into place, so a crash mid-save never leaves a half-written `target`.
+    """
+    target = Path(target).absolute()
+    staging = target.with_name(f".{target.name}.tmp")
+    if jax.process_index() == 0 and staging.exists():
+        shutil.rmtree(staging)
+    ckptr = ocp.StandardCheckpointer()
+    ckptr.save(staging, variables)
+    ckptr.wait_until_finished()
+    if jax.process_index() == 0:
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    return target
+
+
 def export_encoder(
     workdir: str | os.PathLike, params: Any, batch_stats: Any, spec: dict[str, Any]
 ) -> Path:
@@ -189,17 +209,8 @@ def export_encoder(
         method and step.
     """
     wd = Path(workdir).absolute()
-    target = wd / ENCODER_DIR
-    staging = wd / f".{ENCODER_DIR}.tmp"
-    if jax.process_index() == 0 and staging.exists():
-        shutil.rmtree(staging)
-    ckptr = ocp.StandardCheckpointer()
-    ckptr.save(staging, {"params": params, "batch_stats": batch_stats})
-    ckptr.wait_until_finished()
+    target = save_variables(wd / ENCODER_DIR, {"params": params, "batch_stats": batch_stats})
     if jax.process_index() == 0:
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
         write_json_atomic(wd / ENCODER_SPEC, spec)
     return target
 

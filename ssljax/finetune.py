@@ -45,6 +45,9 @@ from ssljax.methods.base import bn_axis
 from ssljax.metric_writer import MetricWriter
 
 
+MODEL_DIR = "model"  # the fine-tuned encoder + head, saved at the end
+
+
 def base_config() -> ml_collections.ConfigDict:
     """Every fine-tuning key with its default.
 
@@ -196,6 +199,11 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict[str, Any]
         "method": source.spec.get("method"), "init_from": str(config.init_from),
         "seconds": round(time.time() - t_start, 1), **summary,
     }
+    # The fine-tuned network (encoder + head), restorable with
+    # orbax.checkpoint.StandardCheckpointer().restore(workdir/model).
+    checkpoint.save_variables(wd / MODEL_DIR, {"params": state["params"],
+                                               "batch_stats": state["batch_stats"]})
+    results["model_dir"] = str((wd / MODEL_DIR).absolute())
     if parallel.is_main_process():
         if config.get("plots", True):
             transfer.save_plots(workdir, rows, test["features"], test["labels"],

@@ -84,6 +84,15 @@ def test_frozen_encoder_with_10pct_labels_keeps_encoder_and_records_subset(pretr
     assert all(jax.tree.leaves(same))
     assert np.abs(np.asarray(state["params"]["head"]["Dense_0"]["kernel"])).sum() > 0
 
+    # The fine-tuned network is saved and restores to the final state.
+    assert results["model_dir"] == str((wd / "model").absolute())
+    saved = {"params": state["params"], "batch_stats": state["batch_stats"]}
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), saved)
+    model = checkpoint.restore_encoder(wd / "model", abstract)
+    same = jax.tree.map(lambda a, b: bool(np.array_equal(np.asarray(a), np.asarray(b))),
+                        model, saved)
+    assert all(jax.tree.leaves(same))
+
 
 def test_scratch_baseline_with_one_percent_labels(tmp_path):
     wd = tmp_path / "scratch"
