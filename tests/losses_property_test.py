@@ -7,6 +7,7 @@ the scale factors, the shifts and the permutations.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -97,3 +98,59 @@ def test_info_nce_invariant_to_queue_row_permutation(seed, perm):
     q, k = rng.standard_normal((2, N, D)).astype(np.float32)
     queue = rng.standard_normal((K_QUEUE, D)).astype(np.float32)
     _close(info_nce(q, k, queue[list(perm)]), info_nce(q, k, queue))
+
+
+# Fuzzing: every loss, over shapes, input scales and degenerate batches, gives a finite
+# scalar and finite input gradients of the input's shape.
+FUZZ_SHAPES = [(2, 1), (2, 3), (3, 8), (8, 2), (5, 16)]
+
+
+def _fuzz_inputs(kind, shape, scale, seed):
+    rng = np.random.default_rng(seed)
+    a, b = (rng.standard_normal((2, *shape)) * scale).astype(np.float32)
+    if kind == "zeros":
+        a, b = np.zeros_like(a), np.zeros_like(b)
+    elif kind == "identical views":
+        b = a.copy()
+    elif kind == "constant batch":
+        a = np.broadcast_to(a[:1], a.shape).copy()
+        b = a.copy()
+    elif kind == "one-hot rows":
+        a = np.eye(shape[0], shape[1], dtype=np.float32) * scale
+        b = a.copy()
+    return a, b
+
+
+FUZZ_LOSSES = {
+    "nt_xent": lambda a, b: L.nt_xent(a, b, temperature=0.1),
+    "nt_xent_blockwise": lambda a, b: L.nt_xent(a, b, temperature=0.1, block_size=3),
+    "info_nce": lambda a, b: L.info_nce(a, b, jnp.concatenate([b, -a]), temperature=0.2),
+    "moco_v3": lambda a, b: L.moco_v3(a, b, temperature=0.2),
+    "byol": L.byol,
+    "simsiam": L.simsiam,
+    "barlow_twins": L.barlow_twins,
+    "vicreg": L.vicreg,
+    "dino": lambda a, b: L.dino([a, b, a[:, ::-1]], [b, a], jnp.zeros((1, a.shape[1]))),
+}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    name=st.sampled_from(sorted(FUZZ_LOSSES)),
+    kind=st.sampled_from(["random", "zeros", "identical views", "constant batch",
+                          "one-hot rows"]),
+    shape=st.sampled_from(FUZZ_SHAPES),
+    log_scale=st.integers(-6, 4),
+    seed=seeds,
+)
+def test_fuzz_every_loss_finite_value_and_gradients(name, kind, shape, log_scale, seed):
+    a, b = _fuzz_inputs(kind, shape, 10.0 ** log_scale, seed)
+    value, grads = _FUZZ_JIT[name](a, b)
+    assert value.shape == () and np.isfinite(float(value)), (name, kind, shape, log_scale)
+    for g, x in zip(grads, (a, b), strict=True):
+        assert g.shape == x.shape and np.all(np.isfinite(np.asarray(g))), (name, kind, shape)
+
+
+_FUZZ_JIT = {
+    name: jax.jit(jax.value_and_grad(f, argnums=(0, 1))) for name, f in FUZZ_LOSSES.items()
+}
