@@ -143,6 +143,8 @@ def main() -> None:
         parallel.batch_sharded(mesh),
     )
     encoder = method.model.encoder
+    # The step donates its input state: read the encoder from the latest one.
+    state = holder["state"]
     params, stats = state.params["encoder"], state.batch_stats.get("encoder", {})
 
     def enc_step(params, stats, x):

@@ -1,4 +1,4 @@
-"""BYOL and MoCo v3 on 1 device and on 8 fake devices give the same training; MoCo v2's
+"""BYOL, MoCo v3 and SimSiam on 1 device and on 8 fake devices give the same training; MoCo v2's
 queue and shuffle-BN on 8 devices.
 
 With global BatchNorm and per-device losses made global with pmean / all-gathered keys,
@@ -97,7 +97,7 @@ def _assert_trees_close(a, b, what):
         np.testing.assert_allclose(y, x, rtol=2e-4, atol=2e-6, err_msg=f"{what}{path}")
 
 
-@pytest.mark.parametrize("method", ["byol", "mocov3"])
+@pytest.mark.parametrize("method", ["byol", "mocov3", "simsiam"])
 def test_two_steps_equal_on_1_and_8_devices(method):
     assert len(jax.devices()) >= 8
     config = _config(method)
