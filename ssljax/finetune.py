@@ -44,7 +44,6 @@ from ssljax.errors import ConfigError, DataError
 from ssljax.methods.base import bn_axis
 from ssljax.metric_writer import MetricWriter
 
-
 MODEL_DIR = "model"  # the fine-tuned encoder + head, saved at the end
 
 
