@@ -14,26 +14,10 @@ Expected: the SimCLR paper reports 48.3% top-1 / 75.5% top-5 for ResNet-50 (1×)
 1000 pretraining epochs. Not yet reproduced with ssljax.
 """
 
-from ssljax.finetune import base_config
+from ssljax.finetune import imagenet_subset_config
 
 
 def get_config():
-    c = base_config()
-    c.dataset.name = "imagenet2012_subset/1pct"
-    c.dataset.image_size = 224
-    c.dataset.eval_split = "validation"
-    c.label_fraction = 1.0  # the TFDS subset already is the 1%
-    c.encoder.name = "resnet50"
-    c.encoder.stem = "imagenet"
-    c.bn = "global"
-    c.batch_size = 4096
-    c.num_epochs = 60
-    c.optimizer.name = "sgd"
-    c.optimizer.base_lr = 0.05
-    c.optimizer.nesterov = True
-    c.optimizer.weight_decay = 0.0
-    c.augment.crop_scale = (0.08, 1.0)
-    c.augment.flip = True
-    c.eval_batch_size = 1024
+    c = imagenet_subset_config("1pct", num_epochs=60)
     c.log_every_steps = 10
     return c

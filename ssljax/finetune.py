@@ -91,6 +91,33 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
+
+def imagenet_subset_config(subset: str, num_epochs: int) -> ml_collections.ConfigDict:
+    """SimCLR's semi-supervised ImageNet recipe (Appendix B.5) on a TFDS label subset.
+
+    Args:
+      subset: "1pct" or "10pct" (TFDS `imagenet2012_subset/<subset>`, the SimCLR subsets).
+      num_epochs: 60 for 1%, 30 for 10% in the paper.
+    """
+    c = base_config()
+    c.dataset.name = f"imagenet2012_subset/{subset}"
+    c.dataset.image_size = 224
+    c.dataset.eval_split = "validation"
+    c.label_fraction = 1.0  # the TFDS subset already holds only the labelled fraction
+    c.encoder.name = "resnet50"
+    c.encoder.stem = "imagenet"
+    c.bn = "global"
+    c.batch_size = 4096
+    c.num_epochs = num_epochs
+    c.optimizer.name = "sgd"
+    c.optimizer.base_lr = 0.05
+    c.optimizer.nesterov = True
+    c.optimizer.weight_decay = 0.0
+    c.augment.crop_scale = (0.08, 1.0)
+    c.augment.flip = True
+    c.eval_batch_size = 1024
+    return c
+
 def _training_set(config, dataset, num_classes, fraction):
     """(train data for the iterator, number of labelled examples, subset record or None)."""
     split = dataset.get("train_split", "train")
