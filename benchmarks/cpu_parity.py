@@ -41,11 +41,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BATCH, SIZE, DIM, HIDDEN, TEMP, WD, LR = 128, 32, 128, 512, 0.5, 1e-6, 0.3
 
-# name -> (worker, XLA_FLAGS additions, extra worker args)
+# name -> (worker, XLA_FLAGS additions, extra worker args); "SSLJAX_CPU_CONV=xla" in the
+# flags column is set as that environment variable instead (XLA's own kernel gradient).
 VARIANTS = {
     "torch": ("torch", "", []),
     "torch_cl": ("torch", "", ["--channels_last"]),
     "jax": ("jax", "", []),
+    "jax_xla_conv": ("jax", "SSLJAX_CPU_CONV=xla", []),
+    "jax_ynn_conv": ("jax", "SSLJAX_CPU_CONV=xla "
+                     "--xla_cpu_experimental_ynn_fusion_type=individual_convolution", []),
     "jax_full": ("jax", "", ["--full"]),
     "jax_bf16": ("jax", "", ["--bf16"]),
     "jax_onednn": ("jax", "--xla_cpu_use_onednn=true", []),
@@ -241,6 +245,11 @@ def jax_worker(args) -> dict:
 def run_variant(name: str, steps: int, warmup: int) -> dict:
     worker, flags, extra = VARIANTS[name]
     env = dict(os.environ)
+    for setting in flags.split():
+        if setting.startswith("SSLJAX_"):
+            key, value = setting.split("=", 1)
+            env[key] = value
+    flags = " ".join(f for f in flags.split() if not f.startswith("SSLJAX_"))
     env["XLA_FLAGS"] = " ".join(f for f in (env.get("XLA_FLAGS", ""), flags) if f)
     env["JAX_PLATFORMS"] = "cpu"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

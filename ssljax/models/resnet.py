@@ -27,6 +27,8 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ssljax.models.conv import conv2d as conv_general_dilated
+
 Dtype = Any
 
 BN_MOMENTUM = 0.9
@@ -74,7 +76,11 @@ def batch_norm(
 
 
 def conv2d(features: int, kernel: int, stride: int = 1, *, dtype: Dtype, name: str) -> nn.Conv:
-    """A bias-free k×k convolution with PyTorch-style symmetric padding and He fan_out init."""
+    """A bias-free k×k convolution with PyTorch-style symmetric padding and He fan_out init.
+
+    On CPU its kernel gradient takes `ssljax.models.conv`'s faster path (same parameters,
+    same values up to float32 summation order).
+    """
     pad = kernel // 2
     return nn.Conv(
         features,
@@ -85,6 +91,7 @@ def conv2d(features: int, kernel: int, stride: int = 1, *, dtype: Dtype, name: s
         dtype=dtype,
         param_dtype=jnp.float32,
         kernel_init=conv_kernel_init,
+        conv_general_dilated=conv_general_dilated,
         name=name,
     )
 

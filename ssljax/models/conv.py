@@ -1,0 +1,178 @@
+"""A 2-D convolution whose kernel gradient is fast on XLA:CPU.
+
+XLA:CPU computes the kernel gradient ``dW`` of a convolution as one convolution whose
+"kernel" is the whole output-gradient image. For the 3×3, 64→64 layer of a CIFAR
+ResNet-18 on 256 images of 32×32 this ran at about 7 GFLOP/s on the 2-core development
+machine, twenty times slower than the forward convolution of the same size, and it was
+most of the gap to PyTorch's oneDNN step (``benchmarks/cpu_parity.py``).
+
+`conv2d` computes the same kernel gradient as a sum of small matrix products instead::
+
+    dW[i, j] = sum over chunks of sum_{n, h, w} x_pad[n, h*s + i, w*s + j, :]^T g[n, h, w, :]
+
+one ``[C_in, C_out]`` product per kernel tap ``(i, j)``, inside a ``lax.scan`` over chunks
+of a few images so that the shifted copies of the input stay in cache. The forward pass
+and the input gradient are XLA's own. On other backends (GPU, TPU), where the vendor
+library's kernel gradient is fast, `conv2d` is plain ``lax.conv_general_dilated``.
+Setting the environment variable ``SSLJAX_CPU_CONV=xla`` turns the CPU path off too
+(``benchmarks/cpu_parity.py`` uses it to measure both).
+
+The result equals ``lax.conv_general_dilated``'s gradient up to float32 summation order
+(relative difference about 1e-6, tested in ``tests/models_conv_test.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
+CHUNK_ROWS = 4096
+"""Output pixels (images × rows × columns) per chunk of the kernel-gradient scan."""
+MIN_PIXELS = 64
+"""Outputs smaller than this (rows × columns, e.g. 4×4) keep XLA's kernel gradient, which
+was as fast or faster there (ResNet-18's last stage, measured in benchmarks/cpu_parity.py)."""
+
+
+def _plain(x, w, strides, padding):
+    return lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=DIMENSION_NUMBERS)
+
+
+def _chunk(n: int, pixels: int) -> int:
+    """The largest divisor of `n` with at most CHUNK_ROWS output rows per chunk."""
+    best = 1
+    for d in range(1, n + 1):
+        if n % d == 0 and d * pixels <= CHUNK_ROWS:
+            best = d
+    return best
+
+
+def kernel_gradient(x, g, kernel_shape: Sequence[int], strides, padding) -> jax.Array:
+    """Kernel gradient of an NHWC/HWIO convolution as per-tap matrix products.
+
+    Args:
+        x: input images `[N, H, W, C_in]`.
+        g: gradient of the output `[N, H_out, W_out, C_out]`.
+        kernel_shape: `(kh, kw, C_in, C_out)`.
+        strides: `(sh, sw)`.
+        padding: `((top, bottom), (left, right))`.
+
+    Returns:
+        `dW` `[kh, kw, C_in, C_out]` in float32 (accumulated in float32 for any input dtype).
+    """
+    kh, kw, cin, cout = kernel_shape
+    (sh, sw), ((pt, pb), (pl, pr)) = strides, padding
+    n, ho, wo, _ = g.shape
+    xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    nb = _chunk(n, ho * wo)
+    xs = xp.reshape(n // nb, nb, *xp.shape[1:])
+    gs = g.reshape(n // nb, nb, *g.shape[1:])
+
+    def body(acc, chunk):
+        xc, gc = chunk
+        taps = []
+        for i in range(kh):
+            for j in range(kw):
+                shifted = lax.slice(
+                    xc, (0, i, j, 0), (nb, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, cin),
+                    (1, sh, sw, 1),
+                )
+                taps.append(jnp.einsum("nhwc,nhwd->cd", shifted, gc,
+                                       preferred_element_type=jnp.float32))
+        return acc + jnp.stack(taps), None
+
+    acc = jnp.zeros((kh * kw, cin, cout), jnp.float32)
+    axes = tuple(sorted(_varying_axes(x) | _varying_axes(g)))
+    if axes:  # inside shard_map the scan carry must vary like the per-device data
+        acc = lax.pcast(acc, axes, to="varying")
+    acc, _ = lax.scan(body, acc, (xs, gs))
+    return acc.reshape(kh, kw, cin, cout)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_fast_dw(x, w, strides, padding):
+    return _plain(x, w, strides, padding)
+
+
+def _fwd(x, w, strides, padding):
+    return _plain(x, w, strides, padding), (x, w)
+
+
+def _bwd(strides, padding, res, g):
+    x, w = res
+    _, vjp_x = jax.vjp(lambda x_: _plain(x_, w, strides, padding), x)
+    (dx,) = vjp_x(g)
+    dw = kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype)
+    return dx, dw
+
+
+_conv_fast_dw.defvjp(_fwd, _bwd)
+
+
+def _varying_like(w, x):
+    """`w` cast to vary over the manual mesh axes `x` varies over (inside shard_map).
+
+    The custom VJP returns a kernel gradient computed from per-device data, so the kernel
+    it sees must vary too; JAX's transpose of this cast is the `psum` over devices that
+    the implicit broadcast of a replicated parameter would have had.
+    """
+    extra = tuple(sorted(_varying_axes(x) - _varying_axes(w)))
+    return lax.pcast(w, extra, to="varying") if extra else w
+
+
+def _varying_axes(a) -> frozenset:
+    manual = getattr(jax.typeof(a), "manual_axis_type", None)
+    return frozenset(manual.varying) if manual is not None else frozenset()
+
+
+def conv2d(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    feature_group_count: int = 1,
+    precision=None,
+    **kwargs,
+):
+    """Drop-in for `lax.conv_general_dilated` (the `conv_general_dilated` of `nn.Conv`).
+
+    Plain 2-D NHWC/HWIO convolutions with explicit padding on the CPU backend take the
+    fast kernel-gradient path; everything else (dilation, groups, other layouts, string
+    padding, GPU/TPU) is `lax.conv_general_dilated` unchanged.
+    """
+    plain = (
+        jax.default_backend() == "cpu"
+        and os.environ.get("SSLJAX_CPU_CONV", "taps") != "xla"
+        and lhs.ndim == 4
+        and not isinstance(padding, str)
+        and dimension_numbers is not None
+        and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+        == lax.conv_dimension_numbers(lhs.shape, rhs.shape, DIMENSION_NUMBERS)
+        and feature_group_count == 1
+        and all(d == 1 for d in (lhs_dilation or (1, 1)))
+        and all(d == 1 for d in (rhs_dilation or (1, 1)))
+        and precision is None
+        and not kwargs
+    )
+    if not plain:
+        return lax.conv_general_dilated(
+            lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+            feature_group_count, precision=precision, **kwargs,
+        )
+    padding = tuple(tuple(int(p) for p in pair) for pair in padding)
+    strides = tuple(int(s) for s in window_strides)
+    out_pixels = 1
+    for size, k, s, (lo, hi) in zip(lhs.shape[1:3], rhs.shape[:2], strides, padding, strict=True):
+        out_pixels *= (size + lo + hi - k) // s + 1
+    if out_pixels < MIN_PIXELS:
+        return lax.conv_general_dilated(lhs, rhs, strides, padding,
+                                        dimension_numbers=DIMENSION_NUMBERS)
+    return _conv_fast_dw(lhs, _varying_like(rhs, lhs), strides, padding)
