@@ -26,6 +26,21 @@ def _np_kernel_gradient(x, g, kshape, strides, padding):
     return dw
 
 
+def _np_input_gradient(g, w, x_shape, strides, padding):
+    """dx_pad[n, h*s + i, w*s + j, :] += g[n, h, w, :] @ W[i, j]^T in float64, then crop."""
+    g, w = np.asarray(g, np.float64), np.asarray(w, np.float64)
+    n, hh, ww, cin = x_shape
+    kh, kw = w.shape[:2]
+    (sh, sw), ((pt, pb), (pl, pr)) = strides, padding
+    _, ho, wo, _ = g.shape
+    dxp = np.zeros((n, hh + pt + pb, ww + pl + pr, cin))
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw] += np.einsum(
+                "nhwd,cd->nhwc", g, w[i, j])
+    return dxp[:, pt : pt + hh, pl : pl + ww]
+
+
 CASES = [
     # (N, H, C_in, C_out, kernel, stride, padding); N * H_out * W_out > CHUNK_ROWS in the
     # first two, so the scan runs over several chunks.
@@ -34,6 +49,8 @@ CASES = [
     (3, 9, 5, 7, 1, 2, ((0, 0), (0, 0))),
     (2, 12, 3, 4, 7, 2, ((3, 3), (3, 3))),
     (2, 7, 2, 3, 3, 1, ((0, 2), (1, 0))),
+    (1, 7, 2, 3, 3, 2, ((0, 2), (1, 0))),
+    (2, 10, 3, 3, 3, 3, ((1, 1), (1, 1))),
 ]
 
 
@@ -47,6 +64,20 @@ def test_kernel_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
     g = jax.random.normal(kg, y_shape)
     got = conv.kernel_gradient(x, g, (k, k, cin, cout), (s, s), pad)
     want = _np_kernel_gradient(x, g, (k, k, cin, cout), (s, s), pad)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("n,h,cin,cout,k,s,pad", CASES)
+def test_input_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
+    kg, kw = jax.random.split(jax.random.key(n + h * k))
+    w = jax.random.normal(kw, (k, k, cin, cout))
+    x_shape = (n, h, h, cin)
+    y_shape = jax.eval_shape(
+        lambda x: lax.conv_general_dilated(x, w, (s, s), pad, dimension_numbers=DN),
+        jax.ShapeDtypeStruct(x_shape, jnp.float32)).shape
+    g = jax.random.normal(kg, y_shape)
+    got = conv.input_gradient(g, w, x_shape, (s, s), pad)
+    want = _np_input_gradient(g, w, x_shape, (s, s), pad)
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-4)
 
 

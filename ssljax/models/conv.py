@@ -11,9 +11,12 @@ most of the gap to PyTorch's oneDNN step (``benchmarks/cpu_parity.py``).
     dW[i, j] = sum over chunks of sum_{n, h, w} x_pad[n, h*s + i, w*s + j, :]^T g[n, h, w, :]
 
 one ``[C_in, C_out]`` product per kernel tap ``(i, j)``, inside a ``lax.scan`` over chunks
-of a few images so that the shifted copies of the input stay in cache. The forward pass
-and the input gradient are XLA's own. On other backends (GPU, TPU), where the vendor
-library's kernel gradient is fast, `conv2d` is plain ``lax.conv_general_dilated``.
+of a few images so that the shifted copies of the input stay in cache. The input gradient
+of a strided convolution, which XLA writes as a convolution over a zero-dilated image
+that its fast CPU convolution library does not take, becomes one stride-1 convolution
+per output phase (`input_gradient`). The forward pass is XLA's own. On other backends
+(GPU, TPU), where the vendor libraries' gradients are fast, `conv2d` is plain
+``lax.conv_general_dilated``.
 Setting the environment variable ``SSLJAX_CPU_CONV=xla`` turns the CPU path off too
 (``benchmarks/cpu_parity.py`` uses it to measure both).
 
@@ -94,6 +97,58 @@ def kernel_gradient(x, g, kernel_shape: Sequence[int], strides, padding) -> jax.
     return acc.reshape(kh, kw, cin, cout)
 
 
+def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Array:
+    """Input gradient of an NHWC/HWIO convolution, strided ones as stride-1 convolutions.
+
+    XLA writes the input gradient of a strided convolution as a convolution over the
+    zero-dilated output gradient, which XLA:CPU's fast convolution library does not take.
+    Each output phase `(r, q)` (input rows `≡ r`, columns `≡ q` modulo the stride) is a
+    plain stride-1 convolution of `g` with the kernel taps `w[r::s, q::s]`, flipped::
+
+        dx_pad[s*u + r] = sum_m g[u - m] w[r + m*s]          (per spatial dimension)
+
+    and the phases are interleaved back. Stride 1 is XLA's own gradient.
+
+    Args:
+        g: gradient of the output `[N, H_out, W_out, C_out]`.
+        w: kernel `[kh, kw, C_in, C_out]`.
+        input_shape: `(N, H, W, C_in)`.
+        strides: `(sh, sw)`.
+        padding: `((top, bottom), (left, right))`.
+
+    Returns:
+        `dx` `[N, H, W, C_in]` in `g`'s dtype.
+    """
+    if tuple(strides) == (1, 1):
+        x = jnp.zeros(input_shape, g.dtype)
+        return jax.vjp(lambda x_: _plain(x_, w, strides, padding), x)[1](g)[0]
+    n, h, wd, cin = input_shape
+    kh, kw = w.shape[:2]
+    (sh, sw), ((pt, pb), (pl, pr)) = strides, padding
+    hp, wp = h + pt + pb, wd + pl + pr
+    uh, uw = -(-hp // sh), -(-wp // sw)  # rows/columns per phase (the last may run over)
+    ho, wo = g.shape[1:3]
+    wt = jnp.flip(w, (0, 1)).swapaxes(2, 3)  # flipped, [kh, kw, C_out, C_in]
+    rows = []
+    for r in range(sh):
+        cols = []
+        for q in range(sw):
+            mh, mw = len(range(r, kh, sh)), len(range(q, kw, sw))
+            if mh == 0 or mw == 0:
+                cols.append(jnp.zeros((n, uh, uw, cin), g.dtype))
+                continue
+            # the flipped kernel's taps of this phase: w[r + m*s] for m = mh-1 .. 0
+            sub = wt[(kh - 1 - r) % sh :: sh][:mh, (kw - 1 - q) % sw :: sw][:, :mw]
+            phase = lax.conv_general_dilated(
+                g, sub, (1, 1), ((mh - 1, max(uh - ho, 0)), (mw - 1, max(uw - wo, 0))),
+                dimension_numbers=DIMENSION_NUMBERS,
+            )
+            cols.append(phase[:, :uh, :uw])
+        rows.append(jnp.stack(cols, axis=3).reshape(n, uh, uw * sw, cin))
+    dxp = jnp.stack(rows, axis=2).reshape(n, uh * sh, uw * sw, cin)
+    return dxp[:, pt : pt + h, pl : pl + wd]
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _conv_fast_dw(x, w, strides, padding):
     return _plain(x, w, strides, padding)
@@ -105,8 +160,7 @@ def _fwd(x, w, strides, padding):
 
 def _bwd(strides, padding, res, g):
     x, w = res
-    _, vjp_x = jax.vjp(lambda x_: _plain(x_, w, strides, padding), x)
-    (dx,) = vjp_x(g)
+    dx = input_gradient(g, w, x.shape, strides, padding).astype(x.dtype)
     dw = kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype)
     return dx, dw
 
