@@ -83,7 +83,7 @@ def test_input_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
 def test_conv2d_value_and_gradients_equal_lax(dtype):
-    x = jax.random.normal(jax.random.key(0), (5, 16, 16, 8), dtype)
+    x = jax.random.normal(jax.random.key(0), (80, 16, 16, 8), dtype)  # > CHUNK_ROWS outputs
     w = (jax.random.normal(jax.random.key(1), (3, 3, 8, 16)) * 0.1).astype(dtype)
     pad = ((1, 1), (1, 1))
 
@@ -94,7 +94,7 @@ def test_conv2d_value_and_gradients_equal_lax(dtype):
     got = jax.jit(jax.value_and_grad(lambda x, w: loss(conv.conv2d, x, w), (0, 1)))(x, w)
     want = jax.jit(jax.value_and_grad(lambda x, w: loss(lax.conv_general_dilated, x, w),
                                       (0, 1)))(x, w)
-    tol = 1e-5 if dtype == jnp.float32 else 2e-2
+    tol = 2e-4 if dtype == jnp.float32 else 2e-2  # float32: 5,120-term sums, other order
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
         assert a.dtype == b.dtype
         np.testing.assert_allclose(np.asarray(a, np.float32), np.asarray(b, np.float32),
@@ -102,12 +102,12 @@ def test_conv2d_value_and_gradients_equal_lax(dtype):
 
 
 def test_resnet_conv_takes_the_fast_path_on_cpu():
-    x = jnp.ones((2, 16, 16, 4))
+    x = jnp.ones((20, 16, 16, 4))  # 20 * 16 * 16 output pixels > CHUNK_ROWS
     w = jnp.ones((3, 3, 4, 8))
     jaxpr = str(jax.make_jaxpr(lambda x, w: conv.conv2d(x, w, (1, 1), ((1, 1), (1, 1)),
                                                          dimension_numbers=DN))(x, w))
     assert "custom_vjp_call" in jaxpr
-    # below MIN_PIXELS output pixels, XLA's own gradient is kept
+    # at most CHUNK_ROWS output pixels in all, XLA's own gradients are kept
     small = str(jax.make_jaxpr(lambda x, w: conv.conv2d(x[:, :4, :4], w, (1, 1), ((1, 1), (1, 1)),
                                                          dimension_numbers=DN))(x, w))
     assert "custom_vjp_call" not in small

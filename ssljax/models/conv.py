@@ -37,9 +37,6 @@ from jax import lax
 DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
 CHUNK_ROWS = 4096
 """Output pixels (images × rows × columns) per chunk of the kernel-gradient scan."""
-MIN_PIXELS = 64
-"""Outputs smaller than this (rows × columns, e.g. 4×4) keep XLA's kernel gradient, which
-was as fast or faster there (ResNet-18's last stage, measured in benchmarks/cpu_parity.py)."""
 
 
 def _plain(x, w, strides, padding):
@@ -226,7 +223,9 @@ def conv2d(
     out_pixels = 1
     for size, k, s, (lo, hi) in zip(lhs.shape[1:3], rhs.shape[:2], strides, padding, strict=True):
         out_pixels *= (size + lo + hi - k) // s + 1
-    if out_pixels < MIN_PIXELS:
+    if lhs.shape[0] * out_pixels <= CHUNK_ROWS:
+        # One chunk's worth of output pixels (e.g. 256 images of 4×4): XLA's own gradients
+        # were as fast or faster there (measured on 2 cores, ResNet-18's last stage).
         return lax.conv_general_dilated(lhs, rhs, strides, padding,
                                         dimension_numbers=DIMENSION_NUMBERS)
     return _conv_fast_dw(lhs, _varying_like(rhs, lhs), strides, padding)
