@@ -121,3 +121,31 @@ def test_unsupported_forms_fall_back_to_lax():
     want = lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=DN,
                                     feature_group_count=2)
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.parametrize("k,s", [(3, 1), (3, 2), (1, 2)])
+def test_conv2d_inside_shard_map_equals_single_device_lax(k, s):
+    """Fast path on 2 devices (batch split, kernel replicated) = lax on the whole batch."""
+    from jax.sharding import Mesh, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    mesh = Mesh(np.array(jax.devices()[:2]), ("data",))
+    pad = ((k // 2, k // 2),) * 2
+    x = jax.random.normal(jax.random.key(0), (2 * 80, 16, 16, 4))  # 80 * 8 * 8 > CHUNK_ROWS
+    w = jax.random.normal(jax.random.key(1), (k, k, 4, 8)) * 0.1
+
+    def loss(fn, x, w):
+        return jnp.sum(jnp.sin(fn(x, w, (s, s), pad, dimension_numbers=DN)))
+
+    def per_device(x, w):
+        value, grads = jax.value_and_grad(lambda x, w: loss(conv.conv2d, x, w), (0, 1))(x, w)
+        return jax.lax.psum(value, "data"), grads[0], grads[1]
+
+    sharded = jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=(P("data"), P()),
+                                    out_specs=(P(), P("data"), P())))
+    got = sharded(jax.device_put(x, NamedSharding(mesh, P("data"))), w)
+    value, (dx, dw) = jax.value_and_grad(
+        lambda x, w: loss(lax.conv_general_dilated, x, w), (0, 1))(x, w)
+    assert "scan" in str(jax.make_jaxpr(sharded)(x, w))  # the kernel-gradient scan ran
+    for a, b in zip(got, (value, dx, dw), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=2e-4)

@@ -86,10 +86,8 @@ def kernel_gradient(x, g, kernel_shape: Sequence[int], strides, padding) -> jax.
                                        preferred_element_type=jnp.float32))
         return acc + jnp.stack(taps), None
 
-    acc = jnp.zeros((kh * kw, cin, cout), jnp.float32)
-    axes = tuple(sorted(_varying_axes(x) | _varying_axes(g)))
-    if axes:  # inside shard_map the scan carry must vary like the per-device data
-        acc = lax.pcast(acc, axes, to="varying")
+    # inside shard_map the scan carry must vary like the per-device data
+    acc = _varying_like(jnp.zeros((kh * kw, cin, cout), jnp.float32), x)
     acc, _ = lax.scan(body, acc, (xs, gs))
     return acc.reshape(kh, kw, cin, cout)
 
@@ -117,7 +115,7 @@ def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Ar
         `dx` `[N, H, W, C_in]` in `g`'s dtype.
     """
     if tuple(strides) == (1, 1):
-        x = jnp.zeros(input_shape, g.dtype)
+        x = _varying_like(jnp.zeros(input_shape, g.dtype), g)
         return jax.vjp(lambda x_: _plain(x_, w, strides, padding), x)[1](g)[0]
     n, h, wd, cin = input_shape
     kh, kw = w.shape[:2]
@@ -132,7 +130,7 @@ def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Ar
         for q in range(sw):
             mh, mw = len(range(r, kh, sh)), len(range(q, kw, sw))
             if mh == 0 or mw == 0:
-                cols.append(jnp.zeros((n, uh, uw, cin), g.dtype))
+                cols.append(_varying_like(jnp.zeros((n, uh, uw, cin), g.dtype), g))
                 continue
             # the flipped kernel's taps of this phase: w[r + m*s] for m = mh-1 .. 0
             sub = wt[(kh - 1 - r) % sh :: sh][:mh, (kw - 1 - q) % sw :: sw][:, :mw]
@@ -165,15 +163,16 @@ def _bwd(strides, padding, res, g):
 _conv_fast_dw.defvjp(_fwd, _bwd)
 
 
-def _varying_like(w, x):
-    """`w` cast to vary over the manual mesh axes `x` varies over (inside shard_map).
+def _varying_like(a, ref):
+    """`a` cast to vary over the manual mesh axes `ref` varies over (inside shard_map).
 
-    The custom VJP returns a kernel gradient computed from per-device data, so the kernel
-    it sees must vary too; JAX's transpose of this cast is the `psum` over devices that
-    the implicit broadcast of a replicated parameter would have had.
+    Arrays built inside the backward pass (zeros, the scan's accumulator) must have the
+    per-device type of the data. So must the kernel: the custom VJP returns a kernel
+    gradient computed from per-device data, and JAX's transpose of this cast is the
+    `psum` over devices that the implicit broadcast of a replicated parameter would have.
     """
-    extra = tuple(sorted(_varying_axes(x) - _varying_axes(w)))
-    return lax.pcast(w, extra, to="varying") if extra else w
+    extra = tuple(sorted(_varying_axes(ref) - _varying_axes(a)))
+    return lax.pcast(a, extra, to="varying") if extra else a
 
 
 def _varying_axes(a) -> frozenset:
