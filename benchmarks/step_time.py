@@ -7,16 +7,21 @@ Synthetic uint8 images at the config's resolution (no dataset, no TensorFlow) go
 through the exact jitted, shard_mapped pretraining step of `ssljax.engine`
 (augmentation, loss, gathered negatives, optimizer, EMA, probe). For comparison,
 the same encoder runs a plain forward+backward (BatchNorm in train mode, a
-squared-feature loss, no optimizer) on the same number of images (batch × views).
-Prints one JSON line:
+squared-feature loss, no optimizer) on the same number of images (batch × views);
+for methods with an EMA target (BYOL, MoCo, DINO) the reference also runs the target
+encoder's forward pass on those images, which the method needs as much as the online
+backward pass. What is left over is the SSL overhead: heads, loss, gathers, optimizer,
+EMA update, augmentation and probe. Prints one JSON line:
 
     median_step_s, views_per_s, encoder_only_step_s, overhead_ratio (step / encoder
-    only), flops_per_step (XLA cost analysis, all devices), mfu (when the device's
-    peak is known), peak_memory_bytes, device, devices.
+    only), plain_encoder_step_s and overhead_vs_plain (against the forward+backward
+    alone, without the target's forward), flops_per_step (XLA cost analysis, all
+    devices), mfu (when the device's peak is known), peak_memory_bytes, device, devices.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import sys
@@ -147,7 +152,7 @@ def main() -> None:
     state = holder["state"]
     params, stats = state.params["encoder"], state.batch_stats.get("encoder", {})
 
-    def enc_step(params, stats, x):
+    def enc_step(params, stats, x, with_target=False):
         def loss(p):
             variables = {"params": p, "batch_stats": stats} if stats else {"params": p}
             if stats:
@@ -157,17 +162,26 @@ def main() -> None:
             return lax.pmean(jnp.mean(jnp.square(h)), parallel.DATA_AXIS), upd
 
         (val, _), grads = jax.value_and_grad(loss, has_aux=True)(params)
+        if with_target:  # the target encoder's forward (train-mode BN), no gradient
+            variables = {"params": params, "batch_stats": stats} if stats else {"params": params}
+            h = encoder.apply(variables, x, train=True, mutable=["batch_stats"])[0]
+            val = val + lax.pmean(jnp.mean(h), parallel.DATA_AXIS)
         return val, grads
 
-    enc_fn = parallel.shard_step(
-        enc_step, mesh, in_specs=(P(), P(), P(parallel.DATA_AXIS)), out_specs=(P(), P())
-    )
-    enc_compiled = enc_fn.lower(params, stats, enc_images).compile()
-    enc_times = _time(
-        lambda: enc_fn(params, stats, enc_images), lambda _: (), FLAGS.warmup, FLAGS.steps
-    )
+    def timed(with_target):
+        fn = parallel.shard_step(
+            functools.partial(enc_step, with_target=with_target), mesh,
+            in_specs=(P(), P(), P(parallel.DATA_AXIS)), out_specs=(P(), P()),
+        )
+        compiled_fn = fn.lower(params, stats, enc_images).compile()
+        times = _time(lambda: fn(params, stats, enc_images), lambda _: (), FLAGS.warmup,
+                      FLAGS.steps)
+        return statistics.median(times), compiled_fn
 
-    med, enc_med = statistics.median(step_times), statistics.median(enc_times)
+    has_target = bool(getattr(method, "has_target", False))
+    plain_med, enc_compiled = timed(False)
+    enc_med, enc_compiled = timed(True) if has_target else (plain_med, enc_compiled)
+    med = statistics.median(step_times)
     nd = mesh.devices.size
     flops = _flops(compiled, nd)
     peak = _peak(jax.devices()[0])
@@ -183,6 +197,8 @@ def main() -> None:
         "views_per_s": round(b * n_views / med, 1),
         "encoder_only_step_s": round(enc_med, 5),
         "overhead_ratio": round(med / enc_med, 3),
+        "plain_encoder_step_s": round(plain_med, 5),
+        "overhead_vs_plain": round(med / plain_med, 3),
         "flops_per_step": flops,
         "encoder_only_flops": _flops(enc_compiled, nd),
         "mfu": round(flops / med / (peak * nd), 4) if (flops and peak) else None,
