@@ -19,8 +19,10 @@ for the cores and each XLA flag set is read before jax is imported:
   on one device; `jax_full`: ssljax's real pretraining step (`engine.make_train_step`:
   on-device augmentation of the two views, loss, LARS, online probe, NaN guard) on uint8
   images; `jax_bf16`: `jax` with bfloat16 compute (f32 parameters).
-- `jax_onednn`, `jax_xnn`, `jax_fastmath`, ...: `jax` under an XLA:CPU flag set (see
-  VARIANTS), to find what closes the gap to oneDNN.
+- `jax_xla_conv`: `jax` with XLA's own convolution gradients (`SSLJAX_CPU_CONV=xla`),
+  i.e. without `ssljax.models.conv`'s CPU kernel-gradient path.
+- `jax_onednn`, `jax_xnn`, `jax_eigen_dots`, `jax_fastmath`, ...: `jax` under an XLA:CPU
+  flag set (see VARIANTS), to find what closes the gap to oneDNN.
 
 Prints one line per variant while it runs (stderr) and, last, ONE line of JSON with the
 median step time of every variant and its ratio to the PyTorch step.
@@ -48,8 +50,8 @@ VARIANTS = {
     "torch_cl": ("torch", "", ["--channels_last"]),
     "jax": ("jax", "", []),
     "jax_xla_conv": ("jax", "SSLJAX_CPU_CONV=xla", []),
-    "jax_ynn_conv": ("jax", "SSLJAX_CPU_CONV=xla "
-                     "--xla_cpu_experimental_ynn_fusion_type=individual_convolution", []),
+    "jax_eigen_dots": ("jax", "--xla_cpu_experimental_ynn_fusion_type=individual_convolution",
+                       []),
     "jax_full": ("jax", "", ["--full"]),
     "jax_bf16": ("jax", "", ["--bf16"]),
     "jax_onednn": ("jax", "--xla_cpu_use_onednn=true", []),
