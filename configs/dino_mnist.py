@@ -8,7 +8,9 @@ student plus 2 local 14×14 crops (scale 0.2–0.5) for the student only, digits
 photometric augmentations (no flips). Teacher: EMA, τ 0.99 → 1 (cosine; a faster teacher
 than ImageNet's 0.996 because the whole run is only a few hundred steps); teacher
 temperature 0.04 (constant, the reference code's default); student temperature 0.1;
-centering momentum 0.9; last layer frozen during the first epoch. AdamW.
+centering momentum 0.9; last layer frozen during the first epoch. AdamW at lr
+5e-3·bs/256 with 3 warm-up epochs. Measured with seed 0: lr 2e-3 gave 0.940 linear
+top-1 and lr 5e-3 gave 0.951.
 
 Two departures from the ViT recipe, both measured: without BatchNorm in the head the
 small CNN's features are so alike across images at initialisation that centering wins
@@ -58,7 +60,7 @@ def get_config():
     c.ema = ml_collections.ConfigDict()
     c.ema.tau_base = 0.99
     c.optimizer.name = "adamw"
-    c.optimizer.base_lr = 2e-3
+    c.optimizer.base_lr = 5e-3
     c.optimizer.lr_scaling = "linear"
     c.optimizer.warmup_epochs = 3
     c.optimizer.weight_decay = 1e-4
