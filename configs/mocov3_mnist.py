@@ -6,8 +6,8 @@ narrower widths (projector 256 → 64 and predictor 256 → 64, BN on every laye
 projector's last BN without affine; 4096 → 256 on ImageNet), a momentum encoder from
 m = 0.9 to 1 (cosine; the paper's 0.99 is for runs of ~10^5 steps), symmetric in-batch
 contrastive loss at temperature 0.2, AdamW (MoCo v3's optimizer for ViTs; measured 0.962
-vs 0.959 with LARS at this size) at lr 2e-3 with 2 warm-up epochs, batch 128, 30 epochs.
-Views: the digits preset.
+vs 0.959 with LARS, the latter before `ssljax.models.conv`) at lr 2e-3 with 2 warm-up
+epochs, batch 128, 30 epochs. Views: the digits preset.
 
     python -m ssljax.pretrain --config=configs/mocov3_mnist.py --workdir=runs/mocov3_mnist
 
