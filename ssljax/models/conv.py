@@ -198,7 +198,7 @@ def conv2d(
     fast kernel-gradient path; everything else (dilation, groups, other layouts, string
     padding, GPU/TPU) is `lax.conv_general_dilated` unchanged.
     """
-    plain = (
+    fast = (
         jax.default_backend() == "cpu"
         and os.environ.get("SSLJAX_CPU_CONV", "taps") != "xla"
         and lhs.ndim == 4
@@ -212,7 +212,7 @@ def conv2d(
         and precision is None
         and not kwargs
     )
-    if not plain:
+    if not fast:
         return lax.conv_general_dilated(
             lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
             feature_group_count, precision=precision, **kwargs,
@@ -225,6 +225,5 @@ def conv2d(
     if lhs.shape[0] * out_pixels <= CHUNK_ROWS:
         # One chunk's worth of output pixels (e.g. 256 images of 4×4): XLA's own gradients
         # were as fast or faster there (measured on 2 cores, ResNet-18's last stage).
-        return lax.conv_general_dilated(lhs, rhs, strides, padding,
-                                        dimension_numbers=DIMENSION_NUMBERS)
+        return _plain(lhs, rhs, strides, padding)
     return _conv_fast_dw(lhs, _varying_like(rhs, lhs), strides, padding)
