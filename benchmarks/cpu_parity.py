@@ -19,6 +19,10 @@ for the cores and each XLA flag set is read before jax is imported:
   on one device; `jax_full`: ssljax's real pretraining step (`engine.make_train_step`:
   on-device augmentation of the two views, loss, LARS, online probe, NaN guard) on uint8
   images; `jax_bf16`: `jax` with bfloat16 compute (f32 parameters).
+- `jax_2dev`, `jax_full_2dev`: `jax`, `jax_full` with the host split into 2 XLA devices
+  (`--xla_force_host_platform_device_count=2`), 64 pairs per device, BatchNorm statistics
+  and NT-Xent negatives still over the whole batch (psum / all-gather): the two
+  devices' programs run concurrently, one per core.
 - `jax_xla_conv`: `jax` with XLA's own convolution gradients (`SSLJAX_CPU_CONV=xla`),
   i.e. without `ssljax.models.conv`'s CPU kernel-gradient path.
 - `jax_onednn`, `jax_xnn`, `jax_eigen_dots`, `jax_fastmath`, ...: `jax` under an XLA:CPU
@@ -54,6 +58,12 @@ VARIANTS = {
                        []),
     "jax_full": ("jax", "", ["--full"]),
     "jax_bf16": ("jax", "", ["--bf16"]),
+    "jax_2dev": ("jax", "--xla_force_host_platform_device_count=2", ["--devices=2"]),
+    "jax_4dev": ("jax", "--xla_force_host_platform_device_count=4", ["--devices=4"]),
+    "jax_bf16_2dev": ("jax", "--xla_force_host_platform_device_count=2",
+                      ["--devices=2", "--bf16"]),
+    "jax_full_2dev": ("jax", "--xla_force_host_platform_device_count=2",
+                      ["--devices=2", "--full"]),
     "jax_onednn": ("jax", "--xla_cpu_use_onednn=true", []),
     "jax_onednn_cc": ("jax", "--xla_cpu_experimental_onednn_custom_call=true", []),
     "jax_xnnpack": ("jax", "--xla_cpu_use_xnnpack=true", []),
@@ -192,7 +202,7 @@ def jax_worker(args) -> dict:
     c.optimizer.name, c.optimizer.base_lr, c.optimizer.weight_decay = "lars", LR, WD
     c.optimizer.lr_scaling, c.optimizer.warmup_epochs = "none", 0
 
-    mesh = parallel.make_mesh(1)
+    mesh = parallel.make_mesh(args.devices)
     method = methods.get_method(c, num_classes=10)
     method.bind_schedule(1000, 100)
     specs = method.views(SIZE)
@@ -273,6 +283,7 @@ def main() -> int:
     parser.add_argument("--channels_last", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--devices", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         result = (torch_worker if args.worker == "torch" else jax_worker)(args)

@@ -83,7 +83,7 @@ def test_input_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
 def test_conv2d_value_and_gradients_equal_lax(dtype):
-    x = jax.random.normal(jax.random.key(0), (80, 16, 16, 8), dtype)  # > CHUNK_ROWS outputs
+    x = jax.random.normal(jax.random.key(0), (80, 16, 16, 8), dtype)  # > PLAIN_MAX_ROWS outputs
     w = (jax.random.normal(jax.random.key(1), (3, 3, 8, 16)) * 0.1).astype(dtype)
     pad = ((1, 1), (1, 1))
 
@@ -102,12 +102,12 @@ def test_conv2d_value_and_gradients_equal_lax(dtype):
 
 
 def test_resnet_conv_takes_the_fast_path_on_cpu():
-    x = jnp.ones((20, 16, 16, 4))  # 20 * 16 * 16 output pixels > CHUNK_ROWS
+    x = jnp.ones((20, 16, 16, 4))  # 20 * 16 * 16 output pixels > PLAIN_MAX_ROWS
     w = jnp.ones((3, 3, 4, 8))
     jaxpr = str(jax.make_jaxpr(lambda x, w: conv.conv2d(x, w, (1, 1), ((1, 1), (1, 1)),
                                                          dimension_numbers=DN))(x, w))
     assert "custom_vjp_call" in jaxpr
-    # at most CHUNK_ROWS output pixels in all, XLA's own gradients are kept
+    # at most PLAIN_MAX_ROWS output pixels in all, XLA's own gradients are kept
     small = str(jax.make_jaxpr(lambda x, w: conv.conv2d(x[:, :4, :4], w, (1, 1), ((1, 1), (1, 1)),
                                                          dimension_numbers=DN))(x, w))
     assert "custom_vjp_call" not in small
@@ -131,7 +131,7 @@ def test_conv2d_inside_shard_map_equals_single_device_lax(k, s):
 
     mesh = Mesh(np.array(jax.devices()[:2]), ("data",))
     pad = ((k // 2, k // 2),) * 2
-    x = jax.random.normal(jax.random.key(0), (2 * 80, 16, 16, 4))  # 80 * 8 * 8 > CHUNK_ROWS
+    x = jax.random.normal(jax.random.key(0), (2 * 80, 16, 16, 4))  # 80 * 8 * 8 > PLAIN_MAX_ROWS
     w = jax.random.normal(jax.random.key(1), (k, k, 4, 8)) * 0.1
 
     def loss(fn, x, w):

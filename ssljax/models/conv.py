@@ -35,8 +35,10 @@ import jax.numpy as jnp
 from jax import lax
 
 DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 1024
 """Output pixels (images × rows × columns) per chunk of the kernel-gradient scan."""
+PLAIN_MAX_ROWS = 4096
+"""Layers with at most this many output pixels in the whole batch keep XLA's gradients."""
 
 
 def _plain(x, w, strides, padding):
@@ -222,8 +224,8 @@ def conv2d(
     out_pixels = 1
     for size, k, s, (lo, hi) in zip(lhs.shape[1:3], rhs.shape[:2], strides, padding, strict=True):
         out_pixels *= (size + lo + hi - k) // s + 1
-    if lhs.shape[0] * out_pixels <= CHUNK_ROWS:
-        # One chunk's worth of output pixels (e.g. 256 images of 4×4): XLA's own gradients
+    if lhs.shape[0] * out_pixels <= PLAIN_MAX_ROWS:
+        # A few chunks' worth of output pixels (e.g. 256 images of 4×4): XLA's own gradients
         # were as fast or faster there (measured on 2 cores, ResNet-18's last stage).
         return _plain(lhs, rhs, strides, padding)
     return _conv_fast_dw(lhs, _varying_like(rhs, lhs), strides, padding)
