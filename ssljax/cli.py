@@ -47,6 +47,10 @@ def define_flags() -> Any:
     flags.DEFINE_integer(
         "coordinator_timeout", 300, "Multi-host: seconds to wait for the coordinator."
     )
+    flags.DEFINE_integer(
+        "cpu_devices", 0,
+        "CPU only: split this host into N XLA devices (data-parallel over the cores; 0 = one).",
+    )
     return cfg
 
 
@@ -169,6 +173,7 @@ def _flags_main(train_and_evaluate: Callable[[Any, str], dict[str, Any]]) -> dic
     parse_flags()
     config = load_config(_HOLDER)
     workdir = require_workdir()
+    parallel.set_cpu_devices(flags.FLAGS.cpu_devices)
     parallel.initialize_distributed(
         flags.FLAGS.coordinator_address,
         flags.FLAGS.num_processes,

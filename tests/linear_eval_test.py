@@ -64,11 +64,12 @@ def test_cached_protocol_results_and_plots(pretrained, tmp_path):
 
 
 def test_paper_protocol_on_two_devices(pretrained, tmp_path):
+    """The 2 devices come from --cpu_devices=2 (the environment gives one)."""
     wd = tmp_path / "paper"
     proc = run("ssljax.linear_eval", CONFIG, f"--workdir={wd}", *QUIET,
                f"--config.init_from={pretrained / 'encoder'}", "--config.protocol=paper",
                "--config.max_steps=4", "--config.batch_size=64", "--config.log_every_steps=2",
-               "--config.plots=False", devices=2)
+               "--config.plots=False", "--cpu_devices=2", devices=1)
     res = last_json(proc.stdout)
     _check_results(wd, res, "paper")
     assert res["steps"] == 4 and res["devices"] == 2
@@ -94,11 +95,14 @@ def _bad_cases(pretrained: Path, tmp_path: Path):
         "protocol": ([f"--config.init_from={pretrained}", "--config.protocol=fast"],
                      ["protocol", "cached"]),
         "workdir_file": ([f"--config.init_from={pretrained}"], ["is a file"], a_file),
+        "cpu_devices": ([f"--config.init_from={pretrained}", "--cpu_devices=-2"],
+                        ["--cpu_devices=-2", ">= 0"]),
     }
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "not_ckpt", "empty", "encoder", "classes", "protocol", "workdir_file"]
+    "case", ["missing", "not_ckpt", "empty", "encoder", "classes", "protocol", "workdir_file",
+             "cpu_devices"]
 )
 def test_bad_input_is_one_line_and_leaves_workdir_alone(pretrained, tmp_path, case):
     spec = _bad_cases(pretrained, tmp_path)[case]
