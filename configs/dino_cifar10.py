@@ -59,4 +59,5 @@ def get_config():
     c.optimizer.weight_decay = 1e-4
     c.optimizer.momentum = 0.9
     c.eval.max_train_examples = 50000
+    c.eval.encoder = "target"  # the paper evaluates the teacher (Sec. 5.2, Fig. 6)
     return c

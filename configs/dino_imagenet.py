@@ -72,6 +72,7 @@ def get_config(encoder=None):
     c.ema.tau_base = 0.996
     c.eval.max_train_examples = 100000
     c.eval.max_eval_examples = 50000
+    c.eval.encoder = "target"  # the paper evaluates the teacher (Sec. 5.2, Fig. 6)
     if encoder == "vit_small":
         c.batch_size = 1024
         c.encoder.patch_size = 16

@@ -31,7 +31,7 @@ def get_config():
     c.method = "simsiam"
     c.stop_gradient = True
     c.batch_size = 128
-    c.num_epochs = 30
+    c.num_epochs = 60
     c.checkpoint_every_steps = 250
     c.log_every_steps = 25
     c.dataset.name = "mnist"

@@ -68,6 +68,7 @@ def pretrain_base() -> ml_collections.ConfigDict:
     c.probe.learning_rate = 1e-3
 
     c.eval = ml_collections.ConfigDict()
+    c.eval.encoder = "online"  # online | target (the EMA network: DINO's teacher)
     c.eval.knn_k = 200
     c.eval.knn_temperature = 0.07
     c.eval.linear_epochs = 100

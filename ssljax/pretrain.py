@@ -24,7 +24,7 @@ import numpy as np
 from ssljax import checkpoint, cli, data, engine, methods, parallel
 from ssljax.errors import ConfigError, SSLJaxError
 from ssljax.metric_writer import MetricWriter, progress_bar, read_metrics
-from ssljax.pretrain_eval import evaluate_representation, save_plots
+from ssljax.pretrain_eval import eval_encoder, eval_variables, evaluate_representation, save_plots
 
 _log = logging.getLogger("ssljax.pretrain")
 
@@ -83,6 +83,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     schedule = engine.learning_rate_schedule(config, spe)
     tx = engine.make_optimizer(config, schedule)
     view_shape = (specs[0].out_size, specs[0].out_size, info.image_shape[2])
+    evaluated = eval_encoder(config, method)  # checked before anything is written
 
     Path(workdir).mkdir(parents=True, exist_ok=True)
     if not resuming and parallel.is_main_process():
@@ -145,6 +146,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         export_spec = {
             "method": method.name,
             "step": int(step),
+            "network": evaluated,
             "encoder": config_dict["encoder"],
             "bn": config.get("bn", "global"),
             "input_shape": list(view_shape),
@@ -155,7 +157,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             },
             "dataset": config_dict["dataset"],
         }
-        enc_params, enc_stats = _encoder_variables(state)
+        enc_params, enc_stats = _encoder_variables(state, evaluated)
         checkpoint.export_encoder(workdir, enc_params, enc_stats, export_spec)
         ev = evaluate_representation(config, method, state, mesh, specs[0], final=True)
         results.update(
@@ -256,10 +258,9 @@ def _last_logged_loss(workdir: str) -> float | None:
     return rows[-1]["loss"] if rows else None
 
 
-def _encoder_variables(state) -> tuple[Any, Any]:
-    params = jax.device_get(state.params["encoder"])
-    stats = jax.device_get(state.batch_stats.get("encoder", {})) if state.batch_stats else {}
-    return params, stats
+def _encoder_variables(state, encoder: str) -> tuple[Any, Any]:
+    params, stats = eval_variables(state, encoder)
+    return jax.device_get(params["encoder"]), jax.device_get((stats or {}).get("encoder", {}))
 
 
 def run() -> None:

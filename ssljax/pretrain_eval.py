@@ -17,9 +17,46 @@ import ml_collections
 import numpy as np
 
 from ssljax import data, engine, parallel
+from ssljax.errors import ConfigError
 from ssljax.evaluate import health, knn, linear
 
 _log = logging.getLogger("ssljax.pretrain")
+
+
+EVAL_ENCODERS = ("online", "target")
+
+
+def eval_encoder(config: ml_collections.ConfigDict, method: Any) -> str:
+    """Which network is evaluated and exported: `eval.encoder` ("online" when empty).
+
+    "online" is the trained network; "target" is the EMA network. DINO's paper evaluates
+    the teacher, which it finds better than the student throughout training (Caron et
+    al. 2021, Sec. 5.2 and Fig. 6), so the DINO CIFAR-10/ImageNet configs pick "target".
+    On the 450-step digits run the student was better (linear top-1 0.951 vs 0.946).
+
+    Raises:
+      ConfigError: an unknown value, or "target" for a method without an EMA target.
+    """
+    choice = config.eval.get("encoder", "") or "online"
+    if choice not in EVAL_ENCODERS:
+        raise ConfigError(f"eval.encoder={choice!r} must be one of {', '.join(EVAL_ENCODERS)}")
+    if choice == "target" and not method.has_target:
+        raise ConfigError(
+            f"eval.encoder=target but {method.name} has no EMA target; use eval.encoder=online")
+    return choice
+
+
+def eval_variables(state: Any, encoder: str) -> tuple[Any, Any]:
+    """(params, batch_stats) for the evaluated network.
+
+    For "target", the target's subtrees replace the online ones of the same name (the
+    target may lack parts, e.g. BYOL's predictor, which features do not use).
+    """
+    if encoder == "online":
+        return state.params, state.batch_stats
+    stats = dict(state.batch_stats or {})
+    stats.update(state.target_batch_stats or {})
+    return {**state.params, **state.target_params}, stats
 
 
 def _limit(images: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,8 +79,8 @@ def evaluate_representation(
     """kNN accuracy and health metrics (plus the linear probe when `final`).
 
     Args:
-      config: run config; uses `config.eval` (knn_k, knn_temperature, max_train_examples,
-        max_eval_examples, linear_epochs) and `config.dataset`.
+      config: run config; uses `config.eval` (encoder, knn_k, knn_temperature,
+        max_train_examples, max_eval_examples, linear_epochs) and `config.dataset`.
       method: the method (its model's `features` output is evaluated).
       state: the current train state.
       mesh: the device mesh.
@@ -61,8 +98,9 @@ def evaluate_representation(
     tr_x, tr_y = _limit(tr_x, tr_y, ev.get("max_train_examples", 0))
     te_x, te_y = _limit(te_x, te_y, ev.get("max_eval_examples", 0))
     feature_fn = engine.make_feature_fn(method, mesh, spec)
-    f_tr = engine.extract_features(feature_fn, state.params, state.batch_stats, tr_x, mesh)
-    f_te = engine.extract_features(feature_fn, state.params, state.batch_stats, te_x, mesh)
+    params, stats = eval_variables(state, eval_encoder(config, method))
+    f_tr = engine.extract_features(feature_fn, params, stats, tr_x, mesh)
+    f_te = engine.extract_features(feature_fn, params, stats, te_x, mesh)
     num_classes = method.num_classes
     out: dict[str, float] = {}
     knn_res = knn.knn_accuracy(

@@ -82,6 +82,8 @@ def test_kill_9_then_rerun_resumes_exactly(tmp_path):
         ("--config.batch_size=60", ["not divisible", "8 devices"]),
         ("--config.batch_size=0", ["batch_size"]),
         ("--config.no_such_key=1", ["no_such_key", "does not exist"]),
+        ("--config.eval.encoder=target", ["simclr has no EMA target", "eval.encoder=online"]),
+        ("--config.eval.encoder=teacher", ["eval.encoder='teacher'", "online, target"]),
     ],
 )
 def test_bad_input_is_one_line_and_touches_nothing(tmp_path, override, words):
