@@ -23,6 +23,8 @@ for the cores and each XLA flag set is read before jax is imported:
   (`--xla_force_host_platform_device_count=2`), 64 pairs per device, BatchNorm statistics
   and NT-Xent negatives still over the whole batch (psum / all-gather): the two
   devices' programs run concurrently, one per core.
+- `torch_fwd`, `jax_fwd`, `jax_fwd_2dev`: the forward pass alone (2B images, BatchNorm
+  in training mode, no gradients), to split the gap into forward and backward.
 - `jax_xla_conv`: `jax` with XLA's own convolution gradients (`SSLJAX_CPU_CONV=xla`),
   i.e. without `ssljax.models.conv`'s CPU kernel-gradient path.
 - `jax_onednn`, `jax_xnn`, `jax_eigen_dots`, `jax_fastmath`, ...: `jax` under an XLA:CPU
@@ -53,6 +55,10 @@ VARIANTS = {
     "torch": ("torch", "", []),
     "torch_cl": ("torch", "", ["--channels_last"]),
     "jax": ("jax", "", []),
+    "torch_fwd": ("torch", "", ["--forward"]),
+    "jax_fwd": ("jax", "", ["--forward"]),
+    "jax_fwd_2dev": ("jax", "--xla_force_host_platform_device_count=2",
+                     ["--devices=2", "--forward"]),
     "jax_xla_conv": ("jax", "SSLJAX_CPU_CONV=xla", []),
     "jax_eigen_dots": ("jax", "--xla_cpu_experimental_ynn_fusion_type=individual_convolution",
                        []),
@@ -164,6 +170,15 @@ def torch_worker(args) -> dict:
     gen = torch.Generator().manual_seed(0)
     views = torch.rand(2 * BATCH, 3, SIZE, SIZE, generator=gen).contiguous(memory_format=fmt)
 
+    if args.forward:
+        def step():
+            with torch.no_grad():
+                return model(views)[0, 0].item()
+
+        med, first = _median_time(step, args.steps, args.warmup)
+        return {"median_step_s": med, "first_step_s": first, "torch": torch.__version__,
+                "threads": torch.get_num_threads()}
+
     def step():
         model.zero_grad(set_to_none=True)
         z = model(views)
@@ -211,7 +226,20 @@ def jax_worker(args) -> dict:
     state = engine.create_state(method, c, mesh, (SIZE, SIZE, 3), tx)
     rng = np.random.default_rng(0)
 
-    if args.full:
+    if args.forward:
+        def forward(params, batch_stats, view_a, view_b):
+            out, _ = method.apply(params, batch_stats, jnp.concatenate([view_a, view_b]),
+                                  train=True)
+            return out["proj"]
+
+        fn = parallel.shard_step(forward, mesh, in_specs=(P(), P(), P("data"), P("data")),
+                                 out_specs=P("data"))
+        va = jnp.asarray(rng.random((BATCH, SIZE, SIZE, 3), np.float32))
+        vb = jnp.asarray(rng.random((BATCH, SIZE, SIZE, 3), np.float32))
+
+        def step():
+            return float(fn(state.params, state.batch_stats, va, vb)[0, 0])
+    elif args.full:
         step_fn = engine.make_train_step(method, tx, mesh, specs, c, schedule)
         batch = {
             "image": jax.device_put(rng.integers(0, 256, (BATCH, SIZE, SIZE, 3), np.uint8)),
@@ -284,6 +312,7 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--devices", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--forward", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         result = (torch_worker if args.worker == "torch" else jax_worker)(args)
