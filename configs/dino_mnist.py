@@ -34,7 +34,7 @@ from ssljax.config_base import pretrain_base
 def get_config():
     c = pretrain_base()
     c.method = "dino"
-    c.batch_size = 256
+    c.batch_size = 128
     c.num_epochs = 30
     c.checkpoint_every_steps = 250
     c.log_every_steps = 25

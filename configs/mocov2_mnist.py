@@ -31,7 +31,7 @@ def get_config():
     c.queue_size = 1024
     c.symmetric = False
     c.batch_size = 128
-    c.num_epochs = 60
+    c.num_epochs = 120
     c.checkpoint_every_steps = 250
     c.log_every_steps = 25
     c.dataset.name = "mnist"

@@ -20,7 +20,7 @@ def get_config():
     c = pretrain_base()
     c.method = "vicreg"
     c.batch_size = 256
-    c.num_epochs = 30
+    c.num_epochs = 70
     c.checkpoint_every_steps = 250
     c.log_every_steps = 25
     c.dataset.name = "mnist"
