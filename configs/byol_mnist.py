@@ -18,8 +18,8 @@ layer), LARS at lr 2.0, and tau_base 0.96.
     python -m ssljax.pretrain --config=configs/byol_mnist.py --workdir=runs/byol_mnist
 
 Ends with a kNN and a linear probe on the 1,000 held-out digits (results.json).
-Expected on a 2-core CPU: see the numbers measured in the method's note on the issue
-(target ≥ 0.96 linear top-1 in ≤ 10 minutes; raw-pixel logistic regression ≈ 0.90).
+Measured with `benchmarks/mnist_methods.py` (one run, seed 0, idle 2-core CPU): linear
+top-1 0.966, kNN 0.843, 3 min 33 s wall. Raw-pixel logistic regression ≈ 0.90.
 """
 
 import ml_collections

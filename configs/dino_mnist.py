@@ -9,8 +9,9 @@ photometric augmentations (no flips). Teacher: EMA, τ 0.99 → 1 (cosine; a fas
 than ImageNet's 0.996 because the whole run is only a few hundred steps); teacher
 temperature 0.04 (constant, the reference code's default); student temperature 0.1;
 centering momentum 0.9; last layer frozen during the first epoch. AdamW at lr
-5e-3·bs/256 with 3 warm-up epochs. Measured with seed 0: lr 2e-3 gave 0.940 linear
-top-1 (before `ssljax.models.conv`) and lr 5e-3 gave 0.951 (after it).
+5e-3·bs/256 with 3 warm-up epochs; batch 128, 30 epochs (930 steps). Measured with seed
+0: batch 256 (450 steps) gave 0.955 linear top-1, and lr 2e-3 at batch 256 gave 0.940
+(the latter before `ssljax.models.conv`).
 
 Two departures from the ViT recipe, both measured: without BatchNorm in the head the
 small CNN's features are so alike across images at initialisation that centering wins
@@ -21,9 +22,10 @@ costs the small CNN almost as much as a 28×28 one, so each crop adds ~40% to th
 
     python -m ssljax.pretrain --config=configs/dino_mnist.py --workdir=runs/dino_mnist
 
-Ends with a kNN and a linear probe (on the student's encoder) on the 1,000 held-out
-digits. Expected on a 2-core CPU: ≥ 0.96 linear top-1 in under 10 minutes (raw-pixel
-logistic regression ≈ 0.90).
+Ends with a kNN and a linear probe (on the student's encoder: `eval.encoder=online`; the
+teacher scored 0.946 vs the student's 0.951 on a 450-step run) on the 1,000 held-out
+digits. Measured with `benchmarks/mnist_methods.py` (one run, seed 0, idle 2-core CPU):
+linear top-1 0.965, kNN 0.797, 6 min 01 s wall. Raw-pixel logistic regression ≈ 0.90.
 """
 
 import ml_collections
