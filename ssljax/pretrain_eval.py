@@ -49,8 +49,10 @@ def eval_encoder(config: ml_collections.ConfigDict, method: Any) -> str:
 def eval_variables(state: Any, encoder: str) -> tuple[Any, Any]:
     """(params, batch_stats) for the evaluated network.
 
-    For "target", the target's subtrees replace the online ones of the same name (the
-    target may lack parts, e.g. BYOL's predictor, which features do not use).
+    For "target", the target's subtrees replace the online ones of the same name. The
+    engine's targets copy the whole online tree (BYOL/MoCo update only their encoder and
+    projector subtrees), so this is the target itself; a target tree missing a subtree
+    would keep the online one, which `features` does not read.
     """
     if encoder == "online":
         return state.params, state.batch_stats
