@@ -25,8 +25,11 @@ for the cores and each XLA flag set is read before jax is imported:
   devices' programs run concurrently, one per core.
 - `torch_fwd`, `jax_fwd`, `jax_fwd_2dev`: the forward pass alone (2B images, BatchNorm
   in training mode, no gradients), to split the gap into forward and backward.
-- `jax_xla_conv`: `jax` with XLA's own convolution gradients (`SSLJAX_CPU_CONV=xla`),
-  i.e. without `ssljax.models.conv`'s CPU kernel-gradient path.
+- `jax_taps`, `jax_taps_2dev`, `jax_taps_fwd`: `jax`, `jax_2dev`, `jax_fwd` on the
+  previous CPU path (`SSLJAX_CPU_CONV=taps`): convolutions on YNNPACK (XLA's default)
+  and the per-tap kernel gradient for every layer.
+- `jax_xla_conv`: `jax` with XLA's own flags and convolution gradients
+  (`SSLJAX_CPU_CONV=xla`), i.e. without anything from `ssljax.models.conv`.
 - `jax_onednn`, `jax_xnn`, `jax_eigen_dots`, `jax_fastmath`, ...: `jax` under an XLA:CPU
   flag set (see VARIANTS), to find what closes the gap to oneDNN.
 
@@ -49,8 +52,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BATCH, SIZE, DIM, HIDDEN, TEMP, WD, LR = 128, 32, 128, 512, 0.5, 1e-6, 0.3
 
-# name -> (worker, XLA_FLAGS additions, extra worker args); "SSLJAX_CPU_CONV=xla" in the
-# flags column is set as that environment variable instead (XLA's own kernel gradient).
+# name -> (worker, XLA_FLAGS additions, extra worker args); an "SSLJAX_CPU_CONV=..." in the
+# flags column is set as that environment variable instead (see ssljax.models.conv).
 VARIANTS = {
     "torch": ("torch", "", []),
     "torch_cl": ("torch", "", ["--channels_last"]),
@@ -70,6 +73,10 @@ VARIANTS = {
                       ["--devices=2", "--bf16"]),
     "jax_full_2dev": ("jax", "--xla_force_host_platform_device_count=2",
                       ["--devices=2", "--full"]),
+    "jax_taps": ("jax", "SSLJAX_CPU_CONV=taps", []),
+    "jax_taps_2dev": ("jax", "SSLJAX_CPU_CONV=taps --xla_force_host_platform_device_count=2",
+                      ["--devices=2"]),
+    "jax_taps_fwd": ("jax", "SSLJAX_CPU_CONV=taps", ["--forward"]),
     "jax_onednn": ("jax", "--xla_cpu_use_onednn=true", []),
     "jax_onednn_cc": ("jax", "--xla_cpu_experimental_onednn_custom_call=true", []),
     "jax_xnnpack": ("jax", "--xla_cpu_use_xnnpack=true", []),
@@ -205,6 +212,9 @@ def jax_worker(args) -> dict:
 
     from ssljax import engine, methods, optim, parallel
     from ssljax.config_base import pretrain_base
+    from ssljax.models import conv
+
+    conv.set_cpu_flags()  # as the ssljax programs do, unless SSLJAX_CPU_CONV says otherwise
 
     c = pretrain_base()
     c.method, c.batch_size = "simclr", BATCH

@@ -214,5 +214,6 @@ HOLDER = None
 if __name__ == "__main__":
     HOLDER = cli.define_flags()
     cli.parse_flags()
+    cli.configure_cpu()
     cli.setup_logging()
     main()

@@ -164,6 +164,15 @@ def run_program(main: Callable[[], dict[str, Any] | None]) -> None:
 _HOLDER: Any = None
 
 
+def configure_cpu() -> None:
+    """`--cpu_devices` and ssljax's XLA:CPU convolution flag; before JAX's backends start."""
+    from ssljax import parallel  # noqa: PLC0415
+    from ssljax.models import conv  # noqa: PLC0415
+
+    parallel.set_cpu_devices(flags.FLAGS.cpu_devices)
+    conv.set_cpu_flags()
+
+
 def _flags_main(train_and_evaluate: Callable[[Any, str], dict[str, Any]]) -> dict[str, Any]:
     """Flags → `train_and_evaluate(config, workdir)`; prints the results as the last line."""
     import jax  # noqa: PLC0415 - keep `ssljax.cli` importable before XLA flags are set
@@ -173,7 +182,7 @@ def _flags_main(train_and_evaluate: Callable[[Any, str], dict[str, Any]]) -> dic
     parse_flags()
     config = load_config(_HOLDER)
     workdir = require_workdir()
-    parallel.set_cpu_devices(flags.FLAGS.cpu_devices)
+    configure_cpu()
     parallel.initialize_distributed(
         flags.FLAGS.coordinator_address,
         flags.FLAGS.num_processes,

@@ -1,24 +1,36 @@
-"""A 2-D convolution whose kernel gradient is fast on XLA:CPU.
+"""A 2-D convolution whose gradients are fast on XLA:CPU, and the XLA:CPU flag they need.
 
-XLA:CPU computes the kernel gradient ``dW`` of a convolution as one convolution whose
-"kernel" is the whole output-gradient image. For the 3×3, 64→64 layer of a CIFAR
-ResNet-18 on 256 images of 32×32 this ran at about 7 GFLOP/s on the 2-core development
-machine, twenty times slower than the forward convolution of the same size, and it was
-most of the gap to PyTorch's oneDNN step (``benchmarks/cpu_parity.py``).
+Three things made the convolutions of a CPU training step slow in jaxlib 0.10 (measured
+on the 2-core development machine, CIFAR ResNet-18, ``benchmarks/cpu_parity.py``):
 
-`conv2d` computes the same kernel gradient as a sum of small matrix products instead::
+1. XLA:CPU hands convolutions to YNNPACK by default. For the 3×3, 64→64 layer on 256
+   images of 32×32 that ran at about 90 GFLOP/s; XLA's own (Eigen) convolution ran at
+   about 200 GFLOP/s. `set_cpu_flags` keeps YNNPACK for matrix products and reductions
+   only (`CPU_FLAG`); the ``ssljax`` programs call it before JAX starts. It made the
+   forward pass 1.8× faster.
+2. XLA writes the kernel gradient ``dW`` as one convolution whose "kernel" is the whole
+   output-gradient image: about 7 GFLOP/s on YNNPACK, and on Eigen it needs transposes
+   of every activation that cost more than the convolution.
+3. It writes the input gradient of a strided convolution as a convolution over a
+   zero-dilated image, which neither library runs fast.
 
-    dW[i, j] = sum over chunks of sum_{n, h, w} x_pad[n, h*s + i, w*s + j, :]^T g[n, h, w, :]
+`conv2d` is ``lax.conv_general_dilated`` with a custom gradient on the CPU backend:
 
-one ``[C_in, C_out]`` product per kernel tap ``(i, j)``, inside a ``lax.scan`` over chunks
-of a few images so that the shifted copies of the input stay in cache. The input gradient
-of a strided convolution, which XLA writes as a convolution over a zero-dilated image
-that its fast CPU convolution library does not take, becomes one stride-1 convolution
-per output phase (`input_gradient`). The forward pass is XLA's own. On other backends
-(GPU, TPU), where the vendor libraries' gradients are fast, `conv2d` is plain
-``lax.conv_general_dilated``.
-Setting the environment variable ``SSLJAX_CPU_CONV=xla`` turns the CPU path off too
-(``benchmarks/cpu_parity.py`` uses it to measure both).
+- the kernel gradient is a sum of small matrix products (`kernel_gradient`)::
+
+      dW[i, j] = sum over chunks of sum_{n, h, w} x_pad[n, h*s + i, w*s + j, :]^T g[n, h, w, :]
+
+  one product per kernel tap ``(i, j)``, inside a ``lax.scan`` over chunks of a few
+  images so that the shifted copies of the input stay in cache;
+- the input gradient of a strided convolution is one stride-1 convolution per output
+  phase (`input_gradient`); stride 1 is XLA's own.
+
+The forward pass is always XLA's own. On other backends (GPU, TPU), where the vendor
+libraries' gradients are fast, `conv2d` is plain ``lax.conv_general_dilated``.
+The environment variable ``SSLJAX_CPU_CONV`` picks the CPU path (``benchmarks/
+cpu_parity.py`` measures each): ``auto`` (default) as above; ``taps`` leaves XLA's
+flags alone (YNNPACK convolutions) and keeps the custom gradients; ``xla`` is XLA's own
+flags and gradients.
 
 The result equals ``lax.conv_general_dilated``'s gradient up to float32 summation order
 (relative difference about 1e-6, tested in ``tests/models_conv_test.py``).
@@ -34,11 +46,57 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ssljax.errors import ConfigError
+
 DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
+CPU_FLAG = "--xla_cpu_experimental_ynn_fusion_type=individual_dot,reduce"
+"""XLA:CPU flag: YNNPACK for matrix products and reductions, XLA's own convolutions."""
+_YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type="
 CHUNK_ROWS = 1024
 """Output pixels (images × rows × columns) per chunk of the kernel-gradient scan."""
+FEW_CHANNELS = 16
+"""Below this many input channels the kernel gradient is one im2col product per chunk."""
 PLAIN_MAX_ROWS = 4096
 """Layers with at most this many output pixels in the whole batch keep XLA's gradients."""
+
+
+def cpu_mode() -> str:
+    """The CPU convolution path picked by ``SSLJAX_CPU_CONV``: auto, taps or xla.
+
+    Raises:
+      ConfigError: any other value.
+    """
+    mode = os.environ.get("SSLJAX_CPU_CONV", "auto")
+    if mode not in ("auto", "taps", "xla"):
+        raise ConfigError(f"SSLJAX_CPU_CONV={mode!r} is not one of auto, taps, xla; unset it "
+                         "for the default (auto)")
+    return mode
+
+
+def set_cpu_flags() -> bool:
+    """Adds `CPU_FLAG` to ``XLA_FLAGS``; returns whether XLA:CPU will run with it.
+
+    Must run before JAX starts its backends: XLA reads ``XLA_FLAGS`` once, then. Leaves
+    ``XLA_FLAGS`` alone when it already chooses YNNPACK's operations, or when
+    ``SSLJAX_CPU_CONV`` is ``taps`` or ``xla``.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if cpu_mode() == "auto" and _YNN_FLAG not in flags and not _backends_started():
+        os.environ["XLA_FLAGS"] = f"{flags} {CPU_FLAG}".strip()
+    return eigen_convolutions()
+
+
+def eigen_convolutions() -> bool:
+    """Whether ``XLA_FLAGS`` keeps convolutions out of YNNPACK (XLA's own, on Eigen)."""
+    values = [f[len(_YNN_FLAG):] for f in os.environ.get("XLA_FLAGS", "").split()
+              if f.startswith(_YNN_FLAG)]
+    return bool(values) and "convolution" not in values[-1]
+
+
+def _backends_started() -> bool:
+    from jax._src import xla_bridge  # no public API says whether backends are up
+
+    return xla_bridge.backends_are_initialized()
 
 
 def _plain(x, w, strides, padding):
@@ -57,6 +115,12 @@ def _chunk(n: int, pixels: int) -> int:
 def kernel_gradient(x, g, kernel_shape: Sequence[int], strides, padding) -> jax.Array:
     """Kernel gradient of an NHWC/HWIO convolution as per-tap matrix products.
 
+    Each chunk of images contributes ``g^T x_tap`` (``[C_out, C_in]``) per kernel tap: the
+    output gradient as the left operand was the faster order on XLA:CPU. With fewer than
+    `FEW_CHANNELS` input channels (an RGB stem) the taps are concatenated into one
+    ``[C_out, kh·kw·C_in]`` product instead (im2col), as nine products of 3 channels waste
+    the matrix unit.
+
     Args:
         x: input images `[N, H, W, C_in]`.
         g: gradient of the output `[N, H_out, W_out, C_out]`.
@@ -74,24 +138,28 @@ def kernel_gradient(x, g, kernel_shape: Sequence[int], strides, padding) -> jax.
     nb = _chunk(n, ho * wo)
     xs = xp.reshape(n // nb, nb, *xp.shape[1:])
     gs = g.reshape(n // nb, nb, *g.shape[1:])
+    columns = cin < FEW_CHANNELS
 
     def body(acc, chunk):
         xc, gc = chunk
-        taps = []
-        for i in range(kh):
-            for j in range(kw):
-                shifted = lax.slice(
-                    xc, (0, i, j, 0), (nb, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, cin),
-                    (1, sh, sw, 1),
-                )
-                taps.append(jnp.einsum("nhwc,nhwd->cd", shifted, gc,
-                                       preferred_element_type=jnp.float32))
-        return acc + jnp.stack(taps), None
+        taps = [
+            lax.slice(xc, (0, i, j, 0), (nb, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, cin),
+                      (1, sh, sw, 1))
+            for i in range(kh) for j in range(kw)
+        ]
+        if columns:
+            taps = [jnp.concatenate(taps, axis=-1)]
+        prods = [jnp.einsum("nhwd,nhwc->dc", gc, t, preferred_element_type=jnp.float32)
+                 for t in taps]
+        return acc + (prods[0] if columns else jnp.stack(prods)), None
 
     # inside shard_map the scan carry must vary like the per-device data
-    acc = _varying_like(jnp.zeros((kh * kw, cin, cout), jnp.float32), x)
+    shape = (cout, kh * kw * cin) if columns else (kh * kw, cout, cin)
+    acc = _varying_like(jnp.zeros(shape, jnp.float32), x)
     acc, _ = lax.scan(body, acc, (xs, gs))
-    return acc.reshape(kh, kw, cin, cout)
+    if columns:  # [C_out, (i, j, C_in)]
+        return acc.T.reshape(kh, kw, cin, cout)
+    return acc.swapaxes(1, 2).reshape(kh, kw, cin, cout)
 
 
 def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Array:
@@ -202,7 +270,7 @@ def conv2d(
     """
     fast = (
         jax.default_backend() == "cpu"
-        and os.environ.get("SSLJAX_CPU_CONV", "taps") != "xla"
+        and cpu_mode() != "xla"
         and lhs.ndim == 4
         and not isinstance(padding, str)
         and dimension_numbers is not None
