@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every performance number of the project notes, side by side in one run (~25 min on 2 cores).
+# Every CPU performance number of the project notes, side by side in one run (~25 min on
+# 2 cores; the accelerator ones: benchmarks/accelerator.sh).
 #
 #   bash benchmarks/performance.sh                  # writes runs/performance.jsonl
 #   bash benchmarks/performance.sh out.jsonl        # or there
@@ -28,7 +29,7 @@ run benchmarks/loss_scaling.py
 run benchmarks/input_pipeline.py
 if "$py" -c "import torch" 2>/dev/null; then
   run benchmarks/cpu_parity.py --steps=5 --warmup=1 \
-    --variants=torch,torch_cl,torch_fwd,jax,jax_2dev,jax_fwd,jax_fwd_2dev,jax_full_2dev,jax_bf16_2dev
+    --variants=torch,torch_cl,torch_fwd,jax,jax_2dev,jax_fwd,jax_fwd_2dev,jax_full_2dev,jax_bf16_2dev,jax_taps,jax_taps_2dev
 else
   echo "== cpu_parity skipped: PyTorch is not installed (pip install torch --index-url https://download.pytorch.org/whl/cpu)" >&2
 fi

@@ -9,17 +9,31 @@ import sys
 from tests.program_utils import REPO, env_for
 
 
-def test_step_time_prints_its_json_line():
+# step_time as on an accelerator machine, which has no TensorFlow: importing it fails
+WITHOUT_TF = """
+import runpy, sys
+sys.modules["tensorflow"] = sys.modules["tensorflow_datasets"] = None
+sys.argv = ["benchmarks/step_time.py", *sys.argv[1:]]
+runpy.run_path("benchmarks/step_time.py", run_name="__main__")
+"""
+
+
+def test_step_time_prints_its_json_line_without_tensorflow():
+    env = env_for(2)
+    env["XLA_FLAGS"] += " --xla_cpu_enable_xprof_traceme"  # CPU operations in the trace
     proc = subprocess.run(
-        [sys.executable, "benchmarks/step_time.py", "--config=configs/simclr_mnist.py",
-         "--config.batch_size=16", "--steps=1", "--warmup=1"],
-        env=env_for(2), cwd=REPO, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-c", WITHOUT_TF, "--config=configs/simclr_mnist.py",
+         "--config.batch_size=16", "--steps=1", "--warmup=1", "--profile_top=3"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["devices"] == 2 and res["batch_size"] == 16 and res["views"] == 2
     assert res["median_step_s"] > 0 and res["encoder_only_step_s"] > 0
     assert res["overhead_ratio"] == round(res["median_step_s"] / res["encoder_only_step_s"], 3)
+    top = res["profile_top"]
+    assert len(top) == 3 and all(isinstance(n, str) and sec > 0 for n, sec in top), top
+    assert top == sorted(top, key=lambda item: -item[1])
 
 
 def test_mnist_methods_summary_averages_seeds_and_keeps_failures():
