@@ -37,7 +37,7 @@ def get_config():
     c = pretrain_base()
     c.method = "dino"
     c.batch_size = 128
-    c.num_epochs = 30
+    c.num_epochs = 40
     c.checkpoint_every_steps = 250
     c.log_every_steps = 25
     c.bn = "global"

@@ -14,7 +14,7 @@ query encoder with gradients, one through the key encoder without; 60 epochs gav
     python -m ssljax.pretrain --config=configs/mocov2_mnist.py --workdir=runs/mocov2_mnist
 
 Measured with `benchmarks/mnist_methods.py` (one run, seed 0, idle 2-core CPU): linear
-top-1 0.963, kNN 0.861 on the 1,000 held-out digits, 6 min 16 s wall. Single runs move
+top-1 0.962, kNN 0.864 on the 1,000 held-out digits, 5 min 11 s wall. Single runs move
 by up to a point with the seed or the rounding; raw-pixel logistic regression ≈ 0.90.
 """
 

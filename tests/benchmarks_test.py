@@ -30,7 +30,8 @@ def test_step_time_prints_its_json_line_without_tensorflow():
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["devices"] == 2 and res["batch_size"] == 16 and res["views"] == 2
     assert res["median_step_s"] > 0 and res["encoder_only_step_s"] > 0
-    assert res["overhead_ratio"] == round(res["median_step_s"] / res["encoder_only_step_s"], 3)
+    # the ratio is of the unrounded times
+    assert abs(res["overhead_ratio"] - res["median_step_s"] / res["encoder_only_step_s"]) < 2e-3
     top = res["profile_top"]
     assert len(top) == 3 and all(isinstance(n, str) and sec > 0 for n, sec in top), top
     assert top == sorted(top, key=lambda item: -item[1])
