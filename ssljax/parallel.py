@@ -41,8 +41,9 @@ def set_cpu_devices(count: int) -> None:
     Each device runs its share of the batch on its own thread, with BatchNorm statistics
     and negatives still over the global batch, so the step computes the same thing.
     XLA:CPU leaves cores idle between the operations of a single device's program;
-    two devices on 2 cores made the SimCLR ResNet-18 step about 1.2× faster
-    (`benchmarks/cpu_parity.py`, variant `jax_2dev`). Only the CPU backend is affected.
+    two devices on 2 cores made the SimCLR ResNet-18 step 1.08× faster (1.28× with
+    YNNPACK's convolutions; `benchmarks/cpu_parity.py`, variant `jax_2dev`). Only the CPU
+    backend is affected.
     Must run before JAX's backends start.
 
     Raises:

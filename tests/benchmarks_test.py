@@ -8,7 +8,6 @@ import sys
 
 from tests.program_utils import REPO, env_for
 
-
 # step_time as on an accelerator machine, which has no TensorFlow: importing it fails
 WITHOUT_TF = """
 import runpy, sys
