@@ -15,8 +15,8 @@ if "--xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "
         os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
     ).strip()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("SSLJAX_CACHE", os.path.join(os.path.dirname(__file__), "..", ".cache"))
 
 from ssljax.models import conv  # noqa: E402  (imports jax without starting its backends)
 
 conv.set_cpu_flags()
-os.environ.setdefault("SSLJAX_CACHE", os.path.join(os.path.dirname(__file__), "..", ".cache"))

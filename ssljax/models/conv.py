@@ -7,7 +7,7 @@ on the 2-core development machine, CIFAR ResNet-18, ``benchmarks/cpu_parity.py``
    images of 32×32 that ran at about 90 GFLOP/s; XLA's own (Eigen) convolution ran at
    about 200 GFLOP/s. `set_cpu_flags` keeps YNNPACK for matrix products and reductions
    only (`CPU_FLAG`); the ``ssljax`` programs call it before JAX starts. It made the
-   forward pass 1.8× faster.
+   ResNet-18 forward pass 1.7× faster (2.04 s → 1.23 s for 256 images, one device).
 2. XLA writes the kernel gradient ``dW`` as one convolution whose "kernel" is the whole
    output-gradient image: about 7 GFLOP/s on YNNPACK, and on Eigen it needs transposes
    of every activation that cost more than the convolution.
