@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Set up a virtualenv under the repo (if needed) and run the whole test suite.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"` (the fast tier).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+# The tools the tests run (shellcheck, ruff) come from the venv, never from the
+# machine: its bin/ goes first on PATH, as `source .venv/bin/activate` would put it.
+PATH="$(pwd)/.venv/bin:${PATH}"
+export PATH
 # Two workers: one per core (compilation is mostly single-threaded).
 exec .venv/bin/python -m pytest -q -p no:cacheprovider -n auto "$@"
