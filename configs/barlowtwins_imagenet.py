@@ -27,8 +27,7 @@ from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "barlowtwins"
+    c = pretrain_base("barlowtwins")
     c.batch_size = 2048
     c.num_epochs = 1000
     c.checkpoint_every_steps = 5000

@@ -20,8 +20,7 @@ from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "barlowtwins"
+    c = pretrain_base("barlowtwins")
     c.batch_size = 256
     c.num_epochs = 40
     c.checkpoint_every_steps = 250

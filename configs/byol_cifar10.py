@@ -15,14 +15,11 @@ solo-learn benchmark tables). Not yet reproduced with ssljax; the lr and weight 
 here are the usual CIFAR adaptation, not a tuned ssljax result.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "byol"
+    c = pretrain_base("byol")
     c.batch_size = 512
     c.num_epochs = 1000
     c.checkpoint_every_steps = 5000
@@ -36,12 +33,10 @@ def get_config():
     c.head.out_dim = 256
     c.head.use_bn = True
     c.head.last_bn = False
-    c.predictor = ml_collections.ConfigDict()
     c.predictor.hidden_dims = (4096,)
     c.predictor.out_dim = 256
     c.predictor.use_bn = True
     c.predictor.last_bn = False
-    c.ema = ml_collections.ConfigDict()
     c.ema.tau_base = 0.99
     c.ema.schedule = "cosine"
     c.optimizer.name = "lars"

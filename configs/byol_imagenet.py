@@ -17,14 +17,11 @@ trains with batch 4096 on 512 Cloud TPU v3 cores (about 8 hours for ResNet-50).
 Not yet reproduced with ssljax.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "byol"
+    c = pretrain_base("byol")
     c.batch_size = 4096
     c.num_epochs = 1000
     c.checkpoint_every_steps = 5000
@@ -41,12 +38,10 @@ def get_config():
     c.head.out_dim = 256
     c.head.use_bn = True
     c.head.last_bn = False
-    c.predictor = ml_collections.ConfigDict()
     c.predictor.hidden_dims = (4096,)
     c.predictor.out_dim = 256
     c.predictor.use_bn = True
     c.predictor.last_bn = False
-    c.ema = ml_collections.ConfigDict()
     c.ema.tau_base = 0.996
     c.ema.schedule = "cosine"
     c.optimizer.name = "lars"

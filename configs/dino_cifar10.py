@@ -16,14 +16,11 @@ published re-implementations (e.g. the solo-learn benchmark tables). Not yet rep
 with ssljax; this is the usual CIFAR adaptation, not a tuned ssljax result.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "dino"
+    c = pretrain_base("dino")
     c.batch_size = 512
     c.num_epochs = 1000
     c.checkpoint_every_steps = 5000
@@ -35,7 +32,7 @@ def get_config():
     c.augment.image_size = 32
     c.augment.local_size = 16
     c.augment.num_local = 6
-    c.augment.global_crop_scale = (0.14, 1.0)
+    c.augment.crop_scale = (0.14, 1.0)
     c.augment.local_crop_scale = (0.05, 0.14)
     c.encoder.name = "resnet18"
     c.encoder.stem = "cifar"
@@ -50,7 +47,6 @@ def get_config():
     c.loss.teacher_temp = 0.07
     c.loss.warmup_teacher_temp_epochs = 30
     c.loss.center_momentum = 0.9
-    c.ema = ml_collections.ConfigDict()
     c.ema.tau_base = 0.99
     c.optimizer.name = "sgd"
     c.optimizer.base_lr = 0.03

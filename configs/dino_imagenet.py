@@ -34,8 +34,6 @@ Expected (linear evaluation top-1 on ImageNet; k-NN in brackets):
 Not yet reproduced with ssljax.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 ENCODERS = ("vit_small", "resnet50")
@@ -45,8 +43,7 @@ def get_config(encoder=None):
     encoder = encoder or "vit_small"
     if encoder not in ENCODERS:
         raise ValueError(f"config argument {encoder!r} must be one of {', '.join(ENCODERS)}")
-    c = pretrain_base()
-    c.method = "dino"
+    c = pretrain_base("dino")
     c.num_epochs = 100
     c.checkpoint_every_steps = 5000
     c.eval_every_steps = 10000
@@ -68,7 +65,6 @@ def get_config(encoder=None):
     c.loss.student_temp = 0.1
     c.loss.warmup_teacher_temp = 0.04
     c.loss.center_momentum = 0.9
-    c.ema = ml_collections.ConfigDict()
     c.ema.tau_base = 0.996
     c.eval.max_train_examples = 100000
     c.eval.max_eval_examples = 50000
@@ -78,7 +74,7 @@ def get_config(encoder=None):
         c.encoder.patch_size = 16
         c.encoder.drop_path_rate = 0.1
         c.augment.num_local = 10
-        c.augment.global_crop_scale = (0.4, 1.0)
+        c.augment.crop_scale = (0.4, 1.0)
         c.augment.local_crop_scale = (0.05, 0.4)
         c.loss.teacher_temp = 0.07
         c.loss.warmup_teacher_temp_epochs = 30
@@ -92,7 +88,7 @@ def get_config(encoder=None):
         c.bn = "global"  # the authors synchronise BatchNorm across GPUs
         c.encoder.stem = "imagenet"
         c.augment.num_local = 6
-        c.augment.global_crop_scale = (0.14, 1.0)
+        c.augment.crop_scale = (0.14, 1.0)
         c.augment.local_crop_scale = (0.05, 0.14)
         c.loss.teacher_temp = 0.04
         c.loss.warmup_teacher_temp_epochs = 0

@@ -14,10 +14,10 @@ Expected: the SimCLR paper reports 65.6% top-1 / 87.8% top-5 for ResNet-50 (1×)
 1000 pretraining epochs. Not yet reproduced with ssljax.
 """
 
-from ssljax.finetune import imagenet_subset_config
+from ssljax.config_base import imagenet_subset_finetune
 
 
 def get_config():
-    c = imagenet_subset_config("10pct", num_epochs=30)
+    c = imagenet_subset_finetune("10pct", num_epochs=30)
     c.log_every_steps = 50
     return c

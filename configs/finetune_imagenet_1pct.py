@@ -14,10 +14,10 @@ Expected: the SimCLR paper reports 48.3% top-1 / 75.5% top-5 for ResNet-50 (1×)
 1000 pretraining epochs. Not yet reproduced with ssljax.
 """
 
-from ssljax.finetune import imagenet_subset_config
+from ssljax.config_base import imagenet_subset_finetune
 
 
 def get_config():
-    c = imagenet_subset_config("1pct", num_epochs=60)
+    c = imagenet_subset_finetune("1pct", num_epochs=60)
     c.log_every_steps = 10
     return c

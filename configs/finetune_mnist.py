@@ -21,11 +21,11 @@ Measured by `benchmarks/transfer_mnist.py` on a `configs/simclr_mnist.py` checkp
 (40 s with 1% labels) on a busy 2-core CPU.
 """
 
-from ssljax.finetune import base_config
+from ssljax.config_base import finetune_base
 
 
 def get_config():
-    c = base_config()
+    c = finetune_base()
     c.dataset.name = "mnist"
     c.encoder.name = "small_cnn"
     c.batch_size = 128

@@ -11,11 +11,11 @@ Expected: within about a point of the pretraining run's own `linear_top1`
 (ResNet-18, 1000 epochs: ≈ 0.90); not yet measured with ssljax.
 """
 
-from ssljax.linear_eval import base_config
+from ssljax.config_base import linear_eval_base
 
 
 def get_config():
-    c = base_config()
+    c = linear_eval_base()
     c.dataset.name = "cifar10"
     c.dataset.image_size = 32
     c.batch_size = 1024

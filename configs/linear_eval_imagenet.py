@@ -13,11 +13,11 @@ Expected: the SimCLR paper's ResNet-50 reaches 69.3% top-1 after 1000 pretrainin
 Not yet reproduced with ssljax.
 """
 
-from ssljax.linear_eval import base_config
+from ssljax.config_base import linear_eval_base
 
 
 def get_config():
-    c = base_config()
+    c = linear_eval_base()
     c.protocol = "paper"
     c.dataset.name = "imagenet2012"
     c.dataset.image_size = 224

@@ -15,11 +15,11 @@ epochs, AdamW; its own linear probe 0.978): cached 0.977 top-1 in 12 s, paper 0.
 about 3 minutes, on a busy 2-core CPU.
 """
 
-from ssljax.linear_eval import base_config
+from ssljax.config_base import linear_eval_base
 
 
 def get_config():
-    c = base_config()
+    c = linear_eval_base()
     c.dataset.name = "mnist"
     c.batch_size = 256
     c.num_epochs = 90

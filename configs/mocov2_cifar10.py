@@ -15,14 +15,11 @@ Expected: the demo reports kNN accuracy 82.6% after 200 epochs (85.3% symmetric)
 88.7% / 89.7% after 800 epochs, on one V100. Not yet reproduced with ssljax.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "mocov2"
+    c = pretrain_base("mocov2")
     c.bn = "shuffle"
     c.queue_size = 4096
     c.symmetric = False
@@ -40,7 +37,6 @@ def get_config():
     c.head.use_bn = False
     c.head.last_bn = False
     c.loss.temperature = 0.1
-    c.ema = ml_collections.ConfigDict()
     c.ema.tau_base = 0.99
     c.ema.schedule = "constant"
     c.optimizer.name = "sgd"

@@ -16,14 +16,11 @@ device set `--config.bn=global` (then the per-batch statistics leak, as the pape
 explains in Section 3.3 of MoCo v1). Not yet reproduced with ssljax.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "mocov2"
+    c = pretrain_base("mocov2")
     c.bn = "shuffle"
     c.queue_size = 65536
     c.symmetric = False
@@ -44,7 +41,6 @@ def get_config():
     c.head.use_bn = False
     c.head.last_bn = False
     c.loss.temperature = 0.2
-    c.ema = ml_collections.ConfigDict()
     c.ema.tau_base = 0.999
     c.ema.schedule = "constant"
     c.optimizer.name = "sgd"

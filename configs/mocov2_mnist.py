@@ -18,14 +18,11 @@ top-1 0.962, kNN 0.864 on the 1,000 held-out digits, 5 min 11 s wall. Single run
 by up to a point with the seed or the rounding; raw-pixel logistic regression ≈ 0.90.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "mocov2"
+    c = pretrain_base("mocov2")
     c.bn = "shuffle"
     c.queue_size = 1024
     c.symmetric = False
@@ -40,7 +37,6 @@ def get_config():
     c.head.out_dim = 64
     c.head.use_bn = False
     c.loss.temperature = 0.2
-    c.ema = ml_collections.ConfigDict()
     c.ema.tau_base = 0.99
     c.ema.schedule = "constant"
     c.optimizer.name = "lars"

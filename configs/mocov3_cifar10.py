@@ -14,14 +14,11 @@ task); this recipe is an adaptation with no published reference number, not yet 
 with ssljax.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "mocov3"
+    c = pretrain_base("mocov3")
     c.batch_size = 512
     c.num_epochs = 1000
     c.checkpoint_every_steps = 5000
@@ -29,7 +26,7 @@ def get_config():
     c.dataset.name = "cifar10"
     c.dataset.image_size = 32
     c.augment.preset = "byol"
-    c.augment.crop_min = 0.2
+    c.augment.crop_scale = (0.2, 1.0)
     c.encoder.name = "resnet18"
     c.encoder.stem = "cifar"
     c.head.hidden_dims = (4096,)
@@ -37,13 +34,11 @@ def get_config():
     c.head.use_bn = True
     c.head.last_bn = True
     c.head.last_bn_affine = False
-    c.predictor = ml_collections.ConfigDict()
     c.predictor.hidden_dims = (4096,)
     c.predictor.out_dim = 256
     c.predictor.use_bn = True
     c.predictor.last_bn = False
     c.loss.temperature = 0.2
-    c.ema = ml_collections.ConfigDict()
     c.ema.tau_base = 0.99
     c.ema.schedule = "cosine"
     c.optimizer.name = "lars"

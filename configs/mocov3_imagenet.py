@@ -25,8 +25,6 @@ Expected (reference CONFIG.md, linear evaluation top-1): ResNet-50 68.9% / 72.8%
 73.2% and ViT-Base 76.7% after 300 epochs (batch 4096). Not yet reproduced with ssljax.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 ENCODERS = ("resnet50", "vit_small", "vit_base")
@@ -36,8 +34,7 @@ def get_config(encoder=None):
     encoder = encoder or "resnet50"
     if encoder not in ENCODERS:
         raise ValueError(f"config argument {encoder!r} must be one of {', '.join(ENCODERS)}")
-    c = pretrain_base()
-    c.method = "mocov3"
+    c = pretrain_base("mocov3")
     c.batch_size = 4096
     c.checkpoint_every_steps = 5000
     c.eval_every_steps = 10000
@@ -52,17 +49,15 @@ def get_config(encoder=None):
     c.head.use_bn = True
     c.head.last_bn = True
     c.head.last_bn_affine = False
-    c.predictor = ml_collections.ConfigDict()
     c.predictor.hidden_dims = (4096,)
     c.predictor.out_dim = 256
     c.predictor.use_bn = True
-    c.ema = ml_collections.ConfigDict()
     c.ema.schedule = "cosine"
     c.eval.max_train_examples = 100000
     c.eval.max_eval_examples = 50000
     if encoder == "resnet50":
         c.num_epochs = 1000
-        c.augment.crop_min = 0.2
+        c.augment.crop_scale = (0.2, 1.0)
         c.encoder.stem = "imagenet"
         c.head.hidden_dims = (4096,)
         c.predictor.last_bn = False
@@ -75,7 +70,7 @@ def get_config(encoder=None):
         c.optimizer.weight_decay = 1.5e-6
     else:
         c.num_epochs = 300
-        c.augment.crop_min = 0.08
+        c.augment.crop_scale = (0.08, 1.0)
         c.encoder.patch_size = 16
         c.head.hidden_dims = (4096, 4096)
         c.predictor.last_bn = True

@@ -20,8 +20,7 @@ from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "simclr"
+    c = pretrain_base("simclr")
     c.batch_size = 1024
     c.num_epochs = 1000
     c.checkpoint_every_steps = 5000

@@ -18,8 +18,7 @@ from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "simclr"
+    c = pretrain_base("simclr")
     c.batch_size = 256
     c.num_epochs = 60
     c.checkpoint_every_steps = 250

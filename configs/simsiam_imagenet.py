@@ -15,14 +15,11 @@ the reference: its default run keeps the predictor's learning rate fixed
 does not do yet. Not yet reproduced with ssljax.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "simsiam"
+    c = pretrain_base("simsiam")
     c.stop_gradient = True
     c.batch_size = 512
     c.num_epochs = 100
@@ -41,7 +38,6 @@ def get_config():
     c.head.use_bn = True
     c.head.last_bn = True
     c.head.last_bn_affine = False
-    c.predictor = ml_collections.ConfigDict()
     c.predictor.hidden_dims = (512,)
     c.predictor.out_dim = 2048
     c.predictor.use_bn = True

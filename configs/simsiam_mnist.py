@@ -20,14 +20,11 @@ Collapse without the stop-gradient (paper, Figure 2): add
 (std of the L2-normalised projections) towards 0, and the linear probe drops.
 """
 
-import ml_collections
-
 from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "simsiam"
+    c = pretrain_base("simsiam")
     c.stop_gradient = True
     c.batch_size = 128
     c.num_epochs = 60
@@ -40,7 +37,6 @@ def get_config():
     c.head.out_dim = 256
     c.head.last_bn = True
     c.head.last_bn_affine = False
-    c.predictor = ml_collections.ConfigDict()
     c.predictor.hidden_dims = (64,)
     c.predictor.out_dim = 256
     c.predictor.use_bn = True

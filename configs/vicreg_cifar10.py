@@ -18,8 +18,7 @@ from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "vicreg"
+    c = pretrain_base("vicreg")
     c.batch_size = 512
     c.num_epochs = 1000
     c.checkpoint_every_steps = 5000

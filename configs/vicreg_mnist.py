@@ -19,8 +19,7 @@ from ssljax.config_base import pretrain_base
 
 
 def get_config():
-    c = pretrain_base()
-    c.method = "vicreg"
+    c = pretrain_base("vicreg")
     c.batch_size = 256
     c.num_epochs = 70
     c.checkpoint_every_steps = 250

@@ -1,10 +1,10 @@
-"""Orbax checkpoints: keep-N async saves, safe resume, and the exported encoder.
+"""Orbax checkpoints: keep-N async saves, safe resume, atomic files.
 
 Layout of a pretraining workdir::
 
     config.json          the run's full config (written once; guards against mixing runs)
     checkpoints/<step>/  Orbax CheckpointManager steps: `state` (TrainState) + `meta` (JSON)
-    encoder/             the encoder only (params + batch_stats), for linear_eval / finetune
+    encoder/             the encoder only (`ssljax.encoder_io`), for linear_eval / finetune
     encoder_spec.json    how to rebuild that encoder and preprocess its inputs
     corrupt_checkpoints/ checkpoints that could not be restored, moved aside (never deleted)
 
@@ -27,15 +27,9 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from ssljax.errors import CheckpointError
-
 _log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
-ENCODER_DIR = "encoder"
-ENCODER_SPEC = "encoder_spec.json"
-# Config keys that must match for a workdir to be resumed by a new command.
-IDENTITY_KEYS = ("method", "encoder.name", "dataset.name")
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
@@ -47,43 +41,6 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
         json.dump(obj, f, indent=2, sort_keys=True, default=str)
         f.write("\n")
     os.replace(tmp, path)
-
-
-def _get(d: dict[str, Any], dotted: str) -> Any:
-    for part in dotted.split("."):
-        if not isinstance(d, dict) or part not in d:
-            return None
-        d = d[part]
-    return d
-
-
-def check_workdir(workdir: str | os.PathLike, config_dict: dict[str, Any]) -> bool:
-    """Validates a workdir for this run; returns True if it holds an earlier run of it.
-
-    Raises:
-      CheckpointError: the workdir is a file, is not writable, or holds a run of a
-        different method, encoder or dataset.
-    """
-    wd = Path(workdir)
-    if wd.exists() and not wd.is_dir():
-        raise CheckpointError(f"--workdir={wd} is a file, not a directory; pick another path")
-    saved_path = wd / CONFIG_FILE
-    if not saved_path.exists():
-        return False
-    try:
-        saved = json.loads(saved_path.read_text())
-    except (OSError, ValueError) as e:
-        raise CheckpointError(
-            f"{saved_path} is unreadable ({e}); use a fresh --workdir or restore that file"
-        ) from None
-    for key in IDENTITY_KEYS:
-        old, new = _get(saved, key), _get(config_dict, key)
-        if old != new:
-            raise CheckpointError(
-                f"--workdir={wd} holds a run with {key}={old!r} but this config has {key}={new!r}; "
-                "use a fresh --workdir (nothing in the old one was changed)"
-            )
-    return True
 
 
 class Checkpointer:
@@ -194,66 +151,3 @@ def save_variables(target: str | os.PathLike, variables: Any) -> Path:
             shutil.rmtree(target)
         os.replace(staging, target)
     return target
-
-
-def export_encoder(
-    workdir: str | os.PathLike, params: Any, batch_stats: Any, spec: dict[str, Any]
-) -> Path:
-    """Saves the encoder alone (`workdir/encoder`) and its `encoder_spec.json`.
-
-    Args:
-      workdir: the pretraining workdir.
-      params: the encoder's parameter tree.
-      batch_stats: the encoder's BatchNorm statistics (may be empty).
-      spec: JSON-able description: encoder config, input shape, eval preprocessing,
-        method and step.
-    """
-    wd = Path(workdir).absolute()
-    target = save_variables(wd / ENCODER_DIR, {"params": params, "batch_stats": batch_stats})
-    if jax.process_index() == 0:
-        write_json_atomic(wd / ENCODER_SPEC, spec)
-    return target
-
-
-def load_encoder_spec(init_from: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
-    """Finds the exported encoder of a pretraining workdir: (encoder dir, spec).
-
-    Raises:
-      CheckpointError: `init_from` is missing or holds no exported encoder.
-    """
-    root = Path(init_from)
-    if not str(init_from):
-        raise CheckpointError("init_from is empty; pass --config.init_from=<pretrain workdir>")
-    if not root.exists():
-        raise CheckpointError(
-            f"init_from={root} does not exist; pass the --workdir of a finished pretrain run"
-        )
-    if root.name == ENCODER_DIR and (root.parent / ENCODER_SPEC).exists():
-        root = root.parent
-    spec_path, enc_dir = root / ENCODER_SPEC, root / ENCODER_DIR
-    if not spec_path.exists() or not enc_dir.is_dir():
-        raise CheckpointError(
-            f"init_from={root} is not a pretraining checkpoint (no {ENCODER_SPEC} and "
-            f"{ENCODER_DIR}/); pass the --workdir of a finished `ssljax.pretrain` run"
-        )
-    try:
-        spec = json.loads(spec_path.read_text())
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{spec_path} is unreadable ({e})") from None
-    return enc_dir, spec
-
-
-def restore_encoder(enc_dir: Path, abstract: Any) -> Any:
-    """Restores `{"params", "batch_stats"}` of an exported encoder into `abstract`'s structure.
-
-    Raises:
-      CheckpointError: the saved encoder does not match the expected structure.
-    """
-    try:
-        return ocp.StandardCheckpointer().restore(enc_dir.absolute(), abstract)
-    except Exception as e:  # noqa: BLE001 - structure/shape mismatch from Orbax
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise CheckpointError(
-            f"the encoder in {enc_dir} does not match this config's encoder ({first}); "
-            "use the encoder settings of the pretraining run"
-        ) from None

@@ -1,16 +1,55 @@
-"""Defaults shared by every pretraining config in `configs/`.
+"""The config schema: every key any program reads, with its one default.
 
-A config file calls `pretrain_base()` and overrides what its recipe changes, so
-every run has every key (`--config.key=value` can only override existing keys).
+A pretraining config file calls `pretrain_base(method)` and overrides what its recipe
+changes; `linear_eval_base()` and `finetune_base()` do the same for the evaluation
+programs. So every run has every key (`--config.key=value` can only override existing
+keys), and `ssljax.config_schema.resolve` checks a loaded config against these defaults
+before any work starts: an unknown key is a one-line error naming it, a key the chosen
+method, optimizer or augmentation preset does not read is a one-line warning.
+
+`pretrain_base(method)` is the common schema below plus the method's own keys and
+defaults (`Method.defaults` in `ssljax/methods/<method>.py`: its loss coefficients,
+predictor, EMA target, queue, ...).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import ml_collections
 
+from ssljax.data.config import DatasetConfig
 
-def pretrain_base() -> ml_collections.ConfigDict:
-    """All pretraining keys with neutral defaults (a tiny SimCLR on the bundled digits)."""
+
+def _block(**values: Any) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(values)
+
+
+def dataset_block(name: str = "mnist") -> ml_collections.ConfigDict:
+    """The `dataset` block: exactly the fields of `ssljax.data.DatasetConfig`."""
+    return _block(**dataclasses.asdict(DatasetConfig(name=name)))
+
+
+def optimizer_block(name: str = "lars", base_lr: float = 0.3) -> ml_collections.ConfigDict:
+    """The `optimizer` block; which keys each optimizer reads is `ssljax.optim.OPTIMIZERS`."""
+    return _block(
+        name=name,  # lars | sgd | adamw
+        base_lr=base_lr,
+        lr_scaling="linear",  # linear (base·bs/256) | sqrt (base·√bs) | none
+        warmup_epochs=10.0,
+        end_lr=0.0,  # the cosine's final value (absolute, not scaled)
+        weight_decay=1e-6,
+        momentum=0.9,  # lars, sgd
+        nesterov=False,  # lars, sgd
+        trust_coefficient=1e-3,  # lars
+        b1=0.9,  # adamw
+        b2=0.999,  # adamw
+        freeze=(),  # parameter-path substrings that get no updates, e.g. ("patch_embed",)
+    )
+
+
+def _common_pretrain() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.method = "simclr"
     c.seed = 0
@@ -25,53 +64,147 @@ def pretrain_base() -> ml_collections.ConfigDict:
     c.nonfinite = "stop"  # stop | skip: what a NaN/Inf loss or gradient does
     c.tensorboard = True
     c.plots = True
+    c.dataset = dataset_block("mnist")
+    c.augment = _block(
+        preset="digits",  # a name in ssljax.augment.PRESETS
+        image_size=0,  # side of the (global) views; 0 = the dataset's image size
+        strength=1.0,  # simclr: colour-jitter strength s
+        blur=True,  # simclr: Gaussian blur on/off
+        crop_scale=(),  # (min, max) crop area of the global views; () = the preset's
+        num_local=0,  # multi-crop: number of local crops
+        local_size=0,  # their side; 0 = 96/224 of the global side
+        local_crop_scale=(),  # their crop area range; () = the preset's
+        mean=(),  # per-channel normalisation of the views; () = none (values in [0, 1])
+        std=(),
+    )
+    # Plus the encoder's own attributes (stem, width, channels, patch_size, ...), which the
+    # schema takes from the encoder module named by `encoder.name`.
+    c.encoder = _block(name="small_cnn", dtype="float32")  # dtype: float32 | bfloat16
+    c.head = _block(hidden_dims=(512,), out_dim=128, use_bn=True, last_bn=False,
+                    last_bn_affine=True)
+    c.loss = ml_collections.ConfigDict()  # the method's own keys (Method.defaults)
+    c.optimizer = optimizer_block()
+    c.probe = _block(learning_rate=1e-3)
+    c.eval = _block(
+        encoder="online",  # online | target (the EMA network: DINO's teacher)
+        knn_k=200,
+        knn_temperature=0.07,
+        linear_epochs=100,  # L-BFGS iterations of the final linear probe
+        max_train_examples=0,  # 0 = all
+        max_eval_examples=0,
+        batch_size=512,  # feature extraction
+    )
+    return c
 
-    c.dataset = ml_collections.ConfigDict()
-    c.dataset.name = "mnist"
-    c.dataset.data_dir = ""
-    c.dataset.image_size = 0  # 0 = native size
-    c.dataset.train_split = "train"
-    c.dataset.eval_split = "test"
-    c.dataset.num_classes = 0  # 0 = from the dataset
-    c.dataset.download = False
-    c.dataset.skip_corrupt = False
 
-    c.augment = ml_collections.ConfigDict()
-    c.augment.preset = "digits"  # simclr | byol | mocov2 | digits
-    c.augment.image_size = 0  # output size of the views; 0 = dataset image size
-    c.augment.strength = 1.0
-    c.augment.blur = True
+def set_dotted(config: ml_collections.ConfigDict, key: str, value: Any) -> None:
+    """`config[a][b]... = value` for `key = "a.b..."`, creating missing blocks."""
+    *parents, leaf = key.split(".")
+    node = config
+    for p in parents:
+        if p not in node:
+            node[p] = ml_collections.ConfigDict()
+        node = node[p]
+    if leaf in node:
+        del node[leaf]  # a method default may change the type of a common default
+    node[leaf] = value
 
-    c.encoder = ml_collections.ConfigDict()
-    c.encoder.name = "small_cnn"
-    c.encoder.dtype = "float32"  # float32 | bfloat16 (compute dtype; params stay float32)
 
-    c.head = ml_collections.ConfigDict()
-    c.head.hidden_dims = (512,)
-    c.head.out_dim = 128
-    c.head.use_bn = True
-    c.head.last_bn = False
+def pretrain_base(method: str = "simclr") -> ml_collections.ConfigDict:
+    """Every pretraining key with its default for `method` (a tiny run on the bundled digits).
 
-    c.loss = ml_collections.ConfigDict()
-    c.loss.temperature = 0.1
-    c.loss.block_size = 0  # > 0: blockwise NT-Xent with memory linear in the batch
+    Args:
+      method: a name in `ssljax.methods.METHODS`; its `defaults` (dotted keys) are added
+        to, or replace, the common defaults.
 
-    c.optimizer = ml_collections.ConfigDict()
-    c.optimizer.name = "lars"  # lars | sgd | adamw
-    c.optimizer.base_lr = 0.3
-    c.optimizer.lr_scaling = "linear"  # linear (base·bs/256) | sqrt | none
-    c.optimizer.warmup_epochs = 10
-    c.optimizer.weight_decay = 1e-6
-    c.optimizer.momentum = 0.9
+    Raises:
+      ConfigError: unknown method.
+    """
+    from ssljax.methods import METHODS  # noqa: PLC0415 - the registry imports the models
 
-    c.probe = ml_collections.ConfigDict()
-    c.probe.learning_rate = 1e-3
+    c = _common_pretrain()
+    c.method = method
+    for key, value in METHODS.lookup(method).defaults.items():
+        set_dotted(c, key, value)
+    return c
 
-    c.eval = ml_collections.ConfigDict()
-    c.eval.encoder = "online"  # online | target (the EMA network: DINO's teacher)
-    c.eval.knn_k = 200
-    c.eval.knn_temperature = 0.07
-    c.eval.linear_epochs = 100
-    c.eval.max_train_examples = 0  # 0 = all
-    c.eval.max_eval_examples = 0
+
+def _eval_common() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.init_from = ""  # a pretraining workdir (or its encoder/ folder)
+    c.seed = 0
+    c.num_classes = 0  # 0 = from the data
+    c.image_size = 0  # 0 = the checkpoint's view size (the dataset's for scratch)
+    # Empty values mean "the checkpoint's"; a set value must match it. Encoder attributes
+    # (e.g. stem) may be added the same way.
+    c.encoder = _block(name="", dtype="")
+    c.dataset = dataset_block("")  # name "" = the pretraining run's dataset
+    c.batch_size = 256
+    c.num_epochs = 90
+    c.num_steps = 0  # > 0: train this many steps whatever the number of labels
+    c.max_steps = -1  # cap on steps; <= 0 means none
+    c.label_fraction = 1.0  # < 1: a class-balanced subset of the training labels
+    c.optimizer = optimizer_block("sgd", 0.1)
+    c.optimizer.warmup_epochs = 0.0
+    c.optimizer.nesterov = True
+    c.optimizer.weight_decay = 0.0
+    c.augment = _block(crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip=True)
+    c.head_bn = False  # BatchNorm without affine before the linear layer (MoCo v3, MAE)
+    c.eval_batch_size = 512
+    c.log_every_steps = 50
+    c.tensorboard = True
+    c.plots = True
+    c.embedding_plot = "pca"  # pca | tsne
+    return c
+
+
+def linear_eval_base() -> ml_collections.ConfigDict:
+    """Every linear-eval key with its default (the bundled-digits setting).
+
+    `protocol="cached"`: L2-regularised logistic regression on features extracted once,
+    without augmentation (`cached` block). `protocol="paper"`: SimCLR's Appendix B.6 —
+    crop + flip on device, frozen encoder, BatchNorm without affine then a linear layer,
+    Nesterov SGD lr 0.1·bs/256, cosine, no weight decay, 90 epochs.
+    """
+    c = _eval_common()
+    c.protocol = "cached"  # cached | paper
+    c.cached = _block(optimizer="lbfgs", epochs=500, weight_decay=5e-4, batch_size=0,
+                      learning_rate=0.0)
+    c.head_bn = True
+    return c
+
+
+def finetune_base() -> ml_collections.ConfigDict:
+    """Every fine-tuning key with its default (SimCLR's Appendix B.5 recipe, 30 epochs).
+
+    `init_from=""` trains the same network from a random initialisation (the baseline;
+    `encoder.name` must then be set). `freeze_encoder=True` is feature extraction.
+    """
+    c = _eval_common()
+    c.freeze_encoder = False
+    c.bn = "local"  # local | global: BatchNorm statistics of the fine-tuned encoder
+    c.num_epochs = 30
+    c.optimizer.base_lr = 0.05
+    return c
+
+
+def imagenet_subset_finetune(subset: str, num_epochs: int) -> ml_collections.ConfigDict:
+    """SimCLR's semi-supervised ImageNet recipe (Appendix B.5) on a TFDS label subset.
+
+    Args:
+      subset: "1pct" or "10pct" (TFDS `imagenet2012_subset/<subset>`, the SimCLR subsets).
+      num_epochs: 60 for 1%, 30 for 10% in the paper.
+    """
+    c = finetune_base()
+    c.dataset.name = f"imagenet2012_subset/{subset}"
+    c.dataset.image_size = 224
+    c.dataset.eval_split = "validation"
+    c.label_fraction = 1.0  # the TFDS subset already holds only the labelled fraction
+    c.encoder.name = "resnet50"
+    c.encoder.stem = "imagenet"
+    c.bn = "global"
+    c.batch_size = 4096
+    c.num_epochs = num_epochs
+    c.optimizer.base_lr = 0.05
+    c.eval_batch_size = 1024
     return c

@@ -1,6 +1,7 @@
 """The training engine shared by every method.
 
-`create_state` initialises the `TrainState` directly replicated over the mesh;
+`create_state` initialises the `TrainState` directly replicated over the mesh (the
+method builds its own EMA target, `Method.init_target`);
 `make_train_step` returns the jitted, shard_mapped step: on-device augmentation
 keyed by (seed, step, global row, view), the method's global loss, the optimizer
 update, target/extra updates, the online linear probe, and a NaN/Inf guard that
@@ -10,61 +11,22 @@ finite.
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import optax
 from jax import lax
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
-from ssljax import augment, optim, parallel
-from ssljax.errors import ConfigError
+from ssljax import augment, methods, parallel, training
 from ssljax.methods.base import Method
 from ssljax.parallel import DATA_AXIS
 from ssljax.train_state import TrainState, init_probe, probe_logits, probe_optimizer
-
-
-def learning_rate_schedule(
-    config: ml_collections.ConfigDict, steps_per_epoch: int
-) -> optax.Schedule:
-    """Warm-up + cosine schedule from `config.optimizer` (base lr scaled by batch size)."""
-    o = config.optimizer
-    try:
-        return optim.warmup_cosine(
-            o.base_lr,
-            config.batch_size,
-            o.get("warmup_epochs", 0),
-            config.num_epochs,
-            steps_per_epoch,
-            scaling=o.get("lr_scaling", "linear"),
-        )
-    except ValueError as e:
-        raise ConfigError(f"optimizer schedule: {e}") from None
-
-
-def make_optimizer(
-    config: ml_collections.ConfigDict, schedule: optax.Schedule
-) -> optax.GradientTransformation:
-    """The online network's optimizer (`lars`, `sgd` or `adamw`) from `config.optimizer`."""
-    o = config.optimizer.to_dict()
-    name = o.pop("name")
-    for k in ("base_lr", "lr_scaling", "warmup_epochs"):
-        o.pop(k, None)
-    builder = getattr(optim, name, None) if name in optim.OPTIMIZERS else None
-    if builder is not None:
-        # Shared config blocks carry keys (e.g. momentum) that only some optimizers take.
-        accepted = inspect.signature(builder).parameters
-        o = {k: v for k, v in o.items() if k in accepted or k == "freeze"}
-    try:
-        return optim.make_optimizer(name, schedule, **o)
-    except (ValueError, TypeError) as e:
-        raise ConfigError(f"optimizer: {e}") from None
 
 
 def create_state(
@@ -94,8 +56,7 @@ def create_state(
         out = method.model.apply(variables, x, train=False)
         dims = {k: v.shape[-1] for k, v in out.items()}
         probe = init_probe(rng, dims["features"], method.num_classes)
-        target = jax.tree.map(jnp.copy, params) if method.has_target else None
-        target_bs = jax.tree.map(jnp.copy, batch_stats) if method.has_target else None
+        target, target_bs = method.init_target(params, batch_stats)
         return TrainState(
             step=jnp.zeros((), jnp.int32),
             params=params,
@@ -194,57 +155,47 @@ def make_train_step(
     )
 
 
-def eval_preprocess(images: jax.Array, spec: Any) -> jax.Array:
-    """Un-augmented evaluation input: uint8 → [0, 1], resize to the view size, normalize."""
-    x = images.astype(jnp.float32) / 255.0
-    size = spec.out_size
-    if x.shape[1] != size or x.shape[2] != size:
-        x = jax.image.resize(x, (x.shape[0], size, size, x.shape[3]), method="bilinear")
-    if spec.mean is not None:
-        x = augment.normalize(x, spec.mean, spec.std)
-    return x
+@dataclasses.dataclass
+class Run:
+    """A pretraining run's pieces, built from a resolved config by `build`.
 
-
-def make_feature_fn(method: Method, mesh: Mesh, spec: Any) -> Callable[..., jax.Array]:
-    """Jitted `(params, batch_stats, images uint8 [B,H,W,C]) -> features [B, D]`.
-
-    Runs in inference mode (running BN statistics), partitioned over the mesh by
-    jit, with a replicated output so that every process can read it; B must be
-    divisible by the device count (`extract_features` pads).
+    Attributes:
+      method: the method (model, target, loss).
+      specs: its views' augmentation specs.
+      schedule: the learning-rate schedule.
+      tx: the online optimizer.
+      state: the initial `TrainState`, replicated over the mesh.
+      step: the jitted SPMD train step `(state, global batch) -> (state, metrics)`.
     """
 
-    def features(params, batch_stats, images):
-        x = eval_preprocess(images, spec)
-        out, _ = method.apply(params, batch_stats, x, train=False)
-        return out["features"]
+    method: Method
+    specs: tuple[Any, ...]
+    schedule: optax.Schedule
+    tx: optax.GradientTransformation
+    state: TrainState
+    step: Callable[..., Any]
 
-    return jax.jit(features, out_shardings=parallel.replicated(mesh))
 
+def build(config: ml_collections.ConfigDict, mesh: Mesh, *, num_classes: int,
+          image_shape: tuple[int, int, int], steps_per_epoch: int) -> Run:
+    """Method, views, schedule, optimizer, initial state and step of a pretraining run.
 
-def extract_features(
-    feature_fn: Callable[..., jax.Array],
-    params: Any,
-    batch_stats: Any,
-    images: Any,
-    mesh: Mesh,
-    batch_size: int = 512,
-) -> jax.Array:
-    """Features [N, D] of uint8 images [N, H, W, C], in fixed-size padded batches.
-
-    Every process passes the same images (the evaluation split is small and held in
-    memory); each device encodes its rows of a batch.
+    Args:
+      config: a config resolved by `ssljax.config_schema.resolve`.
+      mesh: the device mesh.
+      num_classes: classes of the online probe.
+      image_shape: (H, W, C) of the dataset's images (the views' default size is H).
+      steps_per_epoch: optimizer steps per epoch; the schedules run over
+        `num_epochs × steps_per_epoch` steps.
     """
-    n = len(images)
-    nd = mesh.devices.size
-    bs = max(nd, (batch_size // nd) * nd)
-    out = []
-    sharding = parallel.batch_sharded(mesh)
-    for start in range(0, n, bs):
-        chunk = np.asarray(images[start : start + bs])
-        pad = bs - len(chunk)
-        if pad:
-            chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-        x = jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
-        feats = feature_fn(params, batch_stats, x)
-        out.append(np.asarray(feats)[: bs - pad])
-    return jnp.asarray(np.concatenate(out, axis=0))
+    method = methods.get_method(config, num_classes)
+    specs = method.views(image_shape[0])
+    planned = max(1, int(round(config.num_epochs * steps_per_epoch)))
+    method.bind_schedule(planned, steps_per_epoch)
+    schedule = training.learning_rate(config.optimizer, config.batch_size, steps_per_epoch,
+                                      planned)
+    tx = training.optimizer(config.optimizer, schedule)
+    view_shape = (specs[0].out_size, specs[0].out_size, image_shape[2])
+    state = create_state(method, config, mesh, view_shape, tx)
+    step = make_train_step(method, tx, mesh, specs, config, schedule)
+    return Run(method, specs, schedule, tx, state, step)

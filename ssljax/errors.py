@@ -20,3 +20,7 @@ class DataError(SSLJaxError, ValueError):
 
 class CheckpointError(SSLJaxError):
     """A checkpoint or workdir cannot be used as asked."""
+
+
+class NumericalError(SSLJaxError):
+    """A loss or gradient stopped being finite; the message names the step and the fix."""

@@ -24,6 +24,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,11 +33,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ssljax.registry import Registry
+
 PyTree = Any
 MaskOrFn = PyTree | Callable[[PyTree], PyTree] | None
 
 SCALINGS = ("linear", "sqrt", "none")
-OPTIMIZERS = ("lars", "sgd", "adamw")
 _NO_DECAY_NAMES = ("bias", "scale")
 
 
@@ -191,6 +193,26 @@ def adamw(
     return optax.adamw(learning_rate, b1=b1, b2=b2, weight_decay=weight_decay, mask=mask)
 
 
+@dataclasses.dataclass(frozen=True)
+class OptimizerDef:
+    """A registered optimizer: its builder and the config keys (besides the lr) it takes.
+
+    Attributes:
+        build: `(learning_rate, **kwargs) -> GradientTransformation`.
+        reads: the keyword arguments of `build` a config's `optimizer` block may set.
+    """
+
+    build: Callable[..., optax.GradientTransformation]
+    reads: tuple[str, ...]
+
+
+OPTIMIZERS: Registry[OptimizerDef] = Registry("optimizer", key="optimizer.name")
+OPTIMIZERS.register("lars", OptimizerDef(
+    lars, ("weight_decay", "momentum", "trust_coefficient", "nesterov")))
+OPTIMIZERS.register("sgd", OptimizerDef(sgd, ("momentum", "nesterov", "weight_decay")))
+OPTIMIZERS.register("adamw", OptimizerDef(adamw, ("weight_decay", "b1", "b2")))
+
+
 def make_optimizer(
     name: str,
     learning_rate: optax.ScalarOrSchedule,
@@ -198,7 +220,7 @@ def make_optimizer(
     freeze: Sequence[str] = (),
     **kwargs: Any,
 ) -> optax.GradientTransformation:
-    """Builds "lars", "sgd" or "adamw" by name, optionally with frozen parameters.
+    """Builds a registered optimizer ("lars", "sgd", "adamw"), optionally with frozen parameters.
 
     Args:
         name: optimizer name, one of `OPTIMIZERS`.
@@ -214,11 +236,10 @@ def make_optimizer(
     Raises:
         ValueError: unknown name or arguments.
     """
-    builders = {"lars": lars, "sgd": sgd, "adamw": adamw}
-    if name not in builders:
-        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}")
+    if name not in OPTIMIZERS:
+        raise ValueError(OPTIMIZERS.unknown_message(name))
     try:
-        tx = builders[name](learning_rate, **kwargs)
+        tx = OPTIMIZERS[name].build(learning_rate, **kwargs)
     except TypeError as e:
         raise ValueError(f"bad arguments for optimizer {name!r}: {e}") from None
     if isinstance(freeze, str):

@@ -21,16 +21,26 @@ import jax
 import ml_collections
 import numpy as np
 
-from ssljax import checkpoint, cli, data, engine, methods, parallel
-from ssljax.errors import ConfigError, SSLJaxError
+from ssljax import (
+    augment,
+    checkpoint,
+    cli,
+    config_schema,
+    data,
+    encoder_io,
+    engine,
+    parallel,
+    training,
+)
+from ssljax import (
+    workdir as workdirs,
+)
+from ssljax.errors import NumericalError
+from ssljax.evaluate.plots import save_run_plots
 from ssljax.metric_writer import MetricWriter, progress_bar, read_metrics
-from ssljax.pretrain_eval import eval_encoder, eval_variables, evaluate_representation, save_plots
+from ssljax.pretrain_eval import eval_encoder, eval_variables, evaluate_representation
 
 _log = logging.getLogger("ssljax.pretrain")
-
-
-class NumericalError(SSLJaxError):
-    """The loss or the gradients stopped being finite."""
 
 
 class _StopFlag:
@@ -54,42 +64,30 @@ class _StopFlag:
         return stop
 
 
-def total_steps(config: ml_collections.ConfigDict, steps_per_epoch: int) -> int:
-    """num_epochs × steps/epoch, capped by max_steps when it is positive."""
-    steps = config.num_epochs * steps_per_epoch
-    if config.max_steps > 0:
-        steps = min(steps, config.max_steps)
-    if steps <= 0:
-        raise ConfigError(
-            f"nothing to train: num_epochs={config.num_epochs}, max_steps={config.max_steps}"
-        )
-    return steps
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Pretrains (or resumes) in `workdir` and evaluates; returns the results dict."""
     t_start = time.time()
     cli.require_keys(config, cli.REQUIRED_PRETRAIN_KEYS)
+    config, _ = config_schema.resolve(config, "pretrain")
     config_dict = config.to_dict()
-    resuming = checkpoint.check_workdir(workdir, config_dict)
+    resuming = workdirs.check(workdir, program="pretrain", config=config_dict)
     mesh = parallel.make_mesh()
     parallel.check_batch_divisible(config.batch_size, mesh)
     info = data.dataset_info(config.dataset)
-    method = methods.get_method(config, config.dataset.get("num_classes", 0) or info.num_classes)
-    specs = method.views(info.image_shape[0])
     spe = data.steps_per_epoch(config.dataset, config.batch_size)
-    n_steps = total_steps(config, spe)
-    method.bind_schedule(config.num_epochs * spe, spe)
-    schedule = engine.learning_rate_schedule(config, spe)
-    tx = engine.make_optimizer(config, schedule)
+    n_steps = training.total_steps(config.num_epochs, spe, config.max_steps)
+    # Builds (and checks) everything, the initial state included, before writing anything.
+    run = engine.build(config, mesh, num_classes=config.dataset.num_classes or info.num_classes,
+                       image_shape=info.image_shape, steps_per_epoch=spe)
+    method, specs, state, step_fn = run.method, run.specs, run.state, run.step
+    eval_view = augment.EvalView.of(specs[0])
     view_shape = (specs[0].out_size, specs[0].out_size, info.image_shape[2])
-    evaluated = eval_encoder(config, method)  # checked before anything is written
+    evaluated = eval_encoder(config, method)
 
     Path(workdir).mkdir(parents=True, exist_ok=True)
     if not resuming and parallel.is_main_process():
         checkpoint.write_json_atomic(Path(workdir) / checkpoint.CONFIG_FILE, config_dict)
-    state = engine.create_state(method, config, mesh, view_shape, tx)
-    ckpt = checkpoint.Checkpointer(workdir, max_to_keep=config.get("keep_checkpoints", 3))
+    ckpt = checkpoint.Checkpointer(workdir, max_to_keep=config.keep_checkpoints)
     start_step = 0
     restored = ckpt.restore_latest(state)
     if restored is not None:
@@ -107,8 +105,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         config.batch_size,
     )
 
-    step_fn = engine.make_train_step(method, tx, mesh, specs, config, schedule)
-    writer = MetricWriter(workdir, tensorboard=config.get("tensorboard", True))
+    writer = MetricWriter(workdir, tensorboard=config.tensorboard)
     stop = _StopFlag()
     stop.install()
     status, last_loss, step = "completed", None, start_step
@@ -119,6 +116,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             method,
             mesh,
             specs,
+            eval_view,
             state,
             step_fn,
             ckpt,
@@ -148,18 +146,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             "step": int(step),
             "network": evaluated,
             "encoder": config_dict["encoder"],
-            "bn": config.get("bn", "global"),
+            "bn": config.bn,
             "input_shape": list(view_shape),
-            "eval_view": {
-                "out_size": specs[0].out_size,
-                "mean": specs[0].mean,
-                "std": specs[0].std,
-            },
+            "eval_view": eval_view.to_json(),
             "dataset": config_dict["dataset"],
         }
         enc_params, enc_stats = _encoder_variables(state, evaluated)
-        checkpoint.export_encoder(workdir, enc_params, enc_stats, export_spec)
-        ev = evaluate_representation(config, method, state, mesh, specs[0], final=True)
+        encoder_io.export_encoder(workdir, enc_params, enc_stats, export_spec)
+        ev = evaluate_representation(config, method, state, mesh, eval_view, final=True)
         results.update(
             {
                 k: v
@@ -169,8 +163,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             }
         )
         writer.write(step, {f"final_{k}": v for k, v in ev.items() if isinstance(v, float)})
-        if parallel.is_main_process() and config.get("plots", True):
-            save_plots(workdir, read_metrics(workdir), ev)
+        if parallel.is_main_process() and config.plots:
+            save_run_plots(workdir, read_metrics(workdir), *ev.pop("_features"))
     ckpt.close()
     writer.close()
     results.update({"seconds": round(time.time() - t_start, 1), **summary})
@@ -180,7 +174,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
 
 def _train_loop(
-    config, workdir, method, mesh, specs, state, step_fn, ckpt, writer, stop, start_step, n_steps
+    config, workdir, method, mesh, specs, eval_view, state, step_fn, ckpt, writer, stop,
+    start_step, n_steps,
 ):
     """Runs steps [start_step, n_steps); returns (status, last loss, step, state)."""
     it = data.make_train_iterator(
@@ -189,10 +184,10 @@ def _train_loop(
         seed=config.seed,
         start_step=start_step,
     )
-    log_every = max(1, config.get("log_every_steps", 50))
-    eval_every = config.get("eval_every_steps", 0)
+    log_every = config.log_every_steps
+    eval_every = config.eval_every_steps
     ckpt_every = config.checkpoint_every_steps
-    policy = config.get("nonfinite", "stop")
+    policy = config.nonfinite
     bar = progress_bar(n_steps, start_step, f"pretrain {method.name}")
     t_window, window_start = time.time(), start_step
     pending: tuple[int, dict[str, Any]] | None = None
@@ -219,7 +214,8 @@ def _train_loop(
                 if bar is not None:
                     bar.set_postfix(loss=f"{host['loss']:.4f}", probe=f"{host['probe_top1']:.3f}")
             if eval_every and step % eval_every == 0 and step != n_steps:
-                ev = evaluate_representation(config, method, state, mesh, specs[0], final=False)
+                ev = evaluate_representation(config, method, state, mesh, eval_view,
+                                             final=False)
                 writer.write(step, ev)
             if ckpt_every and step % ckpt_every == 0:
                 ckpt.save(step, state, {"method": method.name, "step": step, "loss": last_loss})

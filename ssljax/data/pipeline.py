@@ -208,12 +208,23 @@ def load_split(dataset: DatasetLike, split: str) -> tuple[np.ndarray, np.ndarray
     return source.split(split, cfg.image_size)
 
 
+def subset_indices(n: int, max_examples: int) -> np.ndarray | None:
+    """The fixed evaluation subset: `max_examples` of `n` indices (seed 0, sorted), or None.
+
+    None means all examples (`max_examples` <= 0 or >= n).
+    """
+    if max_examples <= 0 or max_examples >= n:
+        return None
+    return np.sort(np.random.default_rng(0).permutation(n)[:max_examples])
+
+
 def make_eval_iterator(
     dataset: DatasetLike,
     split: str,
     batch_size: int,
     process_index: int | None = None,
     process_count: int | None = None,
+    max_examples: int = 0,
 ) -> BatchIterator:
     """Finite iterator over `split` in a fixed order, each example exactly once.
 
@@ -221,6 +232,11 @@ def make_eval_iterator(
     processes); process p gets its rows `[p*b, (p+1)*b)`, `b = B // P`. Every process
     yields `ceil(N / B)` batches `{"image", "label", "index", "mask"}` of `b` rows; rows
     past the end of the split are zero with `mask=False` and `index=-1`.
+
+    `max_examples > 0` limits the split to a fixed subset: for in-memory sources the
+    examples `subset_indices(N, max_examples)` (a seeded random subset, in order), for
+    streamed TFDS splits the first `max_examples` (TFDS shuffles files when it prepares a
+    dataset).
     """
     process_index, process_count = _processes(process_index, process_count)
     _check_batch(batch_size, process_count)
@@ -234,9 +250,13 @@ def make_eval_iterator(
             batch_size=int(batch_size),
             process_index=process_index,
             process_count=process_count,
+            max_examples=int(max_examples),
         )
         return BatchIterator(lambda: stream, prefetch=2)
     images, labels = source.split(split, cfg.image_size)
+    idx = subset_indices(images.shape[0], int(max_examples))
+    if idx is not None:
+        images, labels = images[idx], labels[idx]
     return BatchIterator(
         lambda: arrays.array_eval_batches(
             images,

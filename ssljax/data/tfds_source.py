@@ -356,14 +356,21 @@ def _ordered(cfg: DatasetConfig, builder: Any, split: str) -> Any:
 
 
 def eval_batches(
-    cfg: DatasetConfig, split: str, *, batch_size: int, process_index: int, process_count: int
+    cfg: DatasetConfig, split: str, *, batch_size: int, process_index: int, process_count: int,
+    max_examples: int = 0,
 ) -> Iterator[Batch]:
-    """Fixed-order padded batches of `split`, like `arrays.array_eval_batches`."""
+    """Fixed-order padded batches of `split`, like `arrays.array_eval_batches`.
+
+    `max_examples > 0`: only the first `max_examples` examples of the split.
+    """
     tf, _ = import_tf()
     builder = get_builder(cfg)
     n = num_examples(cfg, builder, split)
     b = batch_size // process_count
     ds = _ordered(cfg, builder, split)
+    if 0 < max_examples < n:
+        n = max_examples
+        ds = ds.take(n)
     if process_count > 1:
         ds = ds.filter(lambda ex: (ex["index"] // b) % process_count == process_index)
     decode = _decode_fn(cfg, builder)

@@ -11,7 +11,12 @@ matplotlib and scikit-learn lazily, inside its functions.
     evaluate.health_metrics(z)  # {"embedding_std", "embedding_std_normalized", ...}
 """
 
-from ssljax.evaluate.health import effective_rank, embedding_std, health_metrics
+from ssljax.evaluate.health import (
+    effective_rank,
+    embedding_std,
+    global_embedding_std,
+    health_metrics,
+)
 from ssljax.evaluate.knn import knn_accuracy, knn_predict, l2_normalize
 from ssljax.evaluate.linear import (
     LinearClassifier,
@@ -26,6 +31,7 @@ __all__ = [
     "effective_rank",
     "embedding_std",
     "evaluate_linear",
+    "global_embedding_std",
     "health_metrics",
     "knn_accuracy",
     "knn_predict",

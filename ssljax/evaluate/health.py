@@ -50,6 +50,34 @@ def embedding_std(z: jax.Array) -> jax.Array:
     return jnp.mean(jnp.std(zn, axis=0))
 
 
+def global_embedding_std(z: jax.Array, axis_name: str | None = None) -> jax.Array:
+    """`embedding_std` of the GLOBAL batch, inside `shard_map` over `axis_name`.
+
+    The per-dimension mean and variance of the L2-normalised rows are summed over all
+    devices (two `psum`s of `[D]` vectors, no gather), so the value does not depend on the
+    device count: `mean_d std_n (z_n / |z_n|)_d` over all rows, population std. Gradients
+    are stopped. `axis_name=None` is `embedding_std` of the local batch.
+
+    Args:
+        z: local embeddings `[n, D]`.
+        axis_name: the mesh axis the batch is sharded over ("data"), or None.
+
+    Returns:
+        float32 scalar, the same on every device: 0 for a collapsed batch, about
+        `1/sqrt(D)` for rows spread over the sphere.
+
+    Reference:
+        Chen & He, SimSiam, CVPR 2021, Section 4.1.
+    """
+    z = jax.lax.stop_gradient(_check(z))
+    zn = z / jnp.maximum(jnp.linalg.norm(z, axis=-1, keepdims=True), _EPS)
+    psum = (lambda x: x) if axis_name is None else (lambda x: jax.lax.psum(x, axis_name))
+    count = zn.shape[0] * (1 if axis_name is None else jax.lax.axis_size(axis_name))
+    mean = psum(jnp.sum(zn, axis=0)) / count
+    var = psum(jnp.sum(jnp.square(zn - mean), axis=0)) / count
+    return jnp.mean(jnp.sqrt(var))
+
+
 def effective_rank(z: jax.Array) -> jax.Array:
     """Effective rank ``exp(H(p))`` of the embedding matrix, ``p = sigma / ||sigma||_1``.
 

@@ -207,3 +207,29 @@ def plot_embedding_2d(
     ax.set_yticks([])
     fig.tight_layout()
     return _save(fig, out_png)
+
+
+def save_run_plots(workdir: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
+                   features: Any = None, labels: Any = None, method: str = "pca") -> None:
+    """`training_curves.png` and `embedding_<method>.png` of a run's held-out features.
+
+    What every program writes at its end; a plot that fails is logged, never raised (a
+    finished run must not fail on a picture).
+
+    Args:
+        workdir: the run's directory.
+        rows: its metric rows (`metrics.jsonl`).
+        features: held-out features `[N, D]`, or None for no embedding plot.
+        labels: their labels `[N]`.
+        method: "pca" or "tsne".
+    """
+    import logging  # noqa: PLC0415
+
+    try:
+        if rows:
+            plot_training_curves(rows, os.path.join(workdir, "training_curves.png"))
+        if features is not None:
+            plot_embedding_2d(features, labels, os.path.join(workdir, f"embedding_{method}.png"),
+                              method=method, title=f"{method.upper()} of held-out features")
+    except Exception as e:  # noqa: BLE001 - a plot must never fail a finished run
+        logging.getLogger("ssljax").warning("could not write plots: %s", e)

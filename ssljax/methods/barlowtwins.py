@@ -14,65 +14,17 @@ via Redundancy Reduction", ICML 2021 (arXiv:2103.03230), Algorithm 1 and §4.
 
 from __future__ import annotations
 
-from typing import Any
-
-import jax
-import jax.numpy as jnp
-from jax import lax
-
 from ssljax import losses
-from ssljax.methods.base import Method, SSLModel, StepOutput, build_encoder, build_head
+from ssljax.methods.base import (
+    Method,
+    SSLModel,
+    StepOutput,
+    apply_views,
+    build_encoder,
+    build_head,
+    embedding_std,
+)
 from ssljax.parallel import DATA_AXIS
-
-
-def two_view_forward(
-    method: Method, params: Any, batch_stats: Any, views: tuple[jax.Array, ...]
-) -> tuple[dict[str, jax.Array], dict[str, jax.Array], Any]:
-    """Runs the online model on the first two views, one after the other.
-
-    BatchNorm normalises each view with its own batch statistics (the authors' code
-    calls the backbone once per view); the running statistics are updated by both
-    calls in turn.
-
-    Args:
-      method: the method (its `apply` runs the model).
-      params: online parameters.
-      batch_stats: online BatchNorm statistics.
-      views: augmented views; `views[0]`, `views[1]` are `[n, H, W, C]`.
-
-    Returns:
-      (outputs of view 0, outputs of view 1, updated batch_stats); the outputs are the
-      model's dicts (`features` [n, D], `proj` [n, P]).
-    """
-    out_a, batch_stats = method.apply(params, batch_stats, views[0], train=True)
-    out_b, batch_stats = method.apply(params, batch_stats, views[1], train=True)
-    return out_a, out_b, batch_stats
-
-
-def embedding_std_metric(z: jax.Array, eps: float = 1e-12) -> jax.Array:
-    """`health.embedding_std` of the GLOBAL batch of stop-gradient embeddings.
-
-    The per-dimension std of the L2-normalised rows is taken over all devices' rows (two
-    `psum`s of `[P]` vectors, no gather), so the value does not depend on the device
-    count: `mean_d std_n (z_n / |z_n|)_d`, population std.
-
-    Args:
-      z: `[n, P]` local embeddings (inside shard_map over "data").
-      eps: floor of the row norms.
-
-    Returns:
-      float32 scalar, the same on every device: 0 for a collapsed batch, about
-      `1/sqrt(P)` for rows spread over the sphere.
-
-    Reference:
-      Chen & He, "Exploring Simple Siamese Representation Learning", CVPR 2021, §4.1.
-    """
-    z = lax.stop_gradient(z).astype(jnp.float32)
-    zn = z / jnp.maximum(jnp.linalg.norm(z, axis=-1, keepdims=True), eps)
-    count = zn.shape[0] * lax.axis_size(DATA_AXIS)
-    mean = lax.psum(jnp.sum(zn, axis=0), DATA_AXIS) / count
-    var = lax.psum(jnp.sum(jnp.square(zn - mean), axis=0), DATA_AXIS) / count
-    return jnp.mean(jnp.sqrt(var))
 
 
 class BarlowTwins(Method):
@@ -90,6 +42,8 @@ class BarlowTwins(Method):
     """
 
     name = "barlowtwins"
+    defaults = {"head.hidden_dims": (8192, 8192), "head.out_dim": 8192,
+                "loss.lambd": 5e-3, "loss.scale": 1.0}
 
     def __init__(self, config, num_classes):
         super().__init__(config, num_classes)
@@ -100,15 +54,12 @@ class BarlowTwins(Method):
 
     def loss(self, params, state, views, rng):
         del rng
-        out_a, out_b, batch_stats = two_view_forward(self, params, state.batch_stats, views)
+        (out_a, out_b), batch_stats = apply_views(self.model, params, state.batch_stats,
+                                                  views[:2])
         z_a, z_b = out_a["proj"], out_b["proj"]
-        bt = losses.barlow_twins(
-            z_a, z_b, lambd=self.config.loss.get("lambd", 5e-3), axis_name=DATA_AXIS
-        )
-        scale = self.config.loss.get("scale", 1.0)
-        return scale * bt, StepOutput(
+        bt = losses.barlow_twins(z_a, z_b, lambd=self.config.loss.lambd, axis_name=DATA_AXIS)
+        return self.config.loss.scale * bt, StepOutput(
             batch_stats=batch_stats,
             features=out_a["features"],
-            embeddings=z_a,
-            metrics={"embedding_std": embedding_std_metric(z_a), "barlow_twins_loss": bt},
+            metrics={"embedding_std": embedding_std(z_a), "barlow_twins_loss": bt},
         )

@@ -1,17 +1,24 @@
-"""What every method shares: the online network, its BN mode, and the hooks.
+"""What every method shares: the networks, one model-apply, the view forward and the hooks.
 
-A method says (1) which views it needs, (2) how they go through the online (and
-target) networks and which loss applies, and (3) what happens after the
-optimizer step (EMA target, queue, center). The engine in `ssljax.engine` does
-the rest — augmentation, gradients, the optimizer, the online probe, NaN guards —
-identically for every method.
+A method says (1) which views it needs (`views`, from `config.augment` through
+`ssljax.augment.make_views`), (2) how they go through the online (and target) networks
+and which loss applies (`loss`), and (3) what happens after the optimizer step
+(`after_update`: EMA target, queue, center). The engine in `ssljax.engine` does the rest
+— augmentation, gradients, the optimizer, the online probe, NaN guards — identically for
+every method. EMA targets live in `ssljax.methods.target`, multi-crop networks in
+`ssljax.methods.multicrop`.
+
+A method declares its config keys in `defaults` (dotted keys → defaults, added to the
+common schema of `ssljax.config_base` by `pretrain_base(method)`) and the common keys it
+does not read in `ignores` (set to a non-default value, they produce a warning).
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
@@ -20,9 +27,8 @@ import ml_collections
 
 from ssljax import augment, models
 from ssljax.errors import ConfigError
+from ssljax.evaluate.health import global_embedding_std
 from ssljax.parallel import DATA_AXIS
-
-BN_MODES = ("global", "local", "shuffle")
 
 
 class SSLModel(nn.Module):
@@ -53,49 +59,40 @@ class StepOutput:
 
     Attributes:
       batch_stats: the online network's updated BatchNorm statistics.
-      features: encoder features [n, D] of the first view (for the online probe).
-      embeddings: embeddings [n, P] used for the health monitor.
-      metrics: extra global scalars to log.
-      carry: anything `after_update` needs (e.g. keys to enqueue, teacher logits).
+      features: encoder features [n, D] of the first view (the online probe's input).
+      metrics: extra global scalars to log (`embedding_std`: `global_embedding_std` of
+        the projector output of the first view; method-specific ones such as `tau`).
+      carry: what `after_update` needs (EMA decay, target statistics, keys to enqueue).
     """
 
     batch_stats: Any
     features: jax.Array
-    embeddings: jax.Array
     metrics: dict[str, jax.Array]
     carry: Any = None
 
 
 jax.tree_util.register_dataclass(
-    StepOutput,
-    data_fields=["batch_stats", "features", "embeddings", "metrics", "carry"],
-    meta_fields=[],
+    StepOutput, data_fields=["batch_stats", "features", "metrics", "carry"], meta_fields=[]
 )
 
 
+# --------------------------------------------------------------------------- building blocks
+
+
 def bn_axis(config: ml_collections.ConfigDict) -> str | None:
-    """The BatchNorm axis name for the configured BN mode (`None` = local statistics)."""
-    mode = config.get("bn", "global")
-    if mode not in BN_MODES:
-        raise ConfigError(f"bn={mode!r} is not one of {BN_MODES}; set --config.bn=global")
-    return DATA_AXIS if mode == "global" else None
+    """The BatchNorm axis of `config.bn`: "data" for global BN, None for local/shuffle."""
+    return DATA_AXIS if config.bn == "global" else None
 
 
 def compute_dtype(config: ml_collections.ConfigDict) -> Any:
-    """The activation dtype from `config.encoder.dtype` ('float32' or 'bfloat16')."""
-    name = config.encoder.get("dtype", "float32")
-    if name not in ("float32", "bfloat16"):
-        raise ConfigError(f"encoder.dtype={name!r} must be 'float32' or 'bfloat16'")
-    return jnp.bfloat16 if name == "bfloat16" else jnp.float32
+    """The activation dtype of `config.encoder.dtype` ('float32' or 'bfloat16')."""
+    return jnp.bfloat16 if config.encoder.dtype == "bfloat16" else jnp.float32
 
 
 def build_encoder(config: ml_collections.ConfigDict, axis_name: str | None) -> nn.Module:
-    """The configured encoder; unknown names become a one-line `ConfigError`."""
-    kwargs = {k: v for k, v in config.encoder.to_dict().items() if k not in ("name", "dtype")}
+    """The configured encoder; a bad name or attribute is a one-line `ConfigError`."""
     try:
-        return models.get_encoder(
-            config.encoder.name, dtype=compute_dtype(config), bn_axis_name=axis_name, **kwargs
-        )
+        return models.encoder_from_block(config.encoder.to_dict(), axis_name)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"encoder: {e}") from None
 
@@ -107,70 +104,154 @@ def build_head(
     return models.MLPHead(
         hidden_dims=tuple(head_cfg.hidden_dims),
         out_dim=head_cfg.out_dim,
-        use_bn=head_cfg.get("use_bn", True),
-        last_bn=head_cfg.get("last_bn", False),
-        last_bn_affine=head_cfg.get("last_bn_affine", True),
+        use_bn=head_cfg.use_bn,
+        last_bn=head_cfg.last_bn,
+        last_bn_affine=head_cfg.last_bn_affine,
         dtype=compute_dtype(config),
         bn_axis_name=axis_name,
     )
 
 
-def view_specs(config: ml_collections.ConfigDict, image_size: int) -> tuple[Any, ...]:
-    """The augmentation presets named by `config.augment.preset`."""
-    preset = config.augment.preset
-    size = config.augment.get("image_size", 0) or image_size
-    if preset == "simclr":
-        return augment.simclr_views(
-            size,
-            strength=config.augment.get("strength", 1.0),
-            blur=config.augment.get("blur", True),
+def build_predictor(config: ml_collections.ConfigDict, axis_name: str | None) -> nn.Module:
+    """The predictor MLP of `config.predictor`; its output must match the projector's."""
+    if config.predictor.out_dim != config.head.out_dim:
+        raise ConfigError(
+            f"predictor.out_dim={config.predictor.out_dim} must equal head.out_dim="
+            f"{config.head.out_dim} (the predictor regresses the projection)"
         )
-    if preset == "digits":
-        return augment.digits_views(size)
-    if preset == "byol":
-        return augment.byol_views(size)
-    if preset == "mocov2":
-        return augment.mocov2_views(size)
-    if preset == "dino":
-        return augment.dino_views(
-            global_size=size,
-            local_size=config.augment.get("local_size", 0) or max(8, (size * 96) // 224),
-            num_local=config.augment.get("num_local", 6),
+    return build_head(config.predictor, config, axis_name)
+
+
+def predictor_defaults(hidden: int, out: int, *, last_bn: bool = False,
+                       last_bn_affine: bool = True) -> dict[str, Any]:
+    """`Method.defaults` entries of a `predictor` block (an `MLPHead`)."""
+    return {"predictor.hidden_dims": (hidden,), "predictor.out_dim": out,
+            "predictor.use_bn": True, "predictor.last_bn": last_bn,
+            "predictor.last_bn_affine": last_bn_affine}
+
+
+def view_specs(config: ml_collections.ConfigDict, image_size: int) -> tuple[augment.ViewSpec, ...]:
+    """The views of `config.augment` (preset, crop overrides, multi-crop) at `image_size`."""
+    a = config.augment
+    preset = augment.PRESETS.lookup(a.preset)
+    try:
+        return augment.make_views(
+            a.preset, a.image_size or image_size, options={k: a[k] for k in preset.options},
+            crop_scale=a.crop_scale, num_local=a.num_local, local_size=a.local_size,
+            local_crop_scale=a.local_crop_scale, mean=a.mean, std=a.std,
         )
-    raise ConfigError(
-        f"augment.preset={preset!r} is unknown; use one of simclr, byol, mocov2, dino, digits"
-    )
+    except ValueError as e:
+        raise ConfigError(f"augment: {e}") from None
+
+
+# --------------------------------------------------------------------------- running networks
+
+
+def apply_model(
+    model: nn.Module, params: Any, batch_stats: Any, x: Any, *, train: bool = True,
+    rngs: dict[str, jax.Array] | None = None,
+) -> tuple[Any, Any]:
+    """Runs `model` on `x`; returns (outputs, updated batch_stats).
+
+    In training mode BatchNorm uses the batch statistics of `x` and the returned statistics
+    are the updated running averages; otherwise (or without BN) they are returned unchanged.
+
+    Args:
+      model: the network.
+      params: its parameters.
+      batch_stats: its BatchNorm running averages (`{}` without BN).
+      x: its input (`[n, H, W, C]`, or a list of crops for a multi-crop model).
+      train: training mode (batch statistics, stochastic depth).
+      rngs: PRNG streams, e.g. `{"dropout": key}` for stochastic depth.
+    """
+    variables = {"params": params}
+    if batch_stats:
+        variables["batch_stats"] = batch_stats
+    if train and batch_stats:
+        out, updates = model.apply(variables, x, train=True, mutable=["batch_stats"], rngs=rngs)
+        return out, updates["batch_stats"]
+    return model.apply(variables, x, train=train, rngs=rngs), batch_stats
+
+
+def apply_views(
+    model: nn.Module, params: Any, batch_stats: Any, views: Sequence[jax.Array], *,
+    train: bool = True,
+) -> tuple[list[Any], Any]:
+    """Runs each view through `model` separately, threading the BN running averages.
+
+    BatchNorm normalises each view with its own batch statistics, as the reference code of
+    BYOL, SimSiam, MoCo v3, Barlow Twins and VICReg does (one backbone call per view).
+
+    Args:
+      model: the network.
+      params: its parameters.
+      batch_stats: its BatchNorm running averages (`{}` without BN).
+      views: arrays `[n, H, W, C]`, one per view.
+      train: training mode.
+
+    Returns:
+      (one output per view, batch_stats after all views).
+    """
+    outs = []
+    for x in views:
+        out, batch_stats = apply_model(model, params, batch_stats, x, train=train)
+        outs.append(out)
+    return outs, batch_stats
+
+
+def embedding_std(z: jax.Array) -> jax.Array:
+    """The collapse monitor every method logs: `global_embedding_std` over "data"."""
+    return global_embedding_std(z, DATA_AXIS)
+
+
+# --------------------------------------------------------------------------- the method
 
 
 class Method(abc.ABC):
     """Base class: a method without target network or extras.
 
-    Subclasses set `name`, build `self.model` in `__init__`, and implement `loss`.
+    Subclasses set `name` and `defaults`, build `self.model` (and `self.target`, an
+    `EMATarget`, if they have one) in `__init__`, and implement `loss`.
     """
 
     name = "base"
-    has_target = False
+    # Dotted config keys this method adds to the common schema, or whose default it changes.
+    defaults: ClassVar[dict[str, Any]] = {}
+    # Common config keys this method does not read (a non-default value is warned about).
+    ignores: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ml_collections.ConfigDict, num_classes: int):
         self.config = config
         self.num_classes = num_classes
         self.axis = bn_axis(config)
+        self.target = None
         self.total_steps = 1
         self.steps_per_epoch = 1
+
+    @property
+    def has_target(self) -> bool:
+        """Whether the state holds an EMA target network."""
+        return self.target is not None
 
     def bind_schedule(self, total_steps: int, steps_per_epoch: int) -> None:
         """Tells the method the run's length (EMA and temperature schedules use it)."""
         self.total_steps = max(1, int(total_steps))
         self.steps_per_epoch = max(1, int(steps_per_epoch))
 
-    def views(self, image_size: int) -> tuple[Any, ...]:
-        """Augmentation specs, one per view."""
+    def views(self, image_size: int) -> tuple[augment.ViewSpec, ...]:
+        """Augmentation specs, one per view (`config.augment`)."""
         return view_specs(self.config, image_size)
 
     def init_extra(self, feature_dims: dict[str, int]) -> dict[str, jax.Array]:
         """Method-specific arrays of the train state (queue, center)."""
         del feature_dims
         return {}
+
+    def init_target(self, params: Any, batch_stats: Any) -> tuple[Any, Any]:
+        """(target params, target batch_stats) at step 0, or (None, None) without a target."""
+        if self.target is None:
+            return None, None
+        return self.target.init(params, batch_stats)
 
     @abc.abstractmethod
     def loss(
@@ -186,12 +267,6 @@ class Method(abc.ABC):
         del out
         return state
 
-    def apply(self, params: Any, batch_stats: Any, x: jax.Array, *, train: bool = True):
+    def apply(self, params: Any, batch_stats: Any, x: Any, *, train: bool = True):
         """Runs the online model; returns (outputs dict, new batch_stats)."""
-        variables = {"params": params}
-        if batch_stats:
-            variables["batch_stats"] = batch_stats
-        if train and batch_stats:
-            out, updates = self.model.apply(variables, x, train=True, mutable=["batch_stats"])
-            return out, updates["batch_stats"]
-        return self.model.apply(variables, x, train=train), batch_stats
+        return apply_model(self.model, params, batch_stats, x, train=train)

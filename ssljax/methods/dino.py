@@ -21,15 +21,10 @@ Both the teacher temperature and τ are logged (`teacher_temp`, `tau`), with
 teacher's sharpened distribution: log K when uniform, 0 when one-hot — the two collapse
 modes DINO balances with centering and sharpening).
 
-Position embeddings of a ViT are made for the global crops (the first view, which
-initialises the model) and interpolated bicubically for the local crops
-(`models.interpolate_pos_embed`).
-
-The teacher runs in training mode only when it has BatchNorm (ResNet encoders, or
-`head.use_bn`): the authors' teacher is never switched to eval mode, so its BN layers use
-batch statistics and update their own running averages, which are kept in
-`state.target_batch_stats`. A ViT teacher runs in inference mode (no stochastic depth,
-as the authors build the teacher with `drop_path_rate=0`).
+Multi-crop (`ssljax.methods.multicrop`): the views are the preset's 2 global crops plus
+`augment.num_local` local crops; each resolution goes through the encoder as one batch.
+The teacher is an `EMATarget` of the encoder and head (`ssljax.methods.target`: in
+training mode only when it has BatchNorm, with its own running averages).
 
 Reference: Caron, Touvron, Misra, Jégou, Mairal, Bojanowski, Joulin, "Emerging Properties
 in Self-Supervised Vision Transformers", ICCV 2021 (arXiv:2104.14294), Algorithm 1,
@@ -38,50 +33,25 @@ in Self-Supervised Vision Transformers", ICCV 2021 (arXiv:2104.14294), Algorithm
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ssljax import augment, losses, models, optim, parallel
+from ssljax import losses, models
 from ssljax.errors import ConfigError
-from ssljax.methods.barlowtwins import embedding_std_metric
-from ssljax.methods.base import Method, StepOutput, build_encoder, compute_dtype, view_specs
+from ssljax.methods.base import (
+    Method,
+    StepOutput,
+    apply_model,
+    build_encoder,
+    compute_dtype,
+    embedding_std,
+)
+from ssljax.methods.multicrop import MultiCropModel, split_crops
+from ssljax.methods.target import EMATarget, ema_defaults
 from ssljax.parallel import DATA_AXIS
-
-
-class MultiCropModel(nn.Module):
-    """Encoder + DINO head over crops of several resolutions.
-
-    Called with one array `[N, H, W, C]` (initialisation, evaluation) or a sequence of
-    crops; consecutive crops of the same shape go through the encoder as one batch, and
-    the head runs once on the features of all crops.
-
-    Returns a dict: `features` `[M, D]` (encoder output of all crops, in order) and
-    `proj` `[M, K]` (head logits), M the total number of rows.
-    """
-
-    encoder: nn.Module
-    head: nn.Module
-
-    @nn.compact
-    def __call__(
-        self, x: jax.Array | Sequence[jax.Array], train: bool = True
-    ) -> dict[str, jax.Array]:
-        crops = list(x) if isinstance(x, (list, tuple)) else [x]
-        groups: list[list[jax.Array]] = []
-        for c in crops:
-            if groups and groups[-1][0].shape[1:] == c.shape[1:]:
-                groups[-1].append(c)
-            else:
-                groups.append([c])
-        feats = [self.encoder(jnp.concatenate(g, axis=0), train=train) for g in groups]
-        h = jnp.concatenate(feats, axis=0).astype(jnp.float32)
-        return {"features": h, "proj": self.head(h, train=train).astype(jnp.float32)}
 
 
 def teacher_temperature(
@@ -131,7 +101,7 @@ def build_dino_head(config, axis_name: str | None) -> models.DINOHead:
     `norm_last_layer` (True).
     """
     h = config.head
-    hidden = tuple(h.get("hidden_dims", (2048, 2048)))
+    hidden = tuple(h.hidden_dims)
     if len(set(hidden)) > 1:
         raise ConfigError(
             f"head.hidden_dims={hidden}: DINO's head uses one hidden size; e.g. "
@@ -140,10 +110,10 @@ def build_dino_head(config, axis_name: str | None) -> models.DINOHead:
     return models.DINOHead(
         out_dim=h.out_dim,
         hidden_dim=hidden[0] if hidden else 1,
-        bottleneck_dim=h.get("bottleneck_dim", 256),
+        bottleneck_dim=h.bottleneck_dim,
         nlayers=len(hidden) + 1,
-        use_bn=h.get("use_bn", False),
-        norm_last_layer=h.get("norm_last_layer", True),
+        use_bn=h.use_bn,
+        norm_last_layer=h.norm_last_layer,
         dtype=compute_dtype(config),
         bn_axis_name=axis_name,
     )
@@ -163,12 +133,21 @@ class DINO(Method):
 
     Config keys: `head` (see `build_dino_head`; plus `freeze_last_layer_epochs`), `loss`
     (`student_temp`, `teacher_temp`, `warmup_teacher_temp`, `warmup_teacher_temp_epochs`,
-    `center_momentum`), `ema.tau_base`, `augment` (`preset` "dino" or "digits",
-    `num_local`, `local_size`, and optionally `global_crop_scale`, `local_crop_scale`).
+    `center_momentum`), `ema.tau_base`, `augment` (`preset`, `num_local`, `local_size`,
+    `crop_scale`, `local_crop_scale`).
     """
 
     name = "dino"
-    has_target = True
+    defaults = {
+        "head.hidden_dims": (2048, 2048), "head.out_dim": 65536, "head.use_bn": False,
+        "head.bottleneck_dim": 256, "head.norm_last_layer": True,
+        "head.freeze_last_layer_epochs": 1,
+        "loss.student_temp": 0.1, "loss.teacher_temp": 0.07, "loss.warmup_teacher_temp": 0.04,
+        "loss.warmup_teacher_temp_epochs": 30, "loss.center_momentum": 0.9,
+        **ema_defaults(0.996, "cosine"),
+        "augment.preset": "dino", "augment.num_local": 8,
+    }
+    ignores = ("head.last_bn", "head.last_bn_affine")
     num_global = 2
 
     def __init__(self, config, num_classes):
@@ -176,137 +155,63 @@ class DINO(Method):
         self.model = MultiCropModel(
             encoder=build_encoder(config, self.axis), head=build_dino_head(config, self.axis)
         )
-
-    # ---------------------------------------------------------------- views
-
-    def views(self, image_size: int) -> tuple[augment.ViewSpec, ...]:
-        """2 global crops then `augment.num_local` local crops.
-
-        Preset "dino": `augment.dino_views` (paper numbers). Preset "digits": the digits
-        recipe (no flip, no colour) at `image_size` for the global crops and
-        `augment.local_size` for the local ones. `augment.global_crop_scale` /
-        `augment.local_crop_scale`, when set, replace the crop-area ranges (the ResNet-50
-        recipe uses (0.14, 1) and (0.05, 0.14)).
-        """
-        a = self.config.augment
-        num_local = int(a.get("num_local", 6))
-        size = a.get("image_size", 0) or image_size
-        if a.preset == "digits":
-            spec = augment.digits_views(size)[0]
-            local_size = a.get("local_size", 0) or max(8, size // 2)
-            specs = (spec, spec) + (
-                dataclasses.replace(spec, out_size=local_size, crop_scale=(0.2, 0.5)),
-            ) * num_local
-        elif a.preset == "dino":
-            specs = view_specs(self.config, image_size)
-        else:
-            raise ConfigError(
-                f"DINO needs augment.preset 'dino' or 'digits' (multi-crop), got {a.preset!r}"
-            )
-        scales = (a.get("global_crop_scale", None),) * self.num_global + (
-            a.get("local_crop_scale", None),
-        ) * (len(specs) - self.num_global)
-        return tuple(
-            dataclasses.replace(spec, crop_scale=tuple(scale)) if scale else spec
-            for spec, scale in zip(specs, scales, strict=True)
-        )
+        self.target = EMATarget(config, self.model, keys=("encoder", "head"),
+                                axis_name=self.axis)
 
     def init_extra(self, feature_dims):
         return {"center": jnp.zeros((1, feature_dims["proj"]), jnp.float32)}
-
-    # ------------------------------------------------------------ schedules
 
     def teacher_temp(self, step: jax.Array) -> jax.Array:
         """The teacher temperature at 0-based `step` (see `teacher_temperature`)."""
         c = self.config.loss
         return teacher_temperature(
-            step,
-            self.steps_per_epoch,
-            warmup_temp=c.get("warmup_teacher_temp", 0.04),
-            final_temp=c.get("teacher_temp", 0.07),
-            warmup_epochs=int(c.get("warmup_teacher_temp_epochs", 30)),
+            step, self.steps_per_epoch, warmup_temp=c.warmup_teacher_temp,
+            final_temp=c.teacher_temp, warmup_epochs=int(c.warmup_teacher_temp_epochs),
         )
 
     def tau(self, step: jax.Array) -> jax.Array:
         """The teacher EMA decay at 0-based `step` (cosine from `ema.tau_base` to 1)."""
-        ema = self.config.get("ema", None)
-        base = ema.get("tau_base", 0.996) if ema is not None else 0.996
-        return optim.cosine_ema_schedule(step, self.total_steps, base)
-
-    # ------------------------------------------------------------- the step
-
-    def _forward(self, params, batch_stats, crops, *, train: bool, rng=None):
-        variables = {"params": params}
-        if batch_stats:
-            variables["batch_stats"] = batch_stats
-        rngs = {"dropout": rng} if rng is not None else None
-        if train and batch_stats:
-            out, upd = self.model.apply(
-                variables, crops, train=True, mutable=["batch_stats"], rngs=rngs
-            )
-            return out, upd["batch_stats"]
-        return self.model.apply(variables, crops, train=train, rngs=rngs), batch_stats
+        return self.target.tau(step, self.total_steps)
 
     def loss(self, params, state, views, rng):
-        n = views[0].shape[0]
-        ng = self.num_global
-        step = state.step
-        freeze_epochs = self.config.head.get("freeze_last_layer_epochs", 1)
-        frozen = step < freeze_epochs * self.steps_per_epoch
+        n, ng, step = views[0].shape[0], self.num_global, state.step
+        frozen = step < self.config.head.freeze_last_layer_epochs * self.steps_per_epoch
         student_params = _freeze_last_layer(params, frozen)
-
         # Different devices draw different stochastic-depth masks.
         rng = jax.random.fold_in(rng, lax.axis_index(DATA_AXIS))
-        s_out, batch_stats = self._forward(
-            student_params, state.batch_stats, list(views), train=True, rng=rng
-        )
-        s_logits = s_out["proj"]
-        students = [s_logits[i * n : (i + 1) * n] for i in range(len(views))]
-
-        teacher_bn = bool(state.target_batch_stats)
-        t_out, t_stats = self._forward(
-            state.target_params, state.target_batch_stats, list(views[:ng]), train=teacher_bn
-        )
-        t_logits = lax.stop_gradient(t_out["proj"])
-        teachers = [t_logits[i * n : (i + 1) * n] for i in range(ng)]
+        s_out, batch_stats = apply_model(self.model, student_params, state.batch_stats,
+                                         list(views), rngs={"dropout": rng})
+        students = split_crops(s_out["proj"], n, len(views))
+        t_out, t_stats = self.target.apply(state.target_params, state.target_batch_stats,
+                                           list(views[:ng]))
+        teachers = split_crops(t_out["proj"], n, ng)
 
         temp = self.teacher_temp(step)
         center = state.extra["center"]
-        local = losses.dino(
-            students, teachers, center,
-            student_temp=self.config.loss.get("student_temp", 0.1), teacher_temp=temp,
-        )
-        loss = lax.pmean(local, DATA_AXIS)
-
-        t_prob = jax.nn.softmax((t_logits - center) / temp, axis=-1)
+        local = losses.dino(students, teachers, center,
+                            student_temp=self.config.loss.student_temp, teacher_temp=temp)
+        t_prob = jax.nn.softmax((t_out["proj"] - center) / temp, axis=-1)
         entropy = jnp.sum(jax.scipy.special.entr(t_prob), axis=-1)
         tau = self.tau(step)
         metrics = {
-            "embedding_std": embedding_std_metric(students[0]),
+            "embedding_std": embedding_std(students[0]),
             "teacher_temp": temp,
             "tau": tau,
             "teacher_entropy": lax.pmean(jnp.mean(entropy), DATA_AXIS),
         }
-        return loss, StepOutput(
+        return lax.pmean(local, DATA_AXIS), StepOutput(
             batch_stats=batch_stats,
             features=s_out["features"][:n],
-            embeddings=students[0],
             metrics=metrics,
-            carry={"teacher_logits": teachers, "target_batch_stats": t_stats, "tau": tau},
+            carry={"teacher_logits": teachers, "tau": tau,
+                   "target_batch_stats": self.target.replicate(t_stats)},
         )
 
     def after_update(self, state, out):
         carry = out.carry
-        target = optim.ema_update(state.target_params, state.params, carry["tau"])
         center = losses.dino_center_update(
             state.extra["center"], carry["teacher_logits"],
-            momentum=self.config.loss.get("center_momentum", 0.9), axis_name=DATA_AXIS,
+            momentum=self.config.loss.center_momentum, axis_name=DATA_AXIS,
         )
-        t_stats = carry["target_batch_stats"]
-        if t_stats:
-            t_stats = parallel.pmean_tree(t_stats)
-        return state.replace(
-            target_params=target,
-            target_batch_stats=t_stats,
-            extra={**state.extra, "center": center},
-        )
+        state = self.target.update(state, carry["tau"], carry["target_batch_stats"])
+        return state.replace(extra={**state.extra, "center": center})

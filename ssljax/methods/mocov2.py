@@ -39,17 +39,15 @@ from jax import lax
 
 from ssljax import losses, parallel
 from ssljax.errors import ConfigError
-from ssljax.methods.base import Method, SSLModel, StepOutput, build_encoder, build_head
-from ssljax.methods.byol import (
-    apply_model,
-    check_ema_config,
-    ema_subtrees,
-    ema_tau,
+from ssljax.methods.base import (
+    Method,
+    SSLModel,
+    StepOutput,
+    build_encoder,
+    build_head,
     embedding_std,
-    merge,
-    replicate_stats,
-    subtree,
 )
+from ssljax.methods.target import EMATarget, ema_defaults
 from ssljax.parallel import DATA_AXIS
 
 _QUEUE_SEED = 0x5155  # folded into PRNGKey(config.seed) for the random initial queue
@@ -112,73 +110,68 @@ class MoCoV2(Method):
     """
 
     name = "mocov2"
-    has_target = True
+    defaults = {"head.hidden_dims": (2048,), "head.out_dim": 128, "head.use_bn": False,
+                "loss.temperature": 0.2, "queue_size": 65536, "symmetric": False,
+                **ema_defaults(0.999, "constant")}
 
     def __init__(self, config, num_classes):
         super().__init__(config, num_classes)
-        self.shuffle_bn = config.get("bn", "global") == "shuffle"
-        self.symmetric = bool(config.get("symmetric", False))
-        self.queue_size = int(config.get("queue_size", 65536))
-        keys_per_step = config.batch_size * (2 if self.symmetric else 1)
-        check_queue_size(self.queue_size, keys_per_step)
+        self.shuffle_bn = config.bn == "shuffle"
+        self.symmetric = bool(config.symmetric)
+        self.queue_size = int(config.queue_size)
+        check_queue_size(self.queue_size, config.batch_size * (2 if self.symmetric else 1))
         self.temperature = float(config.loss.temperature)
         self.model = SSLModel(
             encoder=build_encoder(config, self.axis),
             projector=build_head(config.head, config, self.axis),
         )
-        check_ema_config(config, 0.999, "constant")
+        # The key encoder is the whole query network (MoCo v2 has no predictor).
+        self.target = EMATarget(config, self.model, axis_name=self.axis)
 
-    def tau(self, step: jax.Array) -> jax.Array:
+    def tau(self, step):
         """Key-encoder momentum m at step k (constant 0.999 by default)."""
-        return ema_tau(self.config, step, self.total_steps, 0.999, "constant")
+        return self.target.tau(step, self.total_steps)
 
     def init_extra(self, feature_dims):
         key = jax.random.fold_in(jax.random.PRNGKey(self.config.seed), _QUEUE_SEED)
         return init_queue(key, self.queue_size, feature_dims["proj"])
 
-    def _keys(self, params, batch_stats, x, rng):
+    def _keys(self, t_params, t_stats, x, rng):
         """Normalised keys [n, d] of this device's rows and the key encoder's new BN stats."""
         if self.shuffle_bn:
             xs, perm = parallel.shuffle_rows(x, rng)
-            out, stats = apply_model(self.model, params, batch_stats, xs)
+            out, stats = self.target.apply(t_params, t_stats, xs)
             k = parallel.unshuffle_rows(out["proj"], perm)
         else:
-            out, stats = apply_model(self.model, params, batch_stats, x)
+            out, stats = self.target.apply(t_params, t_stats, x)
             k = out["proj"]
-        return losses.l2_normalize(lax.stop_gradient(k)), stats
+        return losses.l2_normalize(k), stats
 
     def loss(self, params, state, views, rng):
         queue = lax.stop_gradient(state.extra["queue"])
-        t_params, t_stats = subtree(state.target_params), subtree(state.target_batch_stats)
-        out1, batch_stats = apply_model(self.model, params, state.batch_stats, views[0])
+        t_params, t_stats = state.target_params, state.target_batch_stats
+        out1, batch_stats = self.apply(params, state.batch_stats, views[0])
         k2, t_stats = self._keys(t_params, t_stats, views[1], jax.random.fold_in(rng, 2))
+        t = self.temperature
         if self.symmetric:
-            out2, batch_stats = apply_model(self.model, params, batch_stats, views[1])
+            out2, batch_stats = self.apply(params, batch_stats, views[1])
             k1, t_stats = self._keys(t_params, t_stats, views[0], jax.random.fold_in(rng, 1))
-            local = (losses.info_nce(out1["proj"], k2, queue, temperature=self.temperature)
-                     + losses.info_nce(out2["proj"], k1, queue, temperature=self.temperature))
+            local = (losses.info_nce(out1["proj"], k2, queue, temperature=t)
+                     + losses.info_nce(out2["proj"], k1, queue, temperature=t))
             new_keys = jnp.concatenate([gather_keys(k1), gather_keys(k2)])
         else:
-            local = losses.info_nce(out1["proj"], k2, queue, temperature=self.temperature)
+            local = losses.info_nce(out1["proj"], k2, queue, temperature=t)
             new_keys = gather_keys(k2)
         tau = self.tau(state.step)
         return lax.pmean(local, DATA_AXIS), StepOutput(
             batch_stats=batch_stats,
             features=out1["features"],
-            embeddings=out1["proj"],
             metrics={"tau": tau, "embedding_std": embedding_std(out1["proj"])},
-            carry={
-                "tau": tau,
-                "keys": new_keys,
-                "target_batch_stats": replicate_stats(t_stats, self.axis),
-            },
+            carry={"tau": tau, "keys": new_keys,
+                   "target_batch_stats": self.target.replicate(t_stats)},
         )
 
     def after_update(self, state, out):
         queue, ptr = enqueue(state.extra["queue"], state.extra["queue_ptr"], out.carry["keys"])
-        return state.replace(
-            target_params=ema_subtrees(state.target_params, state.params, out.carry["tau"]),
-            target_batch_stats=merge(state.target_batch_stats,
-                                     out.carry["target_batch_stats"]),
-            extra={**state.extra, "queue": queue, "queue_ptr": ptr},
-        )
+        state = self.target.update(state, out.carry["tau"], out.carry["target_batch_stats"])
+        return state.replace(extra={**state.extra, "queue": queue, "queue_ptr": ptr})

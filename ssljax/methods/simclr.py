@@ -12,18 +12,28 @@ Representations", ICML 2020 (arXiv:2002.05709); SimCLR v2: arXiv:2006.10029.
 from __future__ import annotations
 
 import jax.numpy as jnp
-from jax import lax
 
 from ssljax import losses
-from ssljax.evaluate import health
-from ssljax.methods.base import Method, SSLModel, StepOutput, build_encoder, build_head
+from ssljax.methods.base import (
+    Method,
+    SSLModel,
+    StepOutput,
+    build_encoder,
+    build_head,
+    embedding_std,
+)
 from ssljax.parallel import DATA_AXIS
 
 
 class SimCLR(Method):
-    """SimCLR with global (cross-device) or local BatchNorm."""
+    """SimCLR with global (cross-device) or local BatchNorm.
+
+    Config: `head` (projector), `loss.temperature` (0.1), `loss.block_size` (> 0: the
+    blockwise NT-Xent, memory linear in the batch).
+    """
 
     name = "simclr"
+    defaults = {"loss.temperature": 0.1, "loss.block_size": 0}
 
     def __init__(self, config, num_classes):
         super().__init__(config, num_classes)
@@ -38,18 +48,12 @@ class SimCLR(Method):
         x = jnp.concatenate(views[:2], axis=0)
         out, batch_stats = self.apply(params, state.batch_stats, x, train=True)
         z_a, z_b = out["proj"][:n], out["proj"][n:]
-        block = self.config.loss.get("block_size", 0) or None
         loss = losses.nt_xent(
-            z_a,
-            z_b,
-            temperature=self.config.loss.temperature,
-            axis_name=DATA_AXIS,
-            block_size=block,
+            z_a, z_b, temperature=self.config.loss.temperature, axis_name=DATA_AXIS,
+            block_size=self.config.loss.block_size or None,
         )
-        std = lax.pmean(health.embedding_std(lax.stop_gradient(z_a)), DATA_AXIS)
         return loss, StepOutput(
             batch_stats=batch_stats,
             features=out["features"][:n],
-            embeddings=z_a,
-            metrics={"embedding_std": std},
+            metrics={"embedding_std": embedding_std(z_a)},
         )

@@ -23,8 +23,17 @@ from __future__ import annotations
 from jax import lax
 
 from ssljax import losses
-from ssljax.methods.base import Method, SSLModel, StepOutput, build_encoder, build_head
-from ssljax.methods.byol import apply_views, build_predictor, embedding_std
+from ssljax.methods.base import (
+    Method,
+    SSLModel,
+    StepOutput,
+    apply_views,
+    build_encoder,
+    build_head,
+    build_predictor,
+    embedding_std,
+    predictor_defaults,
+)
 from ssljax.parallel import DATA_AXIS
 
 
@@ -32,10 +41,13 @@ class SimSiam(Method):
     """SimSiam; `config.stop_gradient` (default True) switches the stop-gradient on z."""
 
     name = "simsiam"
+    defaults = {"head.hidden_dims": (2048, 2048), "head.out_dim": 2048, "head.last_bn": True,
+                "head.last_bn_affine": False, **predictor_defaults(512, 2048),
+                "stop_gradient": True}
 
     def __init__(self, config, num_classes):
         super().__init__(config, num_classes)
-        self.stop_gradient = bool(config.get("stop_gradient", True))
+        self.stop_gradient = bool(config.stop_gradient)
         self.model = SSLModel(
             encoder=build_encoder(config, self.axis),
             projector=build_head(config.head, config, self.axis),
@@ -52,6 +64,5 @@ class SimSiam(Method):
         return lax.pmean(local, DATA_AXIS), StepOutput(
             batch_stats=batch_stats,
             features=o1["features"],
-            embeddings=o1["proj"],
             metrics={"embedding_std": embedding_std(o1["proj"])},
         )

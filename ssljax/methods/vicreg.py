@@ -14,8 +14,15 @@ for Self-Supervised Learning", ICLR 2022 (arXiv:2105.04906), Eq. 1–6 and Appen
 from __future__ import annotations
 
 from ssljax import losses
-from ssljax.methods.barlowtwins import embedding_std_metric, two_view_forward
-from ssljax.methods.base import Method, SSLModel, StepOutput, build_encoder, build_head
+from ssljax.methods.base import (
+    Method,
+    SSLModel,
+    StepOutput,
+    apply_views,
+    build_encoder,
+    build_head,
+    embedding_std,
+)
 from ssljax.parallel import DATA_AXIS
 
 
@@ -27,6 +34,8 @@ class VICReg(Method):
     """
 
     name = "vicreg"
+    defaults = {"head.hidden_dims": (8192, 8192), "head.out_dim": 8192,
+                "loss.sim_coeff": 25.0, "loss.std_coeff": 25.0, "loss.cov_coeff": 1.0}
 
     def __init__(self, config, num_classes):
         super().__init__(config, num_classes)
@@ -37,20 +46,14 @@ class VICReg(Method):
 
     def loss(self, params, state, views, rng):
         del rng
-        out_a, out_b, batch_stats = two_view_forward(self, params, state.batch_stats, views)
+        (out_a, out_b), batch_stats = apply_views(self.model, params, state.batch_stats,
+                                                  views[:2])
         z_a, z_b = out_a["proj"], out_b["proj"]
-        cfg = self.config.loss
-        loss = losses.vicreg(
-            z_a,
-            z_b,
-            sim_coeff=cfg.get("sim_coeff", 25.0),
-            std_coeff=cfg.get("std_coeff", 25.0),
-            cov_coeff=cfg.get("cov_coeff", 1.0),
-            axis_name=DATA_AXIS,
-        )
+        c = self.config.loss
+        loss = losses.vicreg(z_a, z_b, sim_coeff=c.sim_coeff, std_coeff=c.std_coeff,
+                             cov_coeff=c.cov_coeff, axis_name=DATA_AXIS)
         return loss, StepOutput(
             batch_stats=batch_stats,
             features=out_a["features"],
-            embeddings=z_a,
-            metrics={"embedding_std": embedding_std_metric(z_a)},
+            metrics={"embedding_std": embedding_std(z_a)},
         )

@@ -33,6 +33,7 @@ from ssljax.models.resnet import (
 )
 from ssljax.models.small_cnn import SmallCNN
 from ssljax.models.vit import ViT, interpolate_pos_embed, vit_base, vit_small, vit_test, vit_tiny
+from ssljax.registry import Registry
 
 __all__ = [
     "BN_EPSILON",
@@ -40,6 +41,7 @@ __all__ = [
     "BasicBlock",
     "Bottleneck",
     "DINOHead",
+    "ENCODERS",
     "MLPHead",
     "ResNet",
     "ResNet18",
@@ -49,18 +51,22 @@ __all__ = [
     "ViT",
     "WeightNormDense",
     "batch_norm",
+    "encoder_from_block",
     "encoder_names",
     "feature_dim",
     "get_encoder",
     "interpolate_pos_embed",
+    "register_encoder",
     "vit_base",
     "vit_small",
     "vit_test",
     "vit_tiny",
 ]
 
-# name -> (constructor, whether it has BatchNorm)
-_ENCODERS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
+# name -> (constructor, whether it takes `bn_axis_name`)
+ENCODERS: Registry[tuple[Callable[..., nn.Module], bool]] = Registry("encoder",
+                                                                     key="encoder.name")
+for _name, _entry in {
     "small_cnn": (SmallCNN, True),
     "resnet18": (ResNet18, True),
     "resnet34": (ResNet34, True),
@@ -69,12 +75,26 @@ _ENCODERS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
     "vit_tiny": (vit_tiny, False),
     "vit_small": (vit_small, False),
     "vit_base": (vit_base, False),
-}
+}.items():
+    ENCODERS.register(_name, _entry)
+
+
+def register_encoder(name: str, constructor: Callable[..., nn.Module], *,
+                     batch_norm: bool) -> None:
+    """Adds an encoder: `constructor(dtype=..., [bn_axis_name=...,] **attributes)`.
+
+    Args:
+        name: the `encoder.name` that selects it.
+        constructor: a Flax module class or a function returning one; its module maps
+            `[N, H, W, C]` (`train=` keyword) to features `[N, D]` and has `feature_dim`.
+        batch_norm: whether it takes `bn_axis_name` (it has BatchNorm layers).
+    """
+    ENCODERS.register(name, (constructor, batch_norm))
 
 
 def encoder_names() -> tuple[str, ...]:
     """The names `get_encoder` accepts."""
-    return tuple(_ENCODERS)
+    return ENCODERS.names()
 
 
 def get_encoder(
@@ -99,17 +119,33 @@ def get_encoder(
     Raises:
         ValueError: unknown name or attribute.
     """
-    if name not in _ENCODERS:
-        raise ValueError(
-            f"unknown encoder {name!r}; valid names: {', '.join(encoder_names())}"
-        )
-    ctor, has_bn = _ENCODERS[name]
+    if name not in ENCODERS:
+        raise ValueError(ENCODERS.unknown_message(name))
+    ctor, has_bn = ENCODERS[name]
     if has_bn:
         kwargs["bn_axis_name"] = bn_axis_name
     try:
         return ctor(dtype=dtype, **kwargs)
     except TypeError as e:
         raise ValueError(f"bad arguments for encoder {name!r}: {e}") from None
+
+
+def encoder_from_block(block: dict[str, Any], bn_axis_name: str | None = None) -> nn.Module:
+    """The encoder of a config's `encoder` block: `name`, `dtype` and the module's attributes.
+
+    Args:
+        block: e.g. `{"name": "resnet18", "dtype": "bfloat16", "stem": "cifar"}`.
+        bn_axis_name: BatchNorm axis ("data" for cross-device BN, None for local).
+
+    Raises:
+        ValueError: unknown name, dtype or attribute.
+    """
+    kwargs = {k: v for k, v in block.items() if k not in ("name", "dtype")}
+    dtype = block.get("dtype") or "float32"
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"encoder.dtype={dtype!r} must be 'float32' or 'bfloat16'")
+    return get_encoder(block["name"], dtype=jnp.bfloat16 if dtype == "bfloat16" else jnp.float32,
+                       bn_axis_name=bn_axis_name, **kwargs)
 
 
 def feature_dim(name: str, **kwargs: Any) -> int:

@@ -10,7 +10,7 @@ to compile (about half a second each on a CPU), so this keeps compile time low. 
 kernel sizes and probabilities are static Python values; per-example quantities (crop
 boxes, jitter factors, blur sigmas) are traced.
 
-The public batched API (one key per batch, split per example) is `ssljax.augment`; these
+The public batched API (one key per batch, split per example) is `ssljax.augment.batched`; these
 functions are for users who compose their own per-example pipelines under `vmap`.
 
 Conventions follow the reference implementations of SimCLR (TensorFlow), BYOL (JAX) and

@@ -1,0 +1,213 @@
+"""The exported encoder: written by `pretrain`, read by `linear_eval`, `finetune` and users.
+
+A pretraining workdir ends with
+
+    encoder/             the encoder only ({"params", "batch_stats"}, Orbax)
+    encoder_spec.json    how to rebuild it and feed it: encoder config block, input shape,
+                         the eval view (size, normalisation), method, step, network, dataset
+
+`export_encoder` writes both atomically; `resolve_encoder` reads `config.init_from` (the
+workdir or its `encoder/` folder), checks the evaluation config's `encoder` block against
+the spec and says how to feed the encoder (`EncoderSource.view`); `encoder_variables`
+restores the weights, replicated over the mesh, or initialises them for a from-scratch
+baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from ssljax import augment, models, parallel
+from ssljax.checkpoint import save_variables, write_json_atomic
+from ssljax.errors import CheckpointError, ConfigError
+
+ENCODER_DIR = "encoder"
+ENCODER_SPEC = "encoder_spec.json"
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def export_encoder(workdir: str | os.PathLike, params: Any, batch_stats: Any,
+                   spec: dict[str, Any]) -> Path:
+    """Saves the encoder alone (`workdir/encoder`) and its `encoder_spec.json`.
+
+    Args:
+      workdir: the pretraining workdir.
+      params: the encoder's parameter tree.
+      batch_stats: the encoder's BatchNorm statistics (may be empty).
+      spec: JSON-able description: encoder config, input shape, eval view, method, step.
+    """
+    wd = Path(workdir).absolute()
+    target = save_variables(wd / ENCODER_DIR, {"params": params, "batch_stats": batch_stats})
+    if jax.process_index() == 0:
+        write_json_atomic(wd / ENCODER_SPEC, spec)
+    return target
+
+
+# ----------------------------------------------------------------------------- import
+
+
+def load_encoder_spec(init_from: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
+    """Finds the exported encoder of a pretraining workdir: (encoder dir, spec).
+
+    Raises:
+      CheckpointError: `init_from` is missing or holds no exported encoder.
+    """
+    if not str(init_from):
+        raise CheckpointError("init_from is empty; pass --config.init_from=<pretrain workdir>")
+    root = Path(init_from)
+    if not root.exists():
+        raise CheckpointError(
+            f"init_from={root} does not exist; pass the --workdir of a finished pretrain run")
+    if root.name == ENCODER_DIR and (root.parent / ENCODER_SPEC).exists():
+        root = root.parent
+    spec_path, enc_dir = root / ENCODER_SPEC, root / ENCODER_DIR
+    if not spec_path.exists() or not enc_dir.is_dir():
+        raise CheckpointError(
+            f"init_from={root} is not a pretraining checkpoint (no {ENCODER_SPEC} and "
+            f"{ENCODER_DIR}/); pass the --workdir of a finished `ssljax.pretrain` run")
+    try:
+        spec = json.loads(spec_path.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{spec_path} is unreadable ({e})") from None
+    return enc_dir, spec
+
+
+def restore_encoder(enc_dir: Path, abstract: Any) -> Any:
+    """Restores `{"params", "batch_stats"}` of an exported encoder into `abstract`'s structure.
+
+    Raises:
+      CheckpointError: the saved encoder does not match the expected structure.
+    """
+    try:
+        return ocp.StandardCheckpointer().restore(Path(enc_dir).absolute(), abstract)
+    except Exception as e:  # noqa: BLE001 - structure/shape mismatch from Orbax
+        raise CheckpointError(
+            f"the encoder in {enc_dir} does not match this config's encoder ({_first_line(e)}); "
+            "use the encoder settings of the pretraining run") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderSource:
+    """Where an evaluation's encoder comes from and how to feed it.
+
+    Attributes:
+      encoder_cfg: the encoder config block (`name`, `dtype`, the encoder's own attributes).
+      enc_dir: the exported encoder folder, or None for a random init ("scratch").
+      spec: the pretraining run's `encoder_spec.json` ({} for scratch).
+      view: how un-augmented images enter the encoder (size, channels, normalisation).
+    """
+
+    encoder_cfg: dict[str, Any]
+    enc_dir: Path | None
+    spec: dict[str, Any]
+    view: augment.EvalView
+
+    @property
+    def init(self) -> str:
+        """"ssl" (restored from a pretraining run) or "scratch"."""
+        return "scratch" if self.enc_dir is None else "ssl"
+
+    @property
+    def image_size(self) -> int:
+        """Side of the encoder's input images (0: the dataset's)."""
+        return self.view.out_size
+
+
+def _as_tuple(v: Any) -> tuple[float, ...] | None:
+    return None if v is None else tuple(np.atleast_1d(v).tolist())
+
+
+def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -> EncoderSource:
+    """Reads `config.init_from` and checks `config.encoder` against the checkpoint.
+
+    Every non-empty key of `config.encoder` except `dtype` (e.g. `encoder.name`) must
+    equal the pretraining run's value; empty values mean "the checkpoint's".
+
+    Raises:
+      CheckpointError: `init_from` is missing, not a pretraining workdir, or its encoder
+        differs from the one the config asks for.
+      ConfigError: `init_from=""` where a checkpoint is required, or no encoder name.
+    """
+    own = {k: v for k, v in config.encoder.to_dict().items() if v not in ("", None)}
+    size = int(config.image_size)
+    if not config.init_from:
+        if not allow_scratch:
+            raise ConfigError("init_from is empty; pass --config.init_from=<pretrain workdir>")
+        if "name" not in own:
+            raise ConfigError(
+                "init_from is empty (training from scratch) but encoder.name is not set; pass "
+                "--config.encoder.name=small_cnn (or resnet18, ...)")
+        return EncoderSource(own, None, {}, augment.EvalView(size))
+    enc_dir, spec = load_encoder_spec(config.init_from)
+    saved = dict(spec.get("encoder") or {})
+    if "name" not in saved:
+        raise CheckpointError(
+            f"{config.init_from}: {ENCODER_SPEC} names no encoder; re-export it with a current "
+            "`ssljax.pretrain`")
+    for key, value in own.items():
+        same = json.loads(json.dumps(saved.get(key))) == json.loads(json.dumps(value))
+        if key != "dtype" and not same:
+            raise CheckpointError(
+                f"init_from={config.init_from} holds a {saved['name']!r} encoder with "
+                f"{key}={saved.get(key)!r}, but this config sets encoder.{key}={value!r}; set "
+                f"--config.encoder.{key}= (empty: use the checkpoint's) or pick a matching "
+                "checkpoint")
+    enc_cfg = {**saved, "dtype": own.get("dtype", saved.get("dtype", "float32"))}
+    view = spec.get("eval_view") or {}
+    shape = spec.get("input_shape") or [0, 0, 0]
+    channels = int(shape[2]) if len(shape) == 3 else None
+    return EncoderSource(enc_cfg, enc_dir, spec, augment.EvalView(
+        size or int(view.get("out_size") or shape[0]), view.get("channels") or channels,
+        _as_tuple(view.get("mean")), _as_tuple(view.get("std"))))
+
+
+def build_encoder(encoder_cfg: dict[str, Any], axis_name: str | None) -> nn.Module:
+    """The encoder module of a config block; bad names/attributes become a `ConfigError`."""
+    try:
+        return models.encoder_from_block(encoder_cfg, axis_name)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"encoder: {e}") from None
+
+
+def encoder_variables(encoder: nn.Module, source: EncoderSource, input_shape: tuple[int, ...],
+                      mesh: Any, seed: int) -> dict[str, Any]:
+    """`{"params", "batch_stats"}` of the encoder, restored (or initialised), replicated.
+
+    Raises:
+      CheckpointError: the saved encoder does not fit the encoder built from the spec.
+    """
+    rep = parallel.replicated(mesh)
+
+    def init():
+        v = encoder.init(jax.random.PRNGKey(seed), jnp.zeros((2, *input_shape)), train=False)
+        return {"params": v["params"], "batch_stats": v.get("batch_stats", {})}
+
+    if source.enc_dir is None:
+        return jax.jit(init, out_shardings=rep)()
+    abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=rep),
+                            jax.eval_shape(init))
+    restored = restore_encoder(source.enc_dir, abstract)
+    want = jax.tree.map(lambda s: (s.shape, str(s.dtype)), abstract)
+    got = jax.tree.map(lambda a: (a.shape, str(a.dtype)), restored)
+    if want != got:
+        raise CheckpointError(
+            f"the encoder in {source.enc_dir} does not match the {source.encoder_cfg['name']!r} "
+            f"encoder of its {ENCODER_SPEC} (parameter shapes differ); re-export it")
+    return restored

@@ -1,0 +1,76 @@
+"""What the three programs share about a training run: its length, learning rate and optimizer.
+
+- `total_steps`: `num_epochs × steps_per_epoch`, or `num_steps`, capped by `max_steps`;
+- `learning_rate`: the warm-up + cosine schedule of an `optimizer` config block over the
+  run (base lr scaled by the batch size, `ssljax.optim.warmup_cosine`);
+- `optimizer`: the optax transformation the block names (`ssljax.optim.OPTIMIZERS`), with
+  exactly the keys that optimizer reads (the schema warns about the others).
+
+Pretraining, `linear_eval --protocol=paper` and `finetune` all call these, so a run of
+the same length and block gets the same schedule in every program.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_collections
+import optax
+
+from ssljax import optim
+from ssljax.errors import ConfigError
+
+
+def total_steps(num_epochs: float, steps_per_epoch: int, max_steps: int = 0,
+                num_steps: int = 0) -> int:
+    """Optimizer steps of a run: `num_steps` if > 0, else `num_epochs × steps_per_epoch`,
+    capped by `max_steps` when that is > 0.
+
+    Raises:
+      ConfigError: the run would have no step.
+    """
+    steps = int(num_steps) if num_steps > 0 else int(round(num_epochs * steps_per_epoch))
+    if max_steps > 0:
+        steps = min(steps, int(max_steps))
+    if steps <= 0:
+        raise ConfigError(f"nothing to train: num_epochs={num_epochs}, num_steps={num_steps}, "
+                          f"max_steps={max_steps} (with {steps_per_epoch} steps per epoch)")
+    return steps
+
+
+def learning_rate(block: ml_collections.ConfigDict, batch_size: int, steps_per_epoch: int,
+                  schedule_steps: int) -> optax.Schedule:
+    """Linear warm-up over `block.warmup_epochs` epochs, then cosine to `block.end_lr`.
+
+    Args:
+      block: an `optimizer` config block (`base_lr`, `lr_scaling`, `warmup_epochs`, `end_lr`).
+      batch_size: the global batch size (for the lr scaling).
+      steps_per_epoch: optimizer steps per epoch.
+      schedule_steps: steps over which the cosine decays (the run's planned length).
+
+    Raises:
+      ConfigError: inconsistent values.
+    """
+    warmup = min(int(round(block.warmup_epochs * steps_per_epoch)), schedule_steps)
+    try:
+        return optim.warmup_cosine(block.base_lr, batch_size, warmup, schedule_steps, 1,
+                                   scaling=block.lr_scaling, end_value=block.end_lr)
+    except ValueError as e:
+        raise ConfigError(f"optimizer schedule: {e}") from None
+
+
+def optimizer(block: ml_collections.ConfigDict,
+              schedule: optax.ScalarOrSchedule) -> optax.GradientTransformation:
+    """The optimizer `block.name` with the keys it reads, and `block.freeze`.
+
+    Raises:
+      ConfigError: unknown name or bad arguments.
+    """
+    name = block.name
+    if name not in optim.OPTIMIZERS:
+        raise ConfigError(optim.OPTIMIZERS.unknown_message(name))
+    kwargs: dict[str, Any] = {k: block[k] for k in optim.OPTIMIZERS[name].reads}
+    try:
+        return optim.make_optimizer(name, schedule, freeze=tuple(block.freeze), **kwargs)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"optimizer: {e}") from None
