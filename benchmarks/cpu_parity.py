@@ -210,14 +210,14 @@ def jax_worker(args) -> dict:
     import optax
     from jax.sharding import PartitionSpec as P
 
-    from ssljax import engine, methods, optim, parallel
+    from ssljax import config_schema, engine, methods, optim, parallel, training
     from ssljax.config_base import pretrain_base
     from ssljax.models import conv
 
     conv.set_cpu_flags()  # as the ssljax programs do, unless SSLJAX_CPU_CONV says otherwise
 
-    c = pretrain_base()
-    c.method, c.batch_size = "simclr", BATCH
+    c = pretrain_base("simclr")
+    c.batch_size = BATCH
     c.dataset.name, c.dataset.image_size = "cifar10", SIZE
     c.augment.preset, c.augment.strength, c.augment.blur = "simclr", 0.5, False
     c.encoder.name, c.encoder.stem = "resnet18", "cifar"
@@ -227,12 +227,14 @@ def jax_worker(args) -> dict:
     c.optimizer.name, c.optimizer.base_lr, c.optimizer.weight_decay = "lars", LR, WD
     c.optimizer.lr_scaling, c.optimizer.warmup_epochs = "none", 0
 
+    c = config_schema.resolve(c, warn=False)[0]
     mesh = parallel.make_mesh(args.devices)
     method = methods.get_method(c, num_classes=10)
     method.bind_schedule(1000, 100)
     specs = method.views(SIZE)
-    schedule = engine.learning_rate_schedule(c, 100)
-    tx = optim.lars(LR, weight_decay=WD) if not args.full else engine.make_optimizer(c, schedule)
+    schedule = training.learning_rate(c.optimizer, c.batch_size, 100, 1000)
+    tx = optim.lars(LR, weight_decay=WD) if not args.full else training.optimizer(c.optimizer,
+                                                                                  schedule)
     state = engine.create_state(method, c, mesh, (SIZE, SIZE, 3), tx)
     rng = np.random.default_rng(0)
 

@@ -46,7 +46,7 @@ from absl import flags  # noqa: E402
 from jax import lax  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 
-from ssljax import cli, data, engine, methods, parallel  # noqa: E402
+from ssljax import cli, config_schema, data, engine, parallel  # noqa: E402
 
 # Dense bf16 peak FLOP/s per device (vendor datasheets), for MFU.
 PEAK_FLOPS = {
@@ -153,14 +153,11 @@ def main() -> None:
         size = config.dataset.image_size or 32
         channels, num_classes = FLAGS.channels, FLAGS.num_classes
     size = FLAGS.image_size or size
-    method = methods.get_method(config, num_classes)
-    specs = method.views(size)
-    method.bind_schedule(1000, 100)
-    schedule = engine.learning_rate_schedule(config, 100)
-    tx = engine.make_optimizer(config, schedule)
+    config, _ = config_schema.resolve(config)
+    run = engine.build(config, mesh, num_classes=num_classes, image_shape=(size, size, channels),
+                       steps_per_epoch=100)
+    method, specs, state, step = run.method, run.specs, run.state, run.step
     view_shape = (specs[0].out_size, specs[0].out_size, channels)
-    state = engine.create_state(method, config, mesh, view_shape, tx)
-    step = engine.make_train_step(method, tx, mesh, specs, config, schedule)
 
     rng = np.random.default_rng(0)
     b = config.batch_size
@@ -226,7 +223,7 @@ def main() -> None:
         "benchmark": "step_time",
         "method": method.name,
         "encoder": config.encoder.name,
-        "dtype": config.encoder.get("dtype", "float32"),
+        "dtype": config.encoder.dtype,
         "batch_size": b,
         "views": n_views,
         "image_size": size,

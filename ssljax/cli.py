@@ -35,12 +35,27 @@ REQUIRED_PRETRAIN_KEYS = (
 )
 
 
+HELP_FLAGS = ("-h", "--help", "--helpfull", "-help", "-helpfull")
+# The console script of each program (its `python -m` module is `ssljax.<program>`).
+SCRIPTS = {"pretrain": "ssljax-pretrain", "linear_eval": "ssljax-linear-eval",
+           "finetune": "ssljax-finetune"}
+EXAMPLES = {
+    "pretrain": "python -m ssljax.pretrain --config=configs/simclr_mnist.py --workdir=runs/demo",
+    "linear_eval": "python -m ssljax.linear_eval --config=configs/linear_eval_mnist.py "
+                   "--config.init_from=runs/demo --workdir=runs/demo_linear",
+    "finetune": "python -m ssljax.finetune --config=configs/finetune_mnist.py "
+                "--config.init_from=runs/demo --config.label_fraction=0.1 --workdir=runs/demo_ft10",
+}
+
+
 def define_flags() -> Any:
     """Defines --config, --workdir and the multi-host flags; returns the config flag holder."""
     cfg = config_flags.DEFINE_config_file(
         "config", None, "Path to a config file (configs/<method>_<dataset>.py).", lock_config=True
     )
     flags.DEFINE_string("workdir", None, "Directory for checkpoints, summaries and results.")
+    flags.DEFINE_bool("show_config", False,
+                      "Print the resolved config (every key with its value) and exit.")
     flags.DEFINE_string("coordinator_address", None, "Multi-host: HOST:PORT of process 0.")
     flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
     flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
@@ -61,6 +76,36 @@ def error_exit(msg: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
+def help_text(program: str, doc: str | None) -> str:
+    """The `--help` text of a program: what it does, an example, its flags."""
+    summary = (doc or "").strip().split("\n\n")[0].strip()
+    lines = [f"usage: python -m ssljax.{program} --config=CONFIG --workdir=DIR "
+             "[--config.KEY=VALUE ...] [flags]",
+             f"       {SCRIPTS[program]} --config=CONFIG --workdir=DIR ...", "", summary, "",
+             "example:", f"  {EXAMPLES[program]}", "",
+             "configs: configs/*.py in the repository (one get_config() per file; "
+             "`--config=file.py:variant` for files with variants); any key can be overridden "
+             "with --config.KEY=VALUE, e.g. --config.batch_size=128 "
+             "--config.optimizer.base_lr=0.1.",
+             "  --config=FILE --show_config prints every key of a config with its value and exits.",
+             "", "flags:"]
+    for name in ("config", "workdir", "show_config", "cpu_devices", "coordinator_address",
+                 "num_processes", "process_id", "coordinator_timeout"):
+        flag = flags.FLAGS[name]
+        default = "" if flag.default in (None, "") else f" (default: {flag.default})"
+        lines.append(f"  --{name}: {flag.help}{default}")
+    lines += ["  -h, --help, --helpfull: show this help and exit.", "",
+              "Ends with results.json in --workdir and the same JSON as the last line of "
+              "stdout. Errors are one line on stderr, `ssljax: error: ...`, exit status 2."]
+    return "\n".join(lines)
+
+
+def _did_you_mean(text: str) -> str:
+    """ml_collections' `Did you mean "x" instead of "y"?` as `(did you mean 'x'?)`."""
+    m = re.search(r'Did you mean "([^"]+)"', text)
+    return f" (did you mean '{m.group(1)}'?)" if m else ""
+
+
 def _flag_error_message(e: Exception, argv: list[str]) -> str:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     m = re.search(r"Unknown command line flag '([^']+)'", msg)
@@ -75,22 +120,28 @@ def _flag_error_message(e: Exception, argv: list[str]) -> str:
     return msg
 
 
-def parse_flags(argv: list[str] | None = None) -> None:
-    """Parses flags; any error becomes a one-line message and exit 2."""
+def parse_flags(argv: list[str] | None = None, program: str = "pretrain",
+                doc: str | None = None) -> None:
+    """Parses flags; `--help` prints the help and exits 0; an error is one line and exit 2."""
     argv = list(sys.argv if argv is None else argv)
+    if any(a in HELP_FLAGS for a in argv[1:]):
+        print(help_text(program, doc), flush=True)
+        sys.exit(0)
     try:
         flags.FLAGS(argv)
     except flags.Error as e:
         error_exit(_flag_error_message(e, argv))
     except (KeyError, AttributeError) as e:
         # ml_collections raises these when an override names a key the config lacks.
-        key = str(e).strip("'\"")
-        culprit = next((a for a in argv if a.startswith("--config.") and key in a), None)
+        text = str(e.args[0]) if e.args else str(e)
+        key = text.strip("'\"").split("'")[0].split("\n")[0].strip("'\" ")
+        culprit = next((a for a in argv if a.startswith("--config.")
+                        and a.split("=", 1)[0].endswith(key)), None)
         if culprit:
             name = culprit.split("=", 1)[0][len("--config.") :]
             error_exit(
-                f"config key '{name}' does not exist in this config (from {culprit}); "
-                "check the spelling against the config file"
+                f"config key '{name}' does not exist in this config (from {culprit})"
+                f"{_did_you_mean(text)}; check the spelling (--show_config lists the keys)"
             )
         error_exit(f"could not load the config: {' '.join(str(e).split())[:300]}")
     except Exception as e:  # noqa: BLE001 - errors raised while loading the config file
@@ -173,14 +224,37 @@ def configure_cpu() -> None:
     conv.set_cpu_flags()
 
 
+def _program_of(fn: Callable[..., Any]) -> tuple[str, str | None]:
+    module = sys.modules.get(fn.__module__)
+    name = fn.__module__.rsplit(".", 1)[-1]
+    if name == "__main__" and module is not None and getattr(module, "__spec__", None):
+        name = module.__spec__.name.rsplit(".", 1)[-1]
+    return (name if name in SCRIPTS else "pretrain"), getattr(module, "__doc__", None)
+
+
+def show_config(config: Any, program: str) -> None:
+    """Prints the config resolved against `program`'s schema (every key) and exits 0."""
+    from ssljax import config_schema  # noqa: PLC0415
+
+    try:
+        resolved, _ = config_schema.resolve(config, program)
+    except SSLJaxError as e:
+        error_exit(str(e))
+    print(resolved, flush=True)
+    sys.exit(0)
+
+
 def _flags_main(train_and_evaluate: Callable[[Any, str], dict[str, Any]]) -> dict[str, Any]:
     """Flags → `train_and_evaluate(config, workdir)`; prints the results as the last line."""
     import jax  # noqa: PLC0415 - keep `ssljax.cli` importable before XLA flags are set
 
     from ssljax import parallel  # noqa: PLC0415
 
-    parse_flags()
+    program, doc = _program_of(train_and_evaluate)
+    parse_flags(program=program, doc=doc)
     config = load_config(_HOLDER)
+    if flags.FLAGS.show_config:
+        show_config(config, program)
     workdir = require_workdir()
     configure_cpu()
     parallel.initialize_distributed(

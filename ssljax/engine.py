@@ -166,6 +166,7 @@ class Run:
       tx: the online optimizer.
       state: the initial `TrainState`, replicated over the mesh.
       step: the jitted SPMD train step `(state, global batch) -> (state, metrics)`.
+      mesh: the device mesh.
     """
 
     method: Method
@@ -174,10 +175,12 @@ class Run:
     tx: optax.GradientTransformation
     state: TrainState
     step: Callable[..., Any]
+    mesh: Mesh
 
 
 def build(config: ml_collections.ConfigDict, mesh: Mesh, *, num_classes: int,
-          image_shape: tuple[int, int, int], steps_per_epoch: int) -> Run:
+          image_shape: tuple[int, int, int], steps_per_epoch: int,
+          specs: tuple[Any, ...] | None = None) -> Run:
     """Method, views, schedule, optimizer, initial state and step of a pretraining run.
 
     Args:
@@ -187,9 +190,10 @@ def build(config: ml_collections.ConfigDict, mesh: Mesh, *, num_classes: int,
       image_shape: (H, W, C) of the dataset's images (the views' default size is H).
       steps_per_epoch: optimizer steps per epoch; the schedules run over
         `num_epochs × steps_per_epoch` steps.
+      specs: views to use instead of the method's own (tests use fixed views).
     """
     method = methods.get_method(config, num_classes)
-    specs = method.views(image_shape[0])
+    specs = method.views(image_shape[0]) if specs is None else tuple(specs)
     planned = max(1, int(round(config.num_epochs * steps_per_epoch)))
     method.bind_schedule(planned, steps_per_epoch)
     schedule = training.learning_rate(config.optimizer, config.batch_size, steps_per_epoch,
@@ -198,4 +202,4 @@ def build(config: ml_collections.ConfigDict, mesh: Mesh, *, num_classes: int,
     view_shape = (specs[0].out_size, specs[0].out_size, image_shape[2])
     state = create_state(method, config, mesh, view_shape, tx)
     step = make_train_step(method, tx, mesh, specs, config, schedule)
-    return Run(method, specs, schedule, tx, state, step)
+    return Run(method, specs, schedule, tx, state, step, mesh)

@@ -40,6 +40,7 @@ LOCAL_SPEC = A.ViewSpec(out_size=6, crop_scale=(0.05, 0.4), brightness=0.4, cont
                         saturation=0.2, hue=0.1, jitter_p=0.8, gray_p=0.2, blur_p=0.5)
 
 
+@pytest.mark.slow  # 8-device pipeline compile
 def test_sharded_augmentation_equals_single_device():
     mesh = jax.make_mesh((NUM_DEVICES,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
     key = jax.random.PRNGKey(1234)  # raw uint32 keys, as the train step uses

@@ -1,4 +1,4 @@
-"""Tests for ssljax.augment and ssljax.augment_ops.
+"""Tests for ssljax.augment and its single-image ops (ssljax.augment.ops).
 
 Each op is checked against an independent reference (Python `colorsys`, SciPy, NumPy
 formulas, a NumPy bilinear resampler), the random ones statistically over thousands of
@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssljax import augment as A
-from ssljax import augment_ops as ops
+from ssljax.augment import ops
 
 RNG = np.random.default_rng(0)
 
@@ -499,6 +499,7 @@ def test_input_validation():
     ratio_hi=st.floats(1.0, 3.0), strength=st.floats(0.0, 2.0),
     hue=st.floats(0.0, 0.5), p=st.floats(0.0, 1.0), sigma_hi=st.floats(0.1, 5.0),
 )
+@pytest.mark.slow  # hypothesis fuzzing
 def test_fuzz_pipeline_finite_and_shaped(height, width, out_size, channels, scale_lo,
                                          ratio_hi, strength, hue, p, sigma_hi):
     spec = A.ViewSpec(

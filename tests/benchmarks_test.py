@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.program_utils import REPO, env_for
 
 # step_time as on an accelerator machine, which has no TensorFlow: importing it fails
@@ -17,6 +19,7 @@ runpy.run_path("benchmarks/step_time.py", run_name="__main__")
 """
 
 
+@pytest.mark.slow
 def test_step_time_prints_its_json_line_without_tensorflow():
     env = env_for(2)
     env["XLA_FLAGS"] += " --xla_cpu_enable_xprof_traceme"  # CPU operations in the trace

@@ -72,6 +72,7 @@ def test_eval_shards_cover_each_example_exactly_once():
     np.testing.assert_array_equal(step0, np.arange(40))  # global order within a batch
 
 
+@pytest.mark.slow  # imports TensorFlow
 def test_tfds_two_hosts_disjoint_and_covering():
     tfds = pytest.importorskip("tensorflow_datasets")
     cfg = dict(name="cifar10")
@@ -143,6 +144,7 @@ _WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_processes_assemble_the_single_process_global_batch(tmp_path):
     with socket.socket() as s:
         s.bind(("localhost", 0))

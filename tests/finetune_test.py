@@ -2,7 +2,7 @@
 
 The frozen-encoder run is in-process (8 fake CPU devices, see conftest.py) so that the
 final state can be compared with the restored checkpoint; the others run the program in
-subprocesses on the tiny pretraining run shared with `linear_eval_test`.
+subprocesses (the slow tier) on the tiny pretraining run of `tests/conftest.py`.
 """
 
 from __future__ import annotations
@@ -15,18 +15,12 @@ import jax
 import numpy as np
 import pytest
 
-from ssljax import checkpoint, data, finetune, transfer
+from ssljax import config_schema, data, encoder_io, finetune, supervised
 from ssljax.errors import ConfigError
-from tests.linear_eval_test import tiny_pretrain
 from tests.program_utils import REPO, last_json, run, snapshot
 
 CONFIG = "--config=configs/finetune_mnist.py"
 QUIET = ("--config.tensorboard=False", "--config.plots=False")
-
-
-@pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    return tiny_pretrain(tmp_path_factory)
 
 
 def _config(**overrides):
@@ -47,15 +41,17 @@ def _config(**overrides):
 
 def test_balanced_subset_is_exact_seeded_and_nested():
     labels = np.repeat(np.arange(4), [50, 30, 80, 40])
-    a = transfer.balanced_subset(labels, 0.1, 4, seed=3)
+    a = supervised.balanced_subset(labels, 0.1, 4, seed=3)
     assert np.bincount(labels[a], minlength=4).tolist() == [5, 5, 5, 5]
-    assert np.array_equal(a, transfer.balanced_subset(labels, 0.1, 4, seed=3))
-    assert not np.array_equal(a, transfer.balanced_subset(labels, 0.1, 4, seed=4))
-    big = transfer.balanced_subset(labels, 0.5, 4, seed=3)  # 25/class, capped at 30
+    assert np.array_equal(a, supervised.balanced_subset(labels, 0.1, 4, seed=3))
+    assert not np.array_equal(a, supervised.balanced_subset(labels, 0.1, 4, seed=4))
+    big = supervised.balanced_subset(labels, 0.5, 4, seed=3)  # 25/class, capped at 30
     assert np.bincount(labels[big]).tolist() == [25] * 4 and set(a) <= set(big)
-    for bad in (0, -0.1, 1.5, "x"):
-        with pytest.raises(ConfigError):
-            transfer.check_label_fraction(bad)
+    for bad in (0.0, -0.1, 1.5, "x"):
+        config = _config().to_dict()
+        config["label_fraction"] = bad
+        with pytest.raises(ConfigError, match="label_fraction"):
+            config_schema.resolve(config, "finetune")
 
 
 def test_frozen_encoder_with_10pct_labels_keeps_encoder_and_records_subset(pretrained,
@@ -73,12 +69,12 @@ def test_frozen_encoder_with_10pct_labels_keeps_encoder_and_records_subset(pretr
     idx = np.asarray(record["indices"])
     assert record["seed"] == 7 and record["per_class"] == 40 and len(idx) == 400
     assert np.bincount(train_labels[idx], minlength=10).tolist() == [40] * 10
-    assert np.array_equal(idx, transfer.balanced_subset(train_labels, 0.1, 10, seed=7))
+    assert np.array_equal(idx, supervised.balanced_subset(train_labels, 0.1, 10, seed=7))
 
-    enc_dir, _ = checkpoint.load_encoder_spec(pretrained)
+    enc_dir, _ = encoder_io.load_encoder_spec(pretrained)
     final = {"params": state["params"]["encoder"], "batch_stats": state["batch_stats"]["encoder"]}
     abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), final)
-    restored = checkpoint.restore_encoder(enc_dir, abstract)
+    restored = encoder_io.restore_encoder(enc_dir, abstract)
     same = jax.tree.map(lambda a, b: bool(np.array_equal(np.asarray(a), np.asarray(b))),
                         restored, final)
     assert all(jax.tree.leaves(same))
@@ -88,12 +84,13 @@ def test_frozen_encoder_with_10pct_labels_keeps_encoder_and_records_subset(pretr
     assert results["model_dir"] == str((wd / "model").absolute())
     saved = {"params": state["params"], "batch_stats": state["batch_stats"]}
     abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), saved)
-    model = checkpoint.restore_encoder(wd / "model", abstract)
+    model = encoder_io.restore_encoder(wd / "model", abstract)
     same = jax.tree.map(lambda a, b: bool(np.array_equal(np.asarray(a), np.asarray(b))),
                         model, saved)
     assert all(jax.tree.leaves(same))
 
 
+@pytest.mark.slow
 def test_scratch_baseline_with_one_percent_labels(tmp_path):
     wd = tmp_path / "scratch"
     proc = run("ssljax.finetune", CONFIG, f"--workdir={wd}", *QUIET, "--config.init_from=",
@@ -122,6 +119,7 @@ def _write_two_class_folder(root: Path, per_class: int = 12) -> None:
                 Image.fromarray(rgb).save(folder / f"{i}.png")
 
 
+@pytest.mark.slow
 def test_image_folder_dataset_finetunes(pretrained, tmp_path):
     folder = tmp_path / "ants_vs_bees"
     _write_two_class_folder(folder)
@@ -135,6 +133,7 @@ def test_image_folder_dataset_finetunes(pretrained, tmp_path):
     assert res["init"] == "ssl" and 0.0 <= res["top1"] <= 1.0 and res["top5"] == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, words", [
     (["--config.label_fraction=1.5"], ["label_fraction=1.5", "(0, 1]"]),
     (["--config.label_fraction=0"], ["label_fraction=0", "(0, 1]"]),

@@ -1,4 +1,4 @@
-"""End-to-end tests of `python -m ssljax.linear_eval` on a tiny pretraining run.
+"""End-to-end tests of `python -m ssljax.linear_eval` on the tiny pretraining run of conftest.
 
 Both protocols write `results.json` and print it as the last line; bad input ends with
 one `ssljax: error:` line, exit status 2 and an untouched workdir.
@@ -6,40 +6,17 @@ one `ssljax: error:` line, exit status 2 and an untouched workdir.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.program_utils import FAST, last_json, run, snapshot
+from tests.program_utils import last_json, run, snapshot
+
+pytestmark = pytest.mark.slow  # each case starts the program in a subprocess
 
 CONFIG = "--config=configs/linear_eval_mnist.py"
 QUIET = ("--config.tensorboard=False",)
-
-
-def tiny_pretrain(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 5-step, batch-64 SimCLR pretraining workdir, made once per test session.
-
-    Under pytest-xdist the workers share it (the folder above their own basetemp),
-    guarded by a file lock.
-    """
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent
-    wd = root / "tiny_simclr_pretrain"
-    with open(root / "tiny_simclr_pretrain.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (wd / "encoder_spec.json").exists():
-            run("ssljax.pretrain", "--config=configs/simclr_mnist.py", f"--workdir={wd}", *FAST,
-                "--config.max_steps=5", "--config.batch_size=64")
-    return wd
-
-
-@pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    return tiny_pretrain(tmp_path_factory)
 
 
 def _check_results(workdir: Path, res: dict, protocol: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -143,6 +144,7 @@ FUZZ_LOSSES = {
     log_scale=st.integers(-6, 4),
     seed=seeds,
 )
+@pytest.mark.slow  # hypothesis fuzzing
 def test_fuzz_every_loss_finite_value_and_gradients(name, kind, shape, log_scale, seed):
     a, b = _fuzz_inputs(kind, shape, 10.0 ** log_scale, seed)
     value, grads = _FUZZ_JIT[name](a, b)

@@ -13,8 +13,8 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from ssljax import augment, data, engine, losses, methods, parallel
-from ssljax.config_base import pretrain_base
+from ssljax import augment, config_schema, data, losses, methods
+from tests import harness
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS_PER_EPOCH = 100
@@ -26,42 +26,28 @@ SOLARIZED = augment.ViewSpec(
 
 
 def _digits(n=32):
-    images, labels = data.load_split(pretrain_base().dataset, "train")
+    images, labels = data.load_split({"name": "mnist"}, "train")
     idx = np.random.default_rng(0).permutation(len(images))[:n]
     return {"image": images[idx], "label": labels[idx].astype(np.int32)}
 
 
 def _tiny_config(method):
-    c = pretrain_base()
-    c.method = method
-    c.batch_size = 32
-    c.num_epochs = 1
-    c.encoder.channels = (8, 16)
-    c.encoder.strides = (2, 2)
-    c.head.hidden_dims = (32, 32)
-    c.head.out_dim = 32
-    c.optimizer.name = "lars"
-    c.optimizer.base_lr = 0.5
-    c.optimizer.warmup_epochs = 0
-    return c
+    return harness.tiny_config(method, num_epochs=1, head__hidden_dims=(32, 32),
+                               head__out_dim=32, optimizer__name="lars",
+                               optimizer__base_lr=0.5)
 
 
 def _train(config, steps, specs=(PLAIN, SOLARIZED), num_devices=1):
     """Runs `steps` engine steps on one batch; returns (method, initial state, state, metrics)."""
-    mesh = parallel.make_mesh(num_devices)
-    method = methods.get_method(config, num_classes=10)
-    method.bind_schedule(config.num_epochs * STEPS_PER_EPOCH, STEPS_PER_EPOCH)
-    schedule = engine.learning_rate_schedule(config, STEPS_PER_EPOCH)
-    tx = engine.make_optimizer(config, schedule)
-    state = engine.create_state(method, config, mesh, (28, 28, 1), tx)
-    init = jax.device_get(state)
-    step = engine.make_train_step(method, tx, mesh, specs, config, schedule)
-    batch = {k: jax.device_put(v, parallel.batch_sharded(mesh)) for k, v in _digits().items()}
+    run = harness.build(config, num_devices, total_steps=config.num_epochs * STEPS_PER_EPOCH,
+                        steps_per_epoch=STEPS_PER_EPOCH, size=28, specs=specs)
+    init = jax.device_get(run.state)
+    state, batch = run.state, harness.put(_digits(), run)
     history = []
     for _ in range(steps):
-        state, metrics = step(state, batch)
+        state, metrics = run.step(state, batch)
         history.append({k: float(v) for k, v in jax.device_get(metrics).items()})
-    return method, init, jax.device_get(state), history
+    return run.method, init, jax.device_get(state), history
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +92,7 @@ def test_first_loss_matches_the_loss_function_on_separate_forward_passes(runs, n
     np.testing.assert_allclose(hist[0]["embedding_std"], zn.std(0).mean(), rtol=1e-4)
 
 
+@pytest.mark.slow  # a 2048-wide head
 def test_simclr_v2_three_layer_head_from_command_line_overrides():
     argv = [
         "prog", f"--config={REPO / 'configs' / 'simclr_mnist.py'}",
@@ -117,12 +104,12 @@ def test_simclr_v2_three_layer_head_from_command_line_overrides():
     # flags are from sys.argv).
     config_flags.DEFINE_config_file("config", flag_values=fv, sys_argv=argv)
     fv(argv)
-    config = fv.config
+    config = config_schema.resolve(fv.config, warn=False)[0]
     assert tuple(config.head.hidden_dims) == (2048, 2048)
     assert config.head.last_bn is True
-    with config.unlocked():  # a tiny encoder keeps the test fast; the head is full size
-        config.encoder.channels = (8, 16)
-        config.encoder.strides = (2, 2)
+    # a tiny encoder keeps the test fast; the head is full size
+    config.encoder.channels = (8, 16)
+    config.encoder.strides = (2, 2)
     method, init, state, hist = _train(config, steps=1)
     head = init.params["projector"]
     assert sorted(head) == ["bn0", "bn1", "bn2", "dense0", "dense1", "dense2"]

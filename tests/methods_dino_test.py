@@ -4,13 +4,13 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
-from ssljax import augment, data, engine, methods, optim, parallel
+from ssljax import augment, config_schema, data, methods, optim
 from ssljax.config_base import pretrain_base
 from ssljax.methods.dino import teacher_temperature
+from tests import harness
 
 STEPS_PER_EPOCH = 100
 TAU_BASE = 0.9
@@ -57,12 +57,11 @@ def test_teacher_temperature_hand_values():
 
 
 def _config(encoder="vit_test"):
-    c = pretrain_base()
-    c.method = "dino"
+    c = pretrain_base("dino")
     c.batch_size = 16
     c.num_epochs = 1
     if encoder == "vit_test":
-        c.encoder = ml_collections.ConfigDict({"name": "vit_test", "dtype": "float32"})
+        c.encoder.name = "vit_test"
     else:
         c.encoder.channels = (8, 16)
         c.encoder.strides = (2, 2)
@@ -78,36 +77,30 @@ def _config(encoder="vit_test"):
     c.loss.warmup_teacher_temp = 0.04
     c.loss.teacher_temp = 0.07
     c.loss.warmup_teacher_temp_epochs = 2
-    c.ema = ml_collections.ConfigDict({"tau_base": TAU_BASE})
+    c.ema.tau_base = TAU_BASE
     c.optimizer.name = "adamw"
     c.optimizer.base_lr = 4e-3
     c.optimizer.warmup_epochs = 0
     c.optimizer.weight_decay = 0.04
-    return c
+    return config_schema.resolve(c, warn=False)[0]
 
 
 def _batch(n=16):
-    images, labels = data.load_split(pretrain_base().dataset, "train")
+    images, labels = data.load_split({"name": "mnist"}, "train")
     idx = np.random.default_rng(1).permutation(len(images))[:n]
     return {"image": images[idx], "label": labels[idx].astype(np.int32)}
 
 
 def _train(config, steps, num_devices=1, specs=SPECS):
-    mesh = parallel.make_mesh(num_devices)
-    method = methods.get_method(config, num_classes=10)
-    method.bind_schedule(config.num_epochs * STEPS_PER_EPOCH, STEPS_PER_EPOCH)
-    schedule = engine.learning_rate_schedule(config, STEPS_PER_EPOCH)
-    tx = engine.make_optimizer(config, schedule)
-    state = engine.create_state(method, config, mesh, (32, 32, 1), tx)
-    states = [jax.device_get(state)]
-    step = engine.make_train_step(method, tx, mesh, specs, config, schedule)
-    batch = {k: jax.device_put(v, parallel.batch_sharded(mesh)) for k, v in _batch().items()}
-    history = []
+    run = harness.build(config, num_devices, total_steps=config.num_epochs * STEPS_PER_EPOCH,
+                        steps_per_epoch=STEPS_PER_EPOCH, size=32, specs=specs)
+    state, batch = run.state, harness.put(_batch(), run)
+    states, history = [jax.device_get(state)], []
     for _ in range(steps):
-        state, metrics = step(state, batch)
+        state, metrics = run.step(state, batch)
         states.append(jax.device_get(state))
         history.append({k: float(v) for k, v in jax.device_get(metrics).items()})
-    return method, states, history
+    return run.method, states, history
 
 
 def _views():
@@ -173,6 +166,7 @@ def test_first_loss_by_hand(vit_run):
     np.testing.assert_allclose(hist[0]["loss"], ref, rtol=1e-4)
 
 
+@pytest.mark.slow  # a second compiled run
 def test_two_steps_on_8_devices_match_1_device(vit_run):
     """Cross-device center, loss and teacher: 8 fake devices = 1 device on the whole batch."""
     assert len(jax.devices()) >= 8  # tests/conftest.py fakes 8 CPU devices
@@ -205,6 +199,7 @@ def test_last_layer_frozen_during_the_first_epoch(vit_run):
     assert not np.allclose(head4["dense0"]["kernel"], head0["dense0"]["kernel"])
 
 
+@pytest.mark.slow  # a second compiled run
 def test_batchnorm_teacher_keeps_its_own_running_statistics():
     config = _config(encoder="small_cnn")
     specs = tuple(dataclasses.replace(s, out_size=16 if s.out_size == 32 else 8) for s in SPECS)
@@ -227,20 +222,22 @@ def test_digits_multicrop_views_and_crop_scale_overrides():
     config.augment.image_size = 0
     config.augment.local_size = 14
     config.augment.num_local = 3
-    config.augment.global_crop_scale = (0.5, 1.0)
+    config.augment.crop_scale = (0.5, 1.0)
     config.augment.local_crop_scale = (0.1, 0.3)
     specs = methods.get_method(config, 10).views(28)
     assert [s.out_size for s in specs] == [28, 28, 14, 14, 14]
     assert [s.crop_scale for s in specs] == [(0.5, 1.0)] * 2 + [(0.1, 0.3)] * 3
     assert all(s.flip_p == 0.0 for s in specs)
     config.augment.preset = "dino"
-    config.augment.global_crop_scale = None
-    config.augment.local_crop_scale = None
+    config.augment.crop_scale = ()
+    config.augment.local_crop_scale = ()
     specs = methods.get_method(config, 10).views(28)
     assert [s.crop_scale for s in specs] == [(0.4, 1.0)] * 2 + [(0.05, 0.4)] * 3
+    # Multi-crop works with any preset: its global views, then local crops of the first.
     config.augment.preset = "simclr"
-    with pytest.raises(Exception, match="multi-crop"):
-        methods.get_method(config, 10).views(28)
+    specs = methods.get_method(config, 10).views(28)
+    assert [s.out_size for s in specs] == [28, 28, 14, 14, 14]
+    assert specs[2] == dataclasses.replace(specs[0], out_size=14, crop_scale=(0.05, 0.4))
 
 
 def test_ema_update_helper():

@@ -10,67 +10,27 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from ssljax import engine, methods, parallel
-from ssljax.config_base import pretrain_base
+from ssljax import config_schema, methods, parallel, training
 from ssljax.errors import ConfigError
 from ssljax.methods import mocov2
+from tests import harness
 
-SIZE = 16
-BATCH = 32
-
-
-def _tiny(method: str) -> ml_collections.ConfigDict:
-    c = pretrain_base()
-    c.method = method
-    c.batch_size = BATCH
-    c.num_epochs = 100
-    c.encoder.channels = (8, 16)
-    c.encoder.strides = (2, 2)
-    c.head.hidden_dims = (32,)
-    c.head.out_dim = 16
-    c.loss.temperature = 0.2
-    c.optimizer.warmup_epochs = 0
-    return c
+SIZE, BATCH = harness.SIZE, harness.BATCH
 
 
 def _mocov2_config(**overrides) -> ml_collections.ConfigDict:
-    c = _tiny("mocov2")
-    c.bn = "shuffle"
-    c.queue_size = 4 * BATCH
-    c.symmetric = False
-    c.head.use_bn = False
-    c.ema = ml_collections.ConfigDict()
-    c.ema.tau_base = 0.9
-    c.ema.schedule = "constant"
-    c.optimizer.name = "sgd"
-    c.optimizer.base_lr = 2.0
-    c.optimizer.weight_decay = 1e-4
+    c = harness.tiny_config("mocov2", bn="shuffle", queue_size=4 * BATCH, symmetric=False,
+                            head__use_bn=False, ema__tau_base=0.9, ema__schedule="constant",
+                            optimizer__name="sgd", optimizer__base_lr=2.0,
+                            optimizer__weight_decay=1e-4)
     for k, v in overrides.items():
         c[k] = v
     return c
 
 
-def _batch(seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    img = rng.integers(0, 40, size=(BATCH, SIZE, SIZE, 1)).astype(np.uint8)
-    for i in range(BATCH):
-        y0, x0 = rng.integers(0, SIZE // 2, size=2)
-        h, w = rng.integers(3, SIZE // 2, size=2)
-        img[i, y0:y0 + h, x0:x0 + w] = 255
-    return {"image": img, "label": rng.integers(0, 10, size=(BATCH,), dtype=np.int32)}
-
-
 def _setup(config, num_devices=1):
-    mesh = parallel.make_mesh(num_devices)
-    method = methods.get_method(config, num_classes=10)
-    method.bind_schedule(1000, 10)
-    specs = method.views(SIZE)
-    schedule = engine.learning_rate_schedule(config, steps_per_epoch=10)
-    tx = engine.make_optimizer(config, schedule)
-    state = engine.create_state(method, config, mesh, (SIZE, SIZE, 1), tx)
-    step = engine.make_train_step(method, tx, mesh, specs, config, schedule)
-    batch = {k: jax.device_put(v, parallel.batch_sharded(mesh)) for k, v in _batch().items()}
-    return method, state, step, batch, mesh
+    run = harness.build(config, num_devices)
+    return run.method, run.state, run.step, harness.put(harness.batch(), run), run.mesh
 
 
 # --------------------------------------------------------------------------- queue
@@ -200,20 +160,9 @@ def test_mocov2_loss_decreases_with_a_fixed_queue(mocov2_run):
 
 
 def _mocov3_config() -> ml_collections.ConfigDict:
-    c = _tiny("mocov3")
-    c.head.last_bn = True
-    c.head.last_bn_affine = False
-    c.predictor = ml_collections.ConfigDict()
-    c.predictor.hidden_dims = (32,)
-    c.predictor.out_dim = 16
-    c.predictor.use_bn = True
-    c.predictor.last_bn = False
-    c.ema = ml_collections.ConfigDict()
-    c.ema.tau_base = 0.99
-    c.ema.schedule = "cosine"
-    c.optimizer.name = "lars"
-    c.optimizer.base_lr = 2.0
-    return c
+    return harness.tiny_config("mocov3", head__last_bn=True, head__last_bn_affine=False,
+                               ema__tau_base=0.99, ema__schedule="cosine", loss__temperature=0.2,
+                               optimizer__name="lars", optimizer__base_lr=2.0)
 
 
 def test_mocov3_loss_finite_and_decreasing():
@@ -233,13 +182,13 @@ def test_mocov3_loss_finite_and_decreasing():
     assert "predictor" in s0.params
 
 
-def test_mocov3_crop_min_overrides_the_preset():
+def test_mocov3_crop_scale_overrides_the_preset():
     c = _mocov3_config()
-    c.augment.crop_min = 0.2
+    c.augment.crop_scale = (0.2, 1.0)  # the ResNet recipe's minimum crop area
     specs = methods.get_method(c, num_classes=10).views(SIZE)
     assert all(s.crop_scale == (0.2, 1.0) for s in specs)
-    c.augment.crop_min = 1.5
-    with pytest.raises(ConfigError, match="crop_min"):
+    c.augment.crop_scale = (1.5, 1.0)
+    with pytest.raises(ConfigError, match="crop_scale"):
         methods.get_method(c, num_classes=10).views(SIZE)
 
 
@@ -248,7 +197,7 @@ def test_mocov3_vit_config_freezes_the_patch_embedding():
         "mocov3_imagenet", Path(__file__).resolve().parents[1] / "configs/mocov3_imagenet.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    c = module.get_config("vit_small")
+    c = config_schema.resolve(module.get_config("vit_small"), warn=False)[0]
     assert tuple(c.optimizer.freeze) == ("patch_embed",) and c.optimizer.name == "adamw"
     c.encoder.name = "vit_test"  # same recipe, a tiny ViT
     c.encoder.patch_size = 8
@@ -259,7 +208,7 @@ def test_mocov3_vit_config_freezes_the_patch_embedding():
     shapes = jax.eval_shape(lambda: method.model.init(
         jax.random.PRNGKey(0), jnp.zeros((2, SIZE, SIZE, 3)), train=False))["params"]
     params = jax.tree.map(lambda s: jnp.ones(s.shape, s.dtype), shapes)
-    tx = engine.make_optimizer(c, engine.learning_rate_schedule(c, steps_per_epoch=10))
+    tx = training.optimizer(c.optimizer, training.learning_rate(c.optimizer, 256, 10, 100))
     updates, _ = jax.jit(lambda p: tx.update(p, tx.init(p), p))(params)
     frozen = updates["encoder"]["patch_embed"]
     assert all(float(jnp.abs(u).max()) == 0.0 for u in jax.tree.leaves(frozen))

@@ -55,6 +55,10 @@ CASES = [
     (10, 16, 16, 8, 3, 1, ((1, 1), (1, 1))),
     (9, 17, 16, 5, 3, 2, ((1, 0), (0, 1))),
 ]
+# The fast tier checks one multi-chunk, one strided and one many-channel case.
+FAST_CASES = (1, 2, 7)
+CASES = [pytest.param(*c, marks=() if i in FAST_CASES else pytest.mark.slow)
+         for i, c in enumerate(CASES)]
 
 
 @pytest.mark.parametrize("n,h,cin,cout,k,s,pad", CASES)

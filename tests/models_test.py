@@ -60,10 +60,12 @@ def _vit_test_variables():
 
 def test_encoder_names_and_unknown_name():
     assert models.encoder_names() == (
-        "small_cnn", "resnet18", "resnet34", "resnet50",
-        "vit_test", "vit_tiny", "vit_small", "vit_base",
+        "resnet18", "resnet34", "resnet50", "small_cnn",
+        "vit_base", "vit_small", "vit_test", "vit_tiny",
     )
-    with pytest.raises(ValueError, match="valid names: small_cnn, resnet18") as e:
+    with pytest.raises(ValueError, match=r"unknown encoder 'resnet101' \(did you mean "
+                                         r"'resnet50'\?\); set --config.encoder.name to one "
+                                         r"of: resnet18, resnet34") as e:
         models.get_encoder("resnet101")
     assert "\n" not in str(e.value)
     with pytest.raises(ValueError, match="bad arguments for encoder 'resnet18'"):
@@ -186,6 +188,7 @@ def test_resnet50_width_multiplier_parameter_count():
 # ---------------------------------------------------------------- forward passes
 
 
+@pytest.mark.slow  # full-size forward passes
 def test_resnet18_forward_train_and_eval():
     model = models.get_encoder("resnet18", stem="cifar")
     x = jax.random.normal(jax.random.key(1), (4, 16, 16, 3))
@@ -200,6 +203,7 @@ def test_resnet18_forward_train_and_eval():
     assert feats_eval.shape == (4, 512)
 
 
+@pytest.mark.slow  # full-size forward passes
 def test_resnet50_forward_once():
     model = models.get_encoder("resnet50")
     x = jax.random.normal(jax.random.key(2), (2, 32, 32, 3))
@@ -294,6 +298,7 @@ def test_bfloat16_activations_float32_params_and_outputs(which):
 # ---------------------------------------------------------------- ViT
 
 
+@pytest.mark.slow  # full-size forward passes
 def test_vit_position_embeddings_are_interpolated():
     model, variables = _vit_test_variables()
     assert variables["params"]["pos_embed"].shape == (1, 1 + 16, 32)

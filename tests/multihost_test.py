@@ -16,6 +16,8 @@ import pytest
 
 from tests.program_utils import FAST, REPO, env_for, last_json, run
 
+pytestmark = pytest.mark.slow  # several processes joined by jax.distributed: minutes
+
 ARGS = ("--config=configs/simclr_mnist.py", *FAST, "--config.max_steps=3", "--config.batch_size=64")
 
 

@@ -159,7 +159,9 @@ def test_adamw_default_mask_skips_vectors():
 
 
 def test_make_optimizer_names_and_freeze():
-    with pytest.raises(ValueError, match="valid names: lars, sgd, adamw"):
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adam' \(did you mean 'adamw'\?\);"
+                                         r" set --config.optimizer.name to one of: adamw, "
+                                         r"lars, sgd"):
         optim.make_optimizer("adam", 0.1)
     with pytest.raises(ValueError, match="bad arguments for optimizer 'lars'"):
         optim.make_optimizer("lars", 0.1)  # weight_decay is required

@@ -1,7 +1,8 @@
-"""End-to-end tests of `python -m ssljax.pretrain` in subprocesses.
+"""End-to-end tests of `python -m ssljax.pretrain` in subprocesses (the slow tier).
 
 Device invariance (1 vs 8 fake devices), exact resume after `kill -9`, the
-results contract, and one-line errors for bad input that leave the workdir alone.
+results contract, and one-line errors for bad input that leave the workdir alone. The
+fast tier checks the same contracts in-process (tests/programs_test.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from tests.program_utils import FAST, REPO, env_for, last_json, run, snapshot
 
+pytestmark = pytest.mark.slow  # subprocesses, as a user runs the program
 DEMO = "--config=configs/simclr_mnist.py"
 
 

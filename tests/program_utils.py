@@ -21,6 +21,32 @@ FAST = (
 )
 
 
+def demo_config(**overrides):
+    """`configs/simclr_mnist.py` with the FAST settings and `overrides` (in-process runs)."""
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location("simclr_mnist", REPO / "configs/simclr_mnist.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    c = module.get_config()
+    for flag in FAST:
+        key, value = flag[len("--config."):].split("=")
+        _set(c, key, {"True": True, "False": False}.get(value, value))
+    for key, value in overrides.items():
+        _set(c, key.replace("__", "."), value)
+    return c
+
+
+def _set(config, dotted, value):
+    *parents, leaf = dotted.split(".")
+    node = config
+    for p in parents:
+        node = node[p]
+    old = node[leaf]
+    node[leaf] = type(old)(value) if isinstance(old, (int, float)) and not isinstance(
+        old, bool) else value
+
+
 def env_for(devices: int = 1) -> dict[str, str]:
     """Environment with `devices` fake CPU devices and quiet TensorFlow."""
     env = dict(os.environ)

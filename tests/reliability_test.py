@@ -15,15 +15,17 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from ssljax import engine, methods, parallel
-from ssljax.config_base import pretrain_base
+from ssljax import parallel
+from tests import harness
 from tests.program_utils import FAST, REPO, env_for, last_json, run, snapshot
 
 DEMO = "--config=configs/simclr_mnist.py"
 SMALL = ("--config.batch_size=64",)
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_and_exits_zero(tmp_path):
     wd = tmp_path / "run"
     cmd = [
@@ -56,6 +58,7 @@ def test_sigterm_checkpoints_and_exits_zero(tmp_path):
     assert steps[-1] == res["steps"] >= 10
 
 
+@pytest.mark.slow
 def test_nan_stops_with_step_and_last_good_checkpoint(tmp_path):
     wd = tmp_path / "run"
     proc = run(
@@ -81,6 +84,7 @@ def test_nan_stops_with_step_and_last_good_checkpoint(tmp_path):
     assert f"step {steps[-1]}" in line
 
 
+@pytest.mark.slow
 def test_corrupt_newest_checkpoint_falls_back_and_keeps_it(tmp_path):
     wd = tmp_path / "run"
     args = (*FAST, *SMALL, "--config.checkpoint_every_steps=5")
@@ -103,48 +107,63 @@ def test_corrupt_newest_checkpoint_falls_back_and_keeps_it(tmp_path):
     assert len(kept) == len(before)  # moved aside whole, nothing deleted
 
 
-def _tiny_config():
-    c = pretrain_base()
-    c.batch_size = 16
-    c.num_epochs = 1
-    c.optimizer.warmup_epochs = 0
-    c.encoder.channels = (8, 16)
-    c.encoder.strides = (2, 2)
-    c.head.hidden_dims = (16,)
-    c.head.out_dim = 8
-    return c
-
-
 def test_nonfinite_step_is_skipped_and_counted():
-    config = _tiny_config()
-    mesh = parallel.make_mesh(1)
-    method = methods.get_method(config, num_classes=10)
-    specs = method.views(28)
-    schedule = engine.learning_rate_schedule(config, steps_per_epoch=10)
-    tx = engine.make_optimizer(config, schedule)
-    state = engine.create_state(method, config, mesh, (28, 28, 1), tx)
-    step = engine.make_train_step(method, tx, mesh, specs, config, schedule)
-    rng = np.random.default_rng(0)
-    batch = {
-        "image": rng.integers(0, 256, (16, 28, 28, 1), dtype=np.uint8),
-        "label": rng.integers(0, 10, (16,), dtype=np.int32),
-    }
-    poisoned = state.replace(params=jax.tree.map(lambda x: x, state.params))
+    config = harness.tiny_config(batch_size=16, num_epochs=1, head__hidden_dims=(16,),
+                                 head__out_dim=8)
+    run = harness.build(config, size=28)
+    batch = harness.put(harness.random_batch(n=16, size=28), run)
+    fresh = jax.device_get(run.state)  # the step donates its input: keep a host copy
+    poisoned = run.state.replace(params=jax.tree.map(lambda x: x, run.state.params))
     kernel = poisoned.params["projector"]["dense0"]["kernel"]
     poisoned.params["projector"]["dense0"]["kernel"] = kernel.at[0, 0].set(jnp.nan)
     before = jax.device_get(poisoned)
-    after, metrics = step(poisoned, batch)
+    after, metrics = run.step(poisoned, batch)
     after = jax.device_get(after)
     assert float(metrics["nonfinite"]) == 1.0
     assert int(after.step) == 1 and int(after.nonfinite_steps) == 1
     for a, b in zip(jax.tree.leaves(before.params), jax.tree.leaves(after.params), strict=True):
         np.testing.assert_array_equal(a, b)
     # A finite state takes a normal step.
-    fresh = engine.create_state(method, config, mesh, (28, 28, 1), tx)
-    _, metrics = step(fresh, batch)
+    _, metrics = run.step(jax.device_put(fresh, parallel.replicated(run.mesh)), batch)
     assert float(metrics["nonfinite"]) == 0.0 and np.isfinite(float(metrics["loss"]))
 
 
+# write_json_atomic with a slow serialiser: the child is killed in the middle of writing.
+_KILLED_WRITER = """
+import json, sys, time
+from ssljax.checkpoint import write_json_atomic
+class Slow:
+    def __init__(self, i): self.i = i
+def slow(o):
+    if isinstance(o, Slow):
+        print("writing", flush=True)
+        time.sleep(0.05)
+        return o.i
+    raise TypeError
+import ssljax.checkpoint as c
+real = json.dump
+json.dump = lambda obj, f, **kw: real(obj, f, **{**kw, "default": slow})
+write_json_atomic(sys.argv[1], {"rows": [Slow(i) for i in range(10000)]})
+"""
+
+
+def test_results_json_write_is_atomic_under_kill_9(tmp_path):
+    # A reader only ever sees the old file or the new one: killed halfway through writing
+    # the new one, the old one is intact and no temporary file is mistaken for it.
+    target = tmp_path / "results.json"
+    target.write_text(json.dumps({"old": True}))
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(target)],
+                            env=env_for(1), cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"  # serialising has started
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert json.loads(target.read_text()) == {"old": True}
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "results.json"]
+    assert all(n.startswith(".results.json.") and n.endswith(".tmp") for n in leftovers)
+
+
+@pytest.mark.slow
 def test_results_json_is_valid_after_completion(tmp_path):
     # results.json is written atomically: it always parses.
     wd = tmp_path / "run"

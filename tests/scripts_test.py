@@ -15,7 +15,7 @@ SCRIPTS = sorted(
 )
 
 
-def test_there_are_launch_scripts():
+def test_there_are_launch_scripts():  # the rest of this module runs them
     names = {p.name for p in SCRIPTS}
     assert {"tpu_pod.sh", "slurm_multinode.sbatch", "single_host.sh"} <= names
 
@@ -46,3 +46,58 @@ def test_usage_error_is_one_line_exit_2(script, args):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("usage:") and "\n" not in proc.stderr.strip()
+
+
+def _recorder(bin_dir, name):
+    """A fake `name` on PATH that records its argv (one per line) and the XLA_FLAGS it saw."""
+    log = bin_dir / f"{name}.log"
+    tool = bin_dir / name
+    tool.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{log}"\n'
+                    f'echo "XLA_FLAGS=$XLA_FLAGS" >> "{log}"\n')
+    tool.chmod(0o755)
+    return log
+
+
+def _run_script(script, args, env_extra, bin_dir):
+    env = {**minimal_env(), **env_extra}
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    return subprocess.run(["bash", str(REPO / "scripts" / script), *args], env=env,
+                          capture_output=True, text=True, cwd=REPO)
+
+
+def test_single_host_script_runs_pretrain_with_fake_devices(tmp_path):
+    log = _recorder(tmp_path, "python")
+    proc = _run_script("single_host.sh", ["configs/simclr_mnist.py", "runs/x",
+                                          "--config.max_steps=2"],
+                       {"FAKE_DEVICES": "4", "PYTHON": str(tmp_path / "python")}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = log.read_text().splitlines()
+    assert lines[:5] == ["-m", "ssljax.pretrain", "--config=configs/simclr_mnist.py",
+                         "--workdir=runs/x", "--config.max_steps=2"]
+    assert "--xla_force_host_platform_device_count=4" in lines[-1]
+
+
+def test_slurm_script_launches_one_pretrain_per_node_through_srun(tmp_path):
+    log = _recorder(tmp_path, "srun")
+    proc = _run_script("slurm_multinode.sbatch", [],
+                       {"CONFIG": "configs/byol_imagenet.py", "WORKDIR": "/shared/run",
+                        "EXTRA_FLAGS": "--config.num_epochs=3 --config.seed=1"}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = log.read_text().splitlines()
+    assert lines[0] == "--kill-on-bad-exit=1"
+    assert lines[2:8] == ["-m", "ssljax.pretrain", "--config=configs/byol_imagenet.py",
+                          "--workdir=/shared/run", "--config.num_epochs=3", "--config.seed=1"]
+
+
+@pytest.mark.parametrize("command, words", [
+    ("create", ["tpus", "tpu-vm", "create", "ssljax-pod", "--accelerator-type", "v4-32"]),
+    ("run", ["ssh", "--worker=all", "ssljax.pretrain", "--config='configs/simclr_imagenet.py'"]),
+    ("delete", ["delete", "ssljax-pod", "--quiet"]),
+])
+def test_tpu_pod_script_calls_gcloud(tmp_path, command, words):
+    log = _recorder(tmp_path, "gcloud")
+    proc = _run_script("tpu_pod.sh", [command], {}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = log.read_text()
+    for word in words:
+        assert word in text, (word, text)
