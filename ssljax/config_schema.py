@@ -59,67 +59,47 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 # ------------------------------------------------------------------------ value checks
 
 
-def _positive(v):
-    return v > 0
-
-
-def _nonneg(v):
-    return v >= 0
-
-
-def _unit(v):
-    return 0.0 <= v <= 1.0
-
-
 def _one_of(*choices):
     return lambda v: v in choices, f"one of {', '.join(map(repr, choices))}"
 
 
-RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "batch_size": (_positive, "> 0"),
-    "num_epochs": (_nonneg, ">= 0"),
-    "seed": (_nonneg, ">= 0"),
-    "keep_checkpoints": (_positive, ">= 1 (the newest checkpoint is always kept)"),
-    "checkpoint_every_steps": (_positive, ">= 1"),
-    "log_every_steps": (_positive, ">= 1"),
-    "eval_every_steps": (_nonneg, ">= 0 (0 = only at the end)"),
-    "bn": _one_of("global", "local", "shuffle"),
-    "nonfinite": _one_of("stop", "skip"),
-    "encoder.dtype": _one_of("float32", "bfloat16"),
-    "augment.image_size": (_nonneg, ">= 0 (0 = the dataset's size)"),
-    "augment.strength": (_nonneg, ">= 0"),
-    "augment.num_local": (_nonneg, ">= 0"),
-    "augment.local_size": (_nonneg, ">= 0"),
-    "head.out_dim": (_positive, "> 0"),
-    "predictor.out_dim": (_positive, "> 0"),
-    "optimizer.base_lr": (_nonneg, ">= 0"),
-    "optimizer.end_lr": (_nonneg, ">= 0"),
-    "optimizer.warmup_epochs": (_nonneg, ">= 0"),
-    "optimizer.weight_decay": (_nonneg, ">= 0"),
-    "optimizer.lr_scaling": _one_of("linear", "sqrt", "none"),
-    "optimizer.momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "optimizer.b1": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "optimizer.b2": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "probe.learning_rate": (_positive, "> 0"),
-    "eval.encoder": _one_of("online", "target"),
-    "eval.knn_k": (_positive, ">= 1"),
-    "eval.knn_temperature": (_positive, "> 0"),
-    "eval.linear_epochs": (_positive, ">= 1"),
-    "eval.max_train_examples": (_nonneg, ">= 0 (0 = all)"),
-    "eval.max_eval_examples": (_nonneg, ">= 0 (0 = all)"),
-    "eval.batch_size": (_positive, "> 0"),
-    "ema.tau_base": (_unit, "in [0, 1], e.g. 0.996"),
-    "ema.schedule": _one_of("cosine", "constant"),
-    "loss.temperature": (_positive, "> 0"),
-    "loss.student_temp": (_positive, "> 0"),
-    "loss.teacher_temp": (_positive, "> 0"),
-    "loss.warmup_teacher_temp": (_positive, "> 0"),
-    "loss.center_momentum": (_unit, "in [0, 1]"),
-    "protocol": _one_of("cached", "paper"),
-    "embedding_plot": _one_of("pca", "tsne"),
-    "label_fraction": (lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.01, 0.1 or 1.0"),
-    "eval_batch_size": (_positive, "> 0"),
-}
+def _ranges() -> dict[str, tuple[Callable[[Any], bool], str]]:
+    positive = (lambda v: v > 0, "> 0")
+    nonneg = (lambda v: v >= 0, ">= 0")
+    at_least_one = (lambda v: v >= 1, ">= 1")
+    unit = (lambda v: 0 <= v <= 1, "in [0, 1]")
+    below_one = (lambda v: 0 <= v < 1, "in [0, 1)")
+    groups = {
+        positive: ("batch_size", "head.out_dim", "predictor.out_dim", "probe.learning_rate",
+                   "eval.knn_temperature", "eval.batch_size", "loss.temperature",
+                   "loss.student_temp", "loss.teacher_temp", "loss.warmup_teacher_temp",
+                   "eval_batch_size"),
+        nonneg: ("num_epochs", "seed", "eval_every_steps", "augment.image_size",
+                 "augment.strength", "augment.num_local", "augment.local_size",
+                 "optimizer.base_lr", "optimizer.end_lr", "optimizer.warmup_epochs",
+                 "optimizer.weight_decay", "eval.max_train_examples", "eval.max_eval_examples"),
+        at_least_one: ("keep_checkpoints", "checkpoint_every_steps", "log_every_steps",
+                       "eval.knn_k", "eval.linear_epochs"),
+        unit: ("ema.tau_base", "loss.center_momentum"),
+        below_one: ("optimizer.momentum", "optimizer.b1", "optimizer.b2"),
+    }
+    out = {key: check for check, keys in groups.items() for key in keys}
+    out.update({
+        "bn": _one_of("global", "local", "shuffle"),
+        "nonfinite": _one_of("stop", "skip"),
+        "encoder.dtype": _one_of("float32", "bfloat16"),
+        "optimizer.lr_scaling": _one_of("linear", "sqrt", "none"),
+        "eval.encoder": _one_of("online", "target"),
+        "ema.schedule": _one_of("cosine", "constant"),
+        "protocol": _one_of("cached", "paper"),
+        "embedding_plot": _one_of("pca", "tsne"),
+        "label_fraction": (lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.01, 0.1 or 1.0"),
+    })
+    return out
+
+
+# key -> (predicate, what the value must be); checked when the value is not the default.
+RANGES = _ranges()
 
 
 def _check_value(key: str, value: Any, default: Any) -> Any:
@@ -183,19 +163,20 @@ def _ignored(config: ml_collections.ConfigDict, defaults: dict[str, Any],
     """Warning lines for non-default keys the chosen components do not read."""
     from ssljax import augment, optim  # noqa: PLC0415
 
+    def unread(block: str, reads: set[str], what: str) -> list[str]:
+        n = len(block) + 1
+        return [f"{key}={v!r} is ignored by {what}" for key, v in values.items()
+                if key.startswith(block + ".") and key[n:] not in reads and v != defaults[key]]
+
     lines = []
     opt = values.get("optimizer.name")
     if opt in optim.OPTIMIZERS:
-        reads = set(_OPTIMIZER_COMMON) | set(optim.OPTIMIZERS[opt].reads)
-        for key, v in values.items():
-            if key.startswith("optimizer.") and key[10:] not in reads and v != defaults[key]:
-                lines.append(f"{key}={v!r} is ignored by optimizer {opt!r}")
+        lines += unread("optimizer", set(_OPTIMIZER_COMMON) | set(optim.OPTIMIZERS[opt].reads),
+                        f"optimizer {opt!r}")
     preset = values.get("augment.preset")
     if preset in augment.PRESETS:
-        reads = set(_AUGMENT_COMMON) | set(augment.PRESETS[preset].options)
-        for key, v in values.items():
-            if key.startswith("augment.") and key[8:] not in reads and v != defaults[key]:
-                lines.append(f"{key}={v!r} is ignored by augmentation preset {preset!r}")
+        lines += unread("augment", set(_AUGMENT_COMMON) | set(augment.PRESETS[preset].options),
+                        f"augmentation preset {preset!r}")
     if method is not None:
         for key in method.ignores:
             if key in values and values[key] != defaults[key]:

@@ -18,6 +18,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.program_utils import UNOPTIMIZED
+
 pytestmark = pytest.mark.slow  # each notebook runs in its own Jupyter kernel: minutes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,14 +36,14 @@ QUICK_SWITCH = 'QUICK = os.environ.get("SSLJAX_QUICK") == "1"'
 def kernel_env(tmp_dir: Path) -> dict[str, str]:
     """The kernel's environment: quick mode, CPU only, the test session's data cache.
 
-    conftest.py fakes 8 CPU devices for this process through XLA_FLAGS; the kernel does
-    not inherit that: quickstart and transfer_learning run on one device like a CPU
+    conftest.py fakes 8 CPU devices for this process through XLA_FLAGS; the kernel gets
+    only the tests' LLVM optimisation level 0 instead (tests/program_utils.py): quickstart and transfer_learning run on one device like a CPU
     Colab runtime, and the notebooks that need several devices fake them in their first
     cell. The notebooks' workdirs (`tempfile.mkdtemp`) go to `tmp_dir`, which pytest
     cleans up.
     """
     env = dict(os.environ)
-    env.pop("XLA_FLAGS", None)
+    env["XLA_FLAGS"] = UNOPTIMIZED  # as the programs' test runs (tests/program_utils.py)
     env["SSLJAX_QUICK"] = "1"
     env["JAX_PLATFORMS"] = "cpu"
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"

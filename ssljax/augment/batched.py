@@ -105,14 +105,16 @@ def _apply_batched(
     return out.astype(images.dtype)
 
 
-def random_resized_crop(
-    key: jax.Array,
-    images: jax.Array,
-    out_size: int,
-    *,
-    scale: tuple[float, float] = (0.08, 1.0),
-    ratio: tuple[float, float] = (3 / 4, 4 / 3),
-) -> jax.Array:
+def _with_probability(key: jax.Array, images: jax.Array, fn: Callable, num_uniforms: int,
+                      p: float) -> jax.Array:
+    """A single-image op `fn(u, image, p)` whose only parameter is its probability."""
+    check_images(images)
+    return _apply_batched(key, images, fn, num_uniforms, (("p", check_p("p", p)),))
+
+
+def random_resized_crop(key: jax.Array, images: jax.Array, out_size: int, *,
+                        scale: tuple[float, float] = (0.08, 1.0),
+                        ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> jax.Array:
     """Inception-style random resized crop of each image.
 
     Per example: area fraction ~ U(scale), aspect (w / h) log-uniform in `ratio`, 10
@@ -153,20 +155,11 @@ def horizontal_flip(key: jax.Array, images: jax.Array, *, p: float = 0.5) -> jax
     Returns:
         `[N, H, W, C]`, dtype of `images`.
     """
-    check_images(images)
-    return _apply_batched(key, images, ops.flip_u, ops.N_FLIP, (("p", check_p("p", p)),))
+    return _with_probability(key, images, ops.flip_u, ops.N_FLIP, p)
 
 
-def color_jitter(
-    key: jax.Array,
-    images: jax.Array,
-    *,
-    brightness: float,
-    contrast: float,
-    saturation: float,
-    hue: float,
-    p: float = 0.8,
-) -> jax.Array:
+def color_jitter(key: jax.Array, images: jax.Array, *, brightness: float, contrast: float,
+                 saturation: float, hue: float, p: float = 0.8) -> jax.Array:
     """With probability `p` per example, jitters brightness, contrast, saturation and hue.
 
     The four ops run in a random order per example (torchvision `ColorJitter`, SimCLR's
@@ -210,28 +203,14 @@ def check_hue(hue: float) -> float:
 def grayscale(key: jax.Array, images: jax.Array, *, p: float = 0.2) -> jax.Array:
     """With probability `p`, replaces an RGB image by its ITU-R 601 luma on all 3 channels.
 
-    Luma = 0.299 R + 0.587 G + 0.114 B. Identity for C == 1.
-
-    Args:
-        key: One PRNG key for the batch.
-        images: `[N, H, W, C]` float in [0, 1].
-        p: Probability per example.
-
-    Returns:
-        `[N, H, W, C]`, dtype of `images`.
+    Luma = 0.299 R + 0.587 G + 0.114 B; the identity for C == 1. Arguments and result as
+    `horizontal_flip`'s (`p`: probability per example).
     """
-    check_images(images)
-    return _apply_batched(key, images, ops.grayscale_u, ops.N_GRAY, (("p", check_p("p", p)),))
+    return _with_probability(key, images, ops.grayscale_u, ops.N_GRAY, p)
 
 
-def gaussian_blur(
-    key: jax.Array,
-    images: jax.Array,
-    *,
-    p: float = 0.5,
-    sigma: tuple[float, float] = (0.1, 2.0),
-    kernel_frac: float = 0.1,
-) -> jax.Array:
+def gaussian_blur(key: jax.Array, images: jax.Array, *, p: float = 0.5,
+                  sigma: tuple[float, float] = (0.1, 2.0), kernel_frac: float = 0.1) -> jax.Array:
     """With probability `p`, blurs each image with a separable Gaussian, sigma ~ U(sigma).
 
     sigma is in pixels and drawn per example; the kernel size is static (it fixes the XLA
@@ -248,9 +227,7 @@ def gaussian_blur(
     Returns:
         `[N, H, W, C]`, dtype of `images`.
 
-    Reference:
-        Chen et al., "A Simple Framework for Contrastive Learning of Visual
-        Representations", ICML 2020, Appendix A.
+    Reference: SimCLR (Chen et al., ICML 2020), Appendix A, as for `color_jitter`.
     """
     check_images(images)
     params = (

@@ -252,31 +252,6 @@ def square_resize(pil_image: Any, size: int) -> Any:
 # Global-order batching.
 
 
-def _train_batches(
-    images: np.ndarray,
-    labels: np.ndarray,
-    *,
-    global_batch_size: int,
-    seed: int,
-    start_step: int,
-    process_index: int,
-    process_count: int,
-) -> Iterator[Batch]:
-    """The batches of the module docstring's formula, one permutation per epoch."""
-    n = images.shape[0]
-    spe = n // global_batch_size
-    b = global_batch_size // process_count
-    lo, hi = process_index * b, (process_index + 1) * b
-    step, perm_epoch, perm = start_step, None, None
-    while True:
-        epoch, j = divmod(step, spe)
-        if epoch != perm_epoch:
-            perm, perm_epoch = np.random.default_rng([seed, epoch]).permutation(n), epoch
-        rows = perm[j * global_batch_size + lo:j * global_batch_size + hi]
-        yield {"image": images[rows], "label": labels[rows], "index": rows.astype(np.int32)}
-        step += 1
-
-
 def array_train_iterator(
     images: np.ndarray,
     labels: np.ndarray,
@@ -288,17 +263,26 @@ def array_train_iterator(
     process_count: int = 1,
     prefetch: int = 4,
 ) -> BatchIterator:
-    """Infinite iterator of this process's rows of the global batches, from `start_step`."""
-    gen = lambda: _train_batches(
-        images,
-        labels,
-        global_batch_size=global_batch_size,
-        seed=seed,
-        start_step=start_step,
-        process_index=process_index,
-        process_count=process_count,
-    )
-    return BatchIterator(gen, prefetch=prefetch)
+    """Infinite iterator of this process's rows of the global batches, from `start_step`.
+
+    The batches of the module docstring's formula, one permutation per epoch.
+    """
+    n = images.shape[0]
+    spe = n // global_batch_size
+    b = global_batch_size // process_count
+    lo, hi = process_index * b, (process_index + 1) * b
+
+    def batches() -> Iterator[Batch]:
+        step, perm_epoch, perm = start_step, None, None
+        while True:
+            epoch, j = divmod(step, spe)
+            if epoch != perm_epoch:
+                perm, perm_epoch = np.random.default_rng([seed, epoch]).permutation(n), epoch
+            rows = perm[j * global_batch_size + lo:j * global_batch_size + hi]
+            yield {"image": images[rows], "label": labels[rows], "index": rows.astype(np.int32)}
+            step += 1
+
+    return BatchIterator(batches, prefetch=prefetch)
 
 
 def array_eval_batches(

@@ -15,19 +15,11 @@ via Redundancy Reduction", ICML 2021 (arXiv:2103.03230), Algorithm 1 and §4.
 from __future__ import annotations
 
 from ssljax import losses
-from ssljax.methods.base import (
-    Method,
-    SSLModel,
-    StepOutput,
-    apply_views,
-    build_encoder,
-    build_head,
-    embedding_std,
-)
+from ssljax.methods import base
 from ssljax.parallel import DATA_AXIS
 
 
-class BarlowTwins(Method):
+class BarlowTwins(base.Method):
     """Barlow Twins with global (cross-device) or local BatchNorm.
 
     Config keys: `head` (projector: `hidden_dims`, `out_dim`, `use_bn`, `last_bn`),
@@ -45,21 +37,9 @@ class BarlowTwins(Method):
     defaults = {"head.hidden_dims": (8192, 8192), "head.out_dim": 8192,
                 "loss.lambd": 5e-3, "loss.scale": 1.0}
 
-    def __init__(self, config, num_classes):
-        super().__init__(config, num_classes)
-        self.model = SSLModel(
-            encoder=build_encoder(config, self.axis),
-            projector=build_head(config.head, config, self.axis),
-        )
-
     def loss(self, params, state, views, rng):
         del rng
-        (out_a, out_b), batch_stats = apply_views(self.model, params, state.batch_stats,
-                                                  views[:2])
-        z_a, z_b = out_a["proj"], out_b["proj"]
-        bt = losses.barlow_twins(z_a, z_b, lambd=self.config.loss.lambd, axis_name=DATA_AXIS)
-        return self.config.loss.scale * bt, StepOutput(
-            batch_stats=batch_stats,
-            features=out_a["features"],
-            metrics={"embedding_std": embedding_std(z_a), "barlow_twins_loss": bt},
-        )
+        (a, b), batch_stats = self.forward_views(params, state, views)
+        bt = losses.barlow_twins(a["proj"], b["proj"], lambd=self.config.loss.lambd,
+                                 axis_name=DATA_AXIS)
+        return self.config.loss.scale * bt, self.output(batch_stats, a, barlow_twins_loss=bt)

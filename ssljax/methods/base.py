@@ -210,8 +210,10 @@ def embedding_std(z: jax.Array) -> jax.Array:
 class Method(abc.ABC):
     """Base class: a method without target network or extras.
 
-    Subclasses set `name` and `defaults`, build `self.model` (and `self.target`, an
-    `EMATarget`, if they have one) in `__init__`, and implement `loss`.
+    Subclasses set `name` and `defaults` and implement `loss`. The online network is
+    `build_model()` (encoder → projector, → predictor when `uses_predictor`); override it
+    for another architecture. Methods with an EMA target derive from
+    `ssljax.methods.target.EMAMethod`.
     """
 
     name = "base"
@@ -219,6 +221,8 @@ class Method(abc.ABC):
     defaults: ClassVar[dict[str, Any]] = {}
     # Common config keys this method does not read (a non-default value is warned about).
     ignores: ClassVar[tuple[str, ...]] = ()
+    # Whether the online network ends with a predictor (`config.predictor`).
+    uses_predictor: ClassVar[bool] = False
 
     def __init__(self, config: ml_collections.ConfigDict, num_classes: int):
         self.config = config
@@ -227,6 +231,7 @@ class Method(abc.ABC):
         self.target = None
         self.total_steps = 1
         self.steps_per_epoch = 1
+        self.model = self.build_model()
 
     @property
     def has_target(self) -> bool:
@@ -270,3 +275,21 @@ class Method(abc.ABC):
     def apply(self, params: Any, batch_stats: Any, x: Any, *, train: bool = True):
         """Runs the online model; returns (outputs dict, new batch_stats)."""
         return apply_model(self.model, params, batch_stats, x, train=train)
+
+    def build_model(self) -> nn.Module:
+        """Encoder → projector (`config.head`) → predictor (`config.predictor`) if used."""
+        c = self.config
+        predictor = build_predictor(c, self.axis) if self.uses_predictor else None
+        return SSLModel(encoder=build_encoder(c, self.axis),
+                        projector=build_head(c.head, c, self.axis), predictor=predictor)
+
+    def forward_views(self, params: Any, state: Any, views: Sequence[jax.Array]
+                      ) -> tuple[list[Any], Any]:
+        """The online network on the first two views, one after the other (`apply_views`)."""
+        return apply_views(self.model, params, state.batch_stats, views[:2])
+
+    def output(self, batch_stats: Any, out: dict[str, jax.Array], **metrics: jax.Array
+               ) -> StepOutput:
+        """The `StepOutput` of a step whose first view's outputs are `out` (features, proj)."""
+        return StepOutput(batch_stats=batch_stats, features=out["features"],
+                          metrics={"embedding_std": embedding_std(out["proj"]), **metrics})

@@ -28,22 +28,12 @@ from __future__ import annotations
 from jax import lax
 
 from ssljax import losses
-from ssljax.methods.base import (
-    Method,
-    SSLModel,
-    StepOutput,
-    apply_views,
-    build_encoder,
-    build_head,
-    build_predictor,
-    embedding_std,
-    predictor_defaults,
-)
-from ssljax.methods.target import EMATarget, ema_defaults
+from ssljax.methods import base
+from ssljax.methods.target import EMAMethod, ema_defaults
 from ssljax.parallel import DATA_AXIS
 
 
-class BYOL(Method):
+class BYOL(EMAMethod):
     """BYOL with an EMA target network (global BN by default, as the paper).
 
     Config: `head` (projector, BYOL: hidden (4096,), out 256), `predictor` (same
@@ -51,36 +41,14 @@ class BYOL(Method):
     """
 
     name = "byol"
+    uses_predictor = True
     defaults = {"head.hidden_dims": (4096,), "head.out_dim": 256,
-                **predictor_defaults(4096, 256), **ema_defaults(0.996, "cosine")}
-
-    def __init__(self, config, num_classes):
-        super().__init__(config, num_classes)
-        encoder = build_encoder(config, self.axis)
-        projector = build_head(config.head, config, self.axis)
-        self.model = SSLModel(
-            encoder=encoder, projector=projector, predictor=build_predictor(config, self.axis)
-        )
-        self.target = EMATarget(config, SSLModel(encoder=encoder, projector=projector),
-                                axis_name=self.axis)
-
-    def tau(self, step):
-        """Target decay tau_k at step k."""
-        return self.target.tau(step, self.total_steps)
+                **base.predictor_defaults(4096, 256), **ema_defaults(0.996, "cosine")}
 
     def loss(self, params, state, views, rng):
         del rng
-        (o1, o2), batch_stats = apply_views(self.model, params, state.batch_stats, views[:2])
-        (t1, t2), target_stats = self.target.forward(
-            state.target_params, state.target_batch_stats, views[:2])
+        (o1, o2), batch_stats = self.forward_views(params, state, views)
+        (t1, t2), target_stats = self.target_views(state, views)
         local = losses.byol(o1["pred"], t2["proj"]) + losses.byol(o2["pred"], t1["proj"])
-        tau = self.tau(state.step)
-        return lax.pmean(local, DATA_AXIS), StepOutput(
-            batch_stats=batch_stats,
-            features=o1["features"],
-            metrics={"tau": tau, "embedding_std": embedding_std(o1["proj"])},
-            carry={"tau": tau, "target_batch_stats": target_stats},
-        )
-
-    def after_update(self, state, out):
-        return self.target.update(state, out.carry["tau"], out.carry["target_batch_stats"])
+        return lax.pmean(local, DATA_AXIS), self.target_output(state, batch_stats, o1,
+                                                               target_stats)

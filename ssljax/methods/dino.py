@@ -41,16 +41,9 @@ from jax import lax
 
 from ssljax import losses, models
 from ssljax.errors import ConfigError
-from ssljax.methods.base import (
-    Method,
-    StepOutput,
-    apply_model,
-    build_encoder,
-    compute_dtype,
-    embedding_std,
-)
+from ssljax.methods.base import apply_model, build_encoder, compute_dtype
 from ssljax.methods.multicrop import MultiCropModel, split_crops
-from ssljax.methods.target import EMATarget, ema_defaults
+from ssljax.methods.target import EMAMethod, EMATarget, ema_defaults
 from ssljax.parallel import DATA_AXIS
 
 
@@ -128,7 +121,7 @@ def _freeze_last_layer(params: Any, frozen: jax.Array) -> Any:
     return {**params, "head": {**head, "last_layer": last}}
 
 
-class DINO(Method):
+class DINO(EMAMethod):
     """DINO with an EMA teacher, multi-crop, centering and a teacher-temperature schedule.
 
     Config keys: `head` (see `build_dino_head`; plus `freeze_last_layer_epochs`), `loss`
@@ -150,13 +143,12 @@ class DINO(Method):
     ignores = ("head.last_bn", "head.last_bn_affine")
     num_global = 2
 
-    def __init__(self, config, num_classes):
-        super().__init__(config, num_classes)
-        self.model = MultiCropModel(
-            encoder=build_encoder(config, self.axis), head=build_dino_head(config, self.axis)
-        )
-        self.target = EMATarget(config, self.model, keys=("encoder", "head"),
-                                axis_name=self.axis)
+    def build_model(self):
+        return MultiCropModel(encoder=build_encoder(self.config, self.axis),
+                              head=build_dino_head(self.config, self.axis))
+
+    def build_target(self):
+        return EMATarget(self.config, self.model, keys=("encoder", "head"), axis_name=self.axis)
 
     def init_extra(self, feature_dims):
         return {"center": jnp.zeros((1, feature_dims["proj"]), jnp.float32)}
@@ -168,10 +160,6 @@ class DINO(Method):
             step, self.steps_per_epoch, warmup_temp=c.warmup_teacher_temp,
             final_temp=c.teacher_temp, warmup_epochs=int(c.warmup_teacher_temp_epochs),
         )
-
-    def tau(self, step: jax.Array) -> jax.Array:
-        """The teacher EMA decay at 0-based `step` (cosine from `ema.tau_base` to 1)."""
-        return self.target.tau(step, self.total_steps)
 
     def loss(self, params, state, views, rng):
         n, ng, step = views[0].shape[0], self.num_global, state.step
@@ -192,26 +180,17 @@ class DINO(Method):
                             student_temp=self.config.loss.student_temp, teacher_temp=temp)
         t_prob = jax.nn.softmax((t_out["proj"] - center) / temp, axis=-1)
         entropy = jnp.sum(jax.scipy.special.entr(t_prob), axis=-1)
-        tau = self.tau(step)
-        metrics = {
-            "embedding_std": embedding_std(students[0]),
-            "teacher_temp": temp,
-            "tau": tau,
-            "teacher_entropy": lax.pmean(jnp.mean(entropy), DATA_AXIS),
-        }
-        return lax.pmean(local, DATA_AXIS), StepOutput(
-            batch_stats=batch_stats,
-            features=s_out["features"][:n],
-            metrics=metrics,
-            carry={"teacher_logits": teachers, "tau": tau,
-                   "target_batch_stats": self.target.replicate(t_stats)},
-        )
+        metrics = {"teacher_temp": temp,
+                   "teacher_entropy": lax.pmean(jnp.mean(entropy), DATA_AXIS)}
+        first = {"features": s_out["features"][:n], "proj": students[0]}
+        return lax.pmean(local, DATA_AXIS), self.target_output(
+            state, batch_stats, first, self.target.replicate(t_stats), metrics,
+            teacher_logits=teachers)
 
     def after_update(self, state, out):
-        carry = out.carry
         center = losses.dino_center_update(
-            state.extra["center"], carry["teacher_logits"],
+            state.extra["center"], out.carry["teacher_logits"],
             momentum=self.config.loss.center_momentum, axis_name=DATA_AXIS,
         )
-        state = self.target.update(state, carry["tau"], carry["target_batch_stats"])
+        state = super().after_update(state, out)
         return state.replace(extra={**state.extra, "center": center})

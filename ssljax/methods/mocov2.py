@@ -39,15 +39,7 @@ from jax import lax
 
 from ssljax import losses, parallel
 from ssljax.errors import ConfigError
-from ssljax.methods.base import (
-    Method,
-    SSLModel,
-    StepOutput,
-    build_encoder,
-    build_head,
-    embedding_std,
-)
-from ssljax.methods.target import EMATarget, ema_defaults
+from ssljax.methods.target import EMAMethod, ema_defaults
 from ssljax.parallel import DATA_AXIS
 
 _QUEUE_SEED = 0x5155  # folded into PRNGKey(config.seed) for the random initial queue
@@ -101,7 +93,7 @@ def enqueue(queue: jax.Array, ptr: jax.Array, keys: jax.Array) -> tuple[jax.Arra
     return queue.at[rows].set(keys.astype(queue.dtype)), ((ptr + n) % k).astype(jnp.int32)
 
 
-class MoCoV2(Method):
+class MoCoV2(EMAMethod):
     """MoCo v2 with a momentum key encoder, a queue of negatives and (optional) shuffle-BN.
 
     Config: `queue_size` (65536), `loss.temperature` (0.2), `ema.tau_base` (0.999,
@@ -121,16 +113,7 @@ class MoCoV2(Method):
         self.queue_size = int(config.queue_size)
         check_queue_size(self.queue_size, config.batch_size * (2 if self.symmetric else 1))
         self.temperature = float(config.loss.temperature)
-        self.model = SSLModel(
-            encoder=build_encoder(config, self.axis),
-            projector=build_head(config.head, config, self.axis),
-        )
         # The key encoder is the whole query network (MoCo v2 has no predictor).
-        self.target = EMATarget(config, self.model, axis_name=self.axis)
-
-    def tau(self, step):
-        """Key-encoder momentum m at step k (constant 0.999 by default)."""
-        return self.target.tau(step, self.total_steps)
 
     def init_extra(self, feature_dims):
         key = jax.random.fold_in(jax.random.PRNGKey(self.config.seed), _QUEUE_SEED)
@@ -162,16 +145,10 @@ class MoCoV2(Method):
         else:
             local = losses.info_nce(out1["proj"], k2, queue, temperature=t)
             new_keys = gather_keys(k2)
-        tau = self.tau(state.step)
-        return lax.pmean(local, DATA_AXIS), StepOutput(
-            batch_stats=batch_stats,
-            features=out1["features"],
-            metrics={"tau": tau, "embedding_std": embedding_std(out1["proj"])},
-            carry={"tau": tau, "keys": new_keys,
-                   "target_batch_stats": self.target.replicate(t_stats)},
-        )
+        return lax.pmean(local, DATA_AXIS), self.target_output(
+            state, batch_stats, out1, self.target.replicate(t_stats), keys=new_keys)
 
     def after_update(self, state, out):
         queue, ptr = enqueue(state.extra["queue"], state.extra["queue_ptr"], out.carry["keys"])
-        state = self.target.update(state, out.carry["tau"], out.carry["target_batch_stats"])
+        state = super().after_update(state, out)
         return state.replace(extra={**state.extra, "queue": queue, "queue_ptr": ptr})

@@ -27,22 +27,12 @@ reference code facebookresearch/moco-v3.
 from __future__ import annotations
 
 from ssljax import losses
-from ssljax.methods.base import (
-    Method,
-    SSLModel,
-    StepOutput,
-    apply_views,
-    build_encoder,
-    build_head,
-    build_predictor,
-    embedding_std,
-    predictor_defaults,
-)
-from ssljax.methods.target import EMATarget, ema_defaults
+from ssljax.methods import base
+from ssljax.methods.target import EMAMethod, ema_defaults
 from ssljax.parallel import DATA_AXIS
 
 
-class MoCoV3(Method):
+class MoCoV3(EMAMethod):
     """MoCo v3 for ResNets (LARS, T=1.0) and ViTs (AdamW, T=0.2, frozen patch embedding).
 
     Config: `head`, `predictor`, `loss.temperature`, `ema.tau_base` (0.99),
@@ -50,41 +40,17 @@ class MoCoV3(Method):
     """
 
     name = "mocov3"
+    uses_predictor = True
     defaults = {"head.hidden_dims": (4096,), "head.out_dim": 256, "head.last_bn": True,
                 "head.last_bn_affine": False,
-                **predictor_defaults(4096, 256), "loss.temperature": 1.0,
+                **base.predictor_defaults(4096, 256), "loss.temperature": 1.0,
                 **ema_defaults(0.99, "cosine")}
-
-    def __init__(self, config, num_classes):
-        super().__init__(config, num_classes)
-        encoder = build_encoder(config, self.axis)
-        projector = build_head(config.head, config, self.axis)
-        self.model = SSLModel(
-            encoder=encoder, projector=projector, predictor=build_predictor(config, self.axis)
-        )
-        self.target = EMATarget(config, SSLModel(encoder=encoder, projector=projector),
-                                axis_name=self.axis)
-        self.temperature = float(config.loss.temperature)
-
-    def tau(self, step):
-        """Momentum m at step k (cosine from tau_base to 1 by default)."""
-        return self.target.tau(step, self.total_steps)
 
     def loss(self, params, state, views, rng):
         del rng
-        (o1, o2), batch_stats = apply_views(self.model, params, state.batch_stats, views[:2])
-        (t1, t2), target_stats = self.target.forward(
-            state.target_params, state.target_batch_stats, views[:2])
-        t = self.temperature
-        loss = (losses.moco_v3(o1["pred"], t2["proj"], temperature=t, axis_name=DATA_AXIS)
-                + losses.moco_v3(o2["pred"], t1["proj"], temperature=t, axis_name=DATA_AXIS))
-        tau = self.tau(state.step)
-        return loss, StepOutput(
-            batch_stats=batch_stats,
-            features=o1["features"],
-            metrics={"tau": tau, "embedding_std": embedding_std(o1["proj"])},
-            carry={"tau": tau, "target_batch_stats": target_stats},
-        )
-
-    def after_update(self, state, out):
-        return self.target.update(state, out.carry["tau"], out.carry["target_batch_stats"])
+        (o1, o2), batch_stats = self.forward_views(params, state, views)
+        (t1, t2), target_stats = self.target_views(state, views)
+        t = self.config.loss.temperature
+        ctr = lambda q, k: losses.moco_v3(q, k, temperature=t, axis_name=DATA_AXIS)  # noqa: E731
+        loss = ctr(o1["pred"], t2["proj"]) + ctr(o2["pred"], t1["proj"])
+        return loss, self.target_output(state, batch_stats, o1, target_stats)

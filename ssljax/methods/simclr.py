@@ -14,18 +14,11 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ssljax import losses
-from ssljax.methods.base import (
-    Method,
-    SSLModel,
-    StepOutput,
-    build_encoder,
-    build_head,
-    embedding_std,
-)
+from ssljax.methods import base
 from ssljax.parallel import DATA_AXIS
 
 
-class SimCLR(Method):
+class SimCLR(base.Method):
     """SimCLR with global (cross-device) or local BatchNorm.
 
     Config: `head` (projector), `loss.temperature` (0.1), `loss.block_size` (> 0: the
@@ -35,25 +28,13 @@ class SimCLR(Method):
     name = "simclr"
     defaults = {"loss.temperature": 0.1, "loss.block_size": 0}
 
-    def __init__(self, config, num_classes):
-        super().__init__(config, num_classes)
-        self.model = SSLModel(
-            encoder=build_encoder(config, self.axis),
-            projector=build_head(config.head, config, self.axis),
-        )
-
     def loss(self, params, state, views, rng):
         del rng
         n = views[0].shape[0]
-        x = jnp.concatenate(views[:2], axis=0)
-        out, batch_stats = self.apply(params, state.batch_stats, x, train=True)
+        out, batch_stats = self.apply(params, state.batch_stats, jnp.concatenate(views[:2]))
         z_a, z_b = out["proj"][:n], out["proj"][n:]
         loss = losses.nt_xent(
             z_a, z_b, temperature=self.config.loss.temperature, axis_name=DATA_AXIS,
             block_size=self.config.loss.block_size or None,
         )
-        return loss, StepOutput(
-            batch_stats=batch_stats,
-            features=out["features"][:n],
-            metrics={"embedding_std": embedding_std(z_a)},
-        )
+        return loss, self.output(batch_stats, {"features": out["features"][:n], "proj": z_a})

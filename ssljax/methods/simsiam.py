@@ -23,46 +23,24 @@ from __future__ import annotations
 from jax import lax
 
 from ssljax import losses
-from ssljax.methods.base import (
-    Method,
-    SSLModel,
-    StepOutput,
-    apply_views,
-    build_encoder,
-    build_head,
-    build_predictor,
-    embedding_std,
-    predictor_defaults,
-)
+from ssljax.methods import base
 from ssljax.parallel import DATA_AXIS
 
 
-class SimSiam(Method):
+class SimSiam(base.Method):
     """SimSiam; `config.stop_gradient` (default True) switches the stop-gradient on z."""
 
     name = "simsiam"
+    uses_predictor = True
     defaults = {"head.hidden_dims": (2048, 2048), "head.out_dim": 2048, "head.last_bn": True,
-                "head.last_bn_affine": False, **predictor_defaults(512, 2048),
+                "head.last_bn_affine": False, **base.predictor_defaults(512, 2048),
                 "stop_gradient": True}
-
-    def __init__(self, config, num_classes):
-        super().__init__(config, num_classes)
-        self.stop_gradient = bool(config.stop_gradient)
-        self.model = SSLModel(
-            encoder=build_encoder(config, self.axis),
-            projector=build_head(config.head, config, self.axis),
-            predictor=build_predictor(config, self.axis),
-        )
 
     def loss(self, params, state, views, rng):
         del rng
-        (o1, o2), batch_stats = apply_views(self.model, params, state.batch_stats, views[:2])
+        (o1, o2), batch_stats = self.forward_views(params, state, views)
         z1, z2 = o1["proj"], o2["proj"]
-        if self.stop_gradient:
+        if self.config.stop_gradient:
             z1, z2 = lax.stop_gradient(z1), lax.stop_gradient(z2)
         local = 0.5 * (losses.simsiam(o1["pred"], z2) + losses.simsiam(o2["pred"], z1))
-        return lax.pmean(local, DATA_AXIS), StepOutput(
-            batch_stats=batch_stats,
-            features=o1["features"],
-            metrics={"embedding_std": embedding_std(o1["proj"])},
-        )
+        return lax.pmean(local, DATA_AXIS), self.output(batch_stats, o1)

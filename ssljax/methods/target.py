@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from ssljax import optim, parallel
-from ssljax.methods.base import apply_model
+from ssljax.methods.base import Method, SSLModel, StepOutput, apply_model
 
 # The online sub-networks a siamese target mirrors (the predictor has no target copy).
 TARGET_KEYS = ("encoder", "projector")
@@ -108,3 +108,40 @@ class EMATarget:
             target_params=optim.ema_update(state.target_params, online, tau),
             target_batch_stats=target_stats if target_stats else state.target_batch_stats,
         )
+
+
+class EMAMethod(Method):
+    """A method with an EMA target (`self.target`): its decay, step output and update.
+
+    The target is `build_target()`: by default an EMA of the online encoder and projector
+    (no predictor). `loss` returns `self.target_output(...)`; `after_update` applies the EMA.
+    """
+
+    def __init__(self, config: ml_collections.ConfigDict, num_classes: int):
+        super().__init__(config, num_classes)
+        self.target = self.build_target()
+
+    def build_target(self) -> EMATarget:
+        """An `EMATarget` of the online encoder and projector (no predictor)."""
+        model = SSLModel(encoder=self.model.encoder, projector=self.model.projector)
+        return EMATarget(self.config, model, axis_name=self.axis)
+
+    def target_views(self, state: Any, views: Sequence[jax.Array]) -> tuple[list[Any], Any]:
+        """The target on the first two views (outputs, replicated new BN statistics)."""
+        return self.target.forward(state.target_params, state.target_batch_stats, views[:2])
+
+    def tau(self, step: jax.Array) -> jax.Array:
+        """The target decay at 0-based `step` (`config.ema`)."""
+        return self.target.tau(step, self.total_steps)
+
+    def target_output(self, state: Any, batch_stats: Any, out: dict[str, jax.Array],
+                      target_stats: Any, metrics: dict[str, jax.Array] | None = None,
+                      **carry: Any) -> StepOutput:
+        """`Method.output` plus the decay `tau` (logged) and what `after_update` needs."""
+        tau = self.tau(state.step)
+        step_out = self.output(batch_stats, out, tau=tau, **(metrics or {}))
+        step_out.carry = {"tau": tau, "target_batch_stats": target_stats, **carry}
+        return step_out
+
+    def after_update(self, state: Any, out: StepOutput) -> Any:
+        return self.target.update(state, out.carry["tau"], out.carry["target_batch_stats"])

@@ -14,19 +14,11 @@ for Self-Supervised Learning", ICLR 2022 (arXiv:2105.04906), Eq. 1–6 and Appen
 from __future__ import annotations
 
 from ssljax import losses
-from ssljax.methods.base import (
-    Method,
-    SSLModel,
-    StepOutput,
-    apply_views,
-    build_encoder,
-    build_head,
-    embedding_std,
-)
+from ssljax.methods import base
 from ssljax.parallel import DATA_AXIS
 
 
-class VICReg(Method):
+class VICReg(base.Method):
     """VICReg with global (cross-device) or local BatchNorm.
 
     Config keys: `head` (expander: `hidden_dims`, `out_dim`, `use_bn`, `last_bn`) and
@@ -37,23 +29,10 @@ class VICReg(Method):
     defaults = {"head.hidden_dims": (8192, 8192), "head.out_dim": 8192,
                 "loss.sim_coeff": 25.0, "loss.std_coeff": 25.0, "loss.cov_coeff": 1.0}
 
-    def __init__(self, config, num_classes):
-        super().__init__(config, num_classes)
-        self.model = SSLModel(
-            encoder=build_encoder(config, self.axis),
-            projector=build_head(config.head, config, self.axis),
-        )
-
     def loss(self, params, state, views, rng):
         del rng
-        (out_a, out_b), batch_stats = apply_views(self.model, params, state.batch_stats,
-                                                  views[:2])
-        z_a, z_b = out_a["proj"], out_b["proj"]
+        (a, b), batch_stats = self.forward_views(params, state, views)
         c = self.config.loss
-        loss = losses.vicreg(z_a, z_b, sim_coeff=c.sim_coeff, std_coeff=c.std_coeff,
+        loss = losses.vicreg(a["proj"], b["proj"], sim_coeff=c.sim_coeff, std_coeff=c.std_coeff,
                              cov_coeff=c.cov_coeff, axis_name=DATA_AXIS)
-        return loss, StepOutput(
-            batch_stats=batch_stats,
-            features=out_a["features"],
-            metrics={"embedding_std": embedding_std(z_a)},
-        )
+        return loss, self.output(batch_stats, a)

@@ -96,12 +96,12 @@ def conv2d(features: int, kernel: int, stride: int = 1, *, dtype: Dtype, name: s
     )
 
 
-class BasicBlock(nn.Module):
-    """Two 3×3 convolutions with an identity (or 1×1 projection) shortcut (ResNet-18/34).
+class _ResidualBlock(nn.Module):
+    """What both residual blocks share.
 
     Attributes:
-        filters: output channels.
-        strides: stride of the first convolution (2 to halve the resolution).
+        filters: output channels (`BasicBlock`) or inner channels (`Bottleneck`).
+        strides: stride of the strided convolution (2 to halve the resolution).
         zero_init_residual: initialise the last BatchNorm's scale to zero so the block
             starts as the identity.
         dtype: computation dtype.
@@ -114,15 +114,21 @@ class BasicBlock(nn.Module):
     dtype: Dtype = jnp.float32
     bn_axis_name: str | None = None
 
+    def _norms(self, train: bool) -> tuple[Any, Any]:
+        """(the BatchNorm factory, the initialiser of the block's last BN scale)."""
+        norm = functools.partial(batch_norm, train, dtype=self.dtype, axis_name=self.bn_axis_name)
+        return norm, nn.initializers.zeros if self.zero_init_residual else nn.initializers.ones
+
+
+class BasicBlock(_ResidualBlock):
+    """Two 3×3 convolutions with an identity (or 1×1 projection) shortcut (ResNet-18/34)."""
+
     expansion: ClassVar[int] = 1
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
         """Maps `[N, H, W, C]` to `[N, H/strides, W/strides, filters]`."""
-        norm = functools.partial(
-            batch_norm, train, dtype=self.dtype, axis_name=self.bn_axis_name
-        )
-        last_init = nn.initializers.zeros if self.zero_init_residual else nn.initializers.ones
+        norm, last_init = self._norms(train)
         y = conv2d(self.filters, 3, self.strides, dtype=self.dtype, name="conv1")(x)
         y = nn.relu(norm(name="bn1")(y))
         y = conv2d(self.filters, 3, dtype=self.dtype, name="conv2")(y)
@@ -133,32 +139,16 @@ class BasicBlock(nn.Module):
         return nn.relu(x + y)
 
 
-class Bottleneck(nn.Module):
-    """1×1 → 3×3 (strided, v1.5) → 1×1 ×4 bottleneck block (ResNet-50 and deeper).
-
-    Attributes:
-        filters: channels of the inner convolutions; the block outputs `4·filters`.
-        strides: stride of the 3×3 convolution.
-        zero_init_residual: initialise the last BatchNorm's scale to zero.
-        dtype: computation dtype.
-        bn_axis_name: BatchNorm axis name (None: local BN).
-    """
-
-    filters: int
-    strides: int = 1
-    zero_init_residual: bool = True
-    dtype: Dtype = jnp.float32
-    bn_axis_name: str | None = None
+class Bottleneck(_ResidualBlock):
+    """1×1 → 3×3 (strided, v1.5) → 1×1 ×4 bottleneck block (ResNet-50 and deeper); the
+    block outputs `4·filters` channels."""
 
     expansion: ClassVar[int] = 4
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
         """Maps `[N, H, W, C]` to `[N, H/strides, W/strides, 4·filters]`."""
-        norm = functools.partial(
-            batch_norm, train, dtype=self.dtype, axis_name=self.bn_axis_name
-        )
-        last_init = nn.initializers.zeros if self.zero_init_residual else nn.initializers.ones
+        norm, last_init = self._norms(train)
         out = self.filters * self.expansion
         y = conv2d(self.filters, 1, dtype=self.dtype, name="conv1")(x)
         y = nn.relu(norm(name="bn1")(y))
