@@ -37,10 +37,10 @@ def kernel_env(tmp_dir: Path) -> dict[str, str]:
     """The kernel's environment: quick mode, CPU only, the test session's data cache.
 
     conftest.py fakes 8 CPU devices for this process through XLA_FLAGS; the kernel gets
-    only the tests' LLVM optimisation level 0 instead (tests/program_utils.py): quickstart and transfer_learning run on one device like a CPU
-    Colab runtime, and the notebooks that need several devices fake them in their first
-    cell. The notebooks' workdirs (`tempfile.mkdtemp`) go to `tmp_dir`, which pytest
-    cleans up.
+    only the tests' LLVM optimisation level 0 instead (tests/program_utils.py):
+    quickstart and transfer_learning run on one device like a CPU Colab runtime, and the
+    notebooks that need several devices fake them in their first cell. The notebooks'
+    workdirs (`tempfile.mkdtemp`) go to `tmp_dir`, which pytest cleans up.
     """
     env = dict(os.environ)
     env["XLA_FLAGS"] = UNOPTIMIZED  # as the programs' test runs (tests/program_utils.py)
@@ -101,7 +101,8 @@ def test_kernel_runs_this_interpreter_and_imports_ssljax(tmp_path):
     assert Path(prefix).resolve() == Path(sys.prefix).resolve()
     assert Path(ssljax_file).resolve().is_relative_to(REPO)
     assert Path(cwd).resolve() == REPO
-    assert env_line.strip() == "1"
+    quick, *xla_flags = env_line.split()
+    assert quick == "1" and xla_flags == [UNOPTIMIZED]  # conftest's 8 devices not inherited
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

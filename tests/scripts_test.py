@@ -39,7 +39,8 @@ def test_suite_tools_run_with_only_the_venv_and_the_system_on_path(tool):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("script, args", [("tpu_pod.sh", []), ("single_host.sh", ["only-one"])])
+@pytest.mark.parametrize("script, args", [("tpu_pod.sh", []), ("single_host.sh", ["only-one"]),
+                                          ("get_data.sh", ["cifar"])])
 def test_usage_error_is_one_line_exit_2(script, args):
     proc = subprocess.run(
         ["bash", str(REPO / "scripts" / script), *args], capture_output=True, text=True
@@ -101,3 +102,22 @@ def test_tpu_pod_script_calls_gcloud(tmp_path, command, words):
     text = log.read_text()
     for word in words:
         assert word in text, (word, text)
+
+
+def test_get_data_installs_fashion_mnist_with_apt_get(tmp_path):
+    log = _recorder(tmp_path, "apt-get")
+    fake_id = tmp_path / "id"
+    fake_id.write_text("#!/bin/sh\necho 0\n")  # as root
+    fake_id.chmod(0o755)
+    proc = _run_script("get_data.sh", ["fashion_mnist"],
+                       {"FASHION_MNIST_DIR": str(tmp_path / "none")}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text().splitlines()[:4] == ["install", "-y", "-qq", "dataset-fashion-mnist"]
+
+
+def test_get_data_finds_an_installed_copy(tmp_path):
+    for name in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / name).write_bytes(b"")
+    proc = _run_script("get_data.sh", ["fashion_mnist"], {"FASHION_MNIST_DIR": str(tmp_path)},
+                       tmp_path)
+    assert proc.returncode == 0 and "already installed" in proc.stdout

@@ -34,7 +34,7 @@ Batch = dict[str, np.ndarray]
 # User arrays registered with `register_arrays`, looked up by `dataset.name`.
 _REGISTRY: dict[str, Source] = {}
 # Names that `register_arrays` may not take (they mean something else in `dataset.name`).
-RESERVED_NAMES = ("mnist", "digits", "image_folder", "arrays")
+RESERVED_NAMES = ("mnist", "digits", "fashion_mnist", "image_folder", "arrays")
 
 
 @dataclasses.dataclass(frozen=True)

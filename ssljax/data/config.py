@@ -4,8 +4,8 @@ Fields (of an `ml_collections.ConfigDict`, a dict, or any object with attributes
 
 | field | default | meaning |
 |---|---|---|
-| `name` | required | "mnist", "digits", "image_folder", a registered name, a TFDS name |
-| `data_dir` | "" | folder of an image folder; TFDS data dir ("" = TFDS default) |
+| `name` | required | "mnist", "digits", "fashion_mnist", "image_folder", registered or TFDS |
+| `data_dir` | "" | image folder's root; fashion_mnist's idx files or TFDS dir; TFDS data dir |
 | `image_size` | 0 | side of the square images after resize; 0 = native size |
 | `train_split` | "train" | split name (TFDS slicing such as "train[:90%]" works) |
 | `eval_split` | "test" | held-out split name |

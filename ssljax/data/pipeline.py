@@ -3,6 +3,8 @@
 `dataset.name` selects the source:
 
 - "mnist", "digits": bundled, offline (`ssljax.data.bundled`);
+- "fashion_mnist": TFDS's prepared copy or the original idx files
+  (`ssljax.data.fashion_mnist`);
 - "image_folder": `dataset.data_dir` (`ssljax.data.folder`);
 - a name given to `register_arrays` (or a `Source` from `from_arrays` passed directly);
 - anything else: a TFDS dataset (`ssljax.data.tfds_source`; TensorFlow is imported
@@ -18,10 +20,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ssljax.data import arrays, bundled, folder
+from ssljax.data import arrays, bundled, fashion_mnist, folder
 from ssljax.data.arrays import BatchIterator, Source
 from ssljax.data.config import DatasetConfig, parse_config
 from ssljax.errors import ConfigError
+from ssljax.registry import Registry
 
 DatasetLike = Any  # ml_collections.ConfigDict | dict | DatasetConfig | Source
 
@@ -34,32 +37,35 @@ class DatasetInfo(NamedTuple):
     num_classes: int  # 0 when unknown (unlabelled data and no dataset.num_classes)
 
 
+def _folder(cfg: DatasetConfig) -> Source:
+    return folder.load_folder(
+        cfg.data_dir, image_size=cfg.image_size, train_split=cfg.train_split,
+        eval_split=cfg.eval_split, skip_corrupt=cfg.skip_corrupt, split_seed=cfg.split_seed,
+        max_in_memory_gb=cfg.max_in_memory_gb,
+    )
+
+
+# dataset.name -> loader of an in-memory `Source` (other names: register_arrays, then TFDS).
+SOURCES: Registry = Registry("dataset", key="dataset.name")
+SOURCES.register("mnist", lambda cfg: bundled.load_bundled("mnist"))
+SOURCES.register("digits", lambda cfg: bundled.load_bundled("digits"))
+SOURCES.register("fashion_mnist", lambda cfg: fashion_mnist.load(cfg.data_dir))
+SOURCES.register("image_folder", _folder)
+
+
 def _resolve(dataset: DatasetLike) -> tuple[DatasetConfig, Source | None]:
     """The parsed config and the in-memory source (None for a streamed TFDS dataset)."""
     if isinstance(dataset, Source):
         return DatasetConfig(name=dataset.name), dataset
     cfg = parse_config(dataset)
-    if cfg.name in bundled.BUNDLED_NAMES:
-        return cfg, bundled.load_bundled(cfg.name)
-    if cfg.name == "image_folder":
-        return cfg, folder.load_folder(
-            cfg.data_dir,
-            image_size=cfg.image_size,
-            train_split=cfg.train_split,
-            eval_split=cfg.eval_split,
-            skip_corrupt=cfg.skip_corrupt,
-            split_seed=cfg.split_seed,
-            max_in_memory_gb=cfg.max_in_memory_gb,
-        )
+    if cfg.name in SOURCES:
+        return cfg, SOURCES[cfg.name](cfg)
     if cfg.name == "arrays":
         raise ConfigError(
             "dataset.name='arrays' needs a name: call ssljax.data.register_arrays(NAME, "
             "train=(images, labels), test=(images, labels)) and set dataset.name=NAME"
         )
-    source = arrays.registered(cfg.name)
-    if source is not None:
-        return cfg, source
-    return cfg, None
+    return cfg, arrays.registered(cfg.name)
 
 
 def _processes(process_index: int | None, process_count: int | None) -> tuple[int, int]:
@@ -275,6 +281,7 @@ def clear_memory_cache() -> None:
 
     bundled.clear_cache()
     folder.clear_cache()
+    fashion_mnist.clear_cache()
     tfds_module = sys.modules.get("ssljax.data.tfds_source")
     if tfds_module is not None:
         tfds_module.clear_cache()
