@@ -16,10 +16,10 @@ Measured with `benchmarks/mnist_methods.py` (one run, seed 0, idle 2-core CPU): 
 top-1 0.968, kNN 0.888, 3 min 01 s wall. Raw-pixel logistic regression ≈ 0.90.
 """
 
-from ssljax.config_base import pretrain_base
+from ssljax.config_base import dataset_variant, pretrain_base
 
 
-def get_config():
+def get_config(variant=None):
     c = pretrain_base("barlowtwins")
     c.batch_size = 256
     c.num_epochs = 40
@@ -39,4 +39,4 @@ def get_config():
     c.optimizer.lr_scaling = "linear"
     c.optimizer.warmup_epochs = 3
     c.optimizer.weight_decay = 1.5e-6
-    return c
+    return dataset_variant(c, variant, num_epochs=9, optimizer__warmup_epochs=1.0)

@@ -22,10 +22,10 @@ Measured with `benchmarks/mnist_methods.py` (one run, seed 0, idle 2-core CPU): 
 top-1 0.967, kNN 0.850, 2 min 35 s wall. Raw-pixel logistic regression ≈ 0.90.
 """
 
-from ssljax.config_base import pretrain_base
+from ssljax.config_base import dataset_variant, pretrain_base
 
 
-def get_config():
+def get_config(variant=None):
     c = pretrain_base("byol")
     c.batch_size = 128
     c.num_epochs = 30
@@ -49,4 +49,4 @@ def get_config():
     c.optimizer.warmup_epochs = 1
     c.optimizer.weight_decay = 5e-4
     c.optimizer.momentum = 0.9
-    return c
+    return dataset_variant(c, variant, num_epochs=8, optimizer__warmup_epochs=1.0)

@@ -29,10 +29,10 @@ digits. Measured with `benchmarks/mnist_methods.py` (one run, seed 0, idle 2-cor
 linear top-1 0.966, kNN 0.821, 6 min 31 s wall. Raw-pixel logistic regression ≈ 0.90.
 """
 
-from ssljax.config_base import pretrain_base
+from ssljax.config_base import dataset_variant, pretrain_base
 
 
-def get_config():
+def get_config(variant=None):
     c = pretrain_base("dino")
     c.batch_size = 128
     c.num_epochs = 40
@@ -63,4 +63,4 @@ def get_config():
     c.optimizer.lr_scaling = "linear"
     c.optimizer.warmup_epochs = 3
     c.optimizer.weight_decay = 1e-4
-    return c
+    return dataset_variant(c, variant, num_epochs=4, optimizer__warmup_epochs=1.0)

@@ -18,10 +18,10 @@ top-1 0.962, kNN 0.864 on the 1,000 held-out digits, 5 min 11 s wall. Single run
 by up to a point with the seed or the rounding; raw-pixel logistic regression ≈ 0.90.
 """
 
-from ssljax.config_base import pretrain_base
+from ssljax.config_base import dataset_variant, pretrain_base
 
 
-def get_config():
+def get_config(variant=None):
     c = pretrain_base("mocov2")
     c.bn = "shuffle"
     c.queue_size = 1024
@@ -44,4 +44,4 @@ def get_config():
     c.optimizer.lr_scaling = "linear"
     c.optimizer.warmup_epochs = 2
     c.optimizer.weight_decay = 1e-5
-    return c
+    return dataset_variant(c, variant, num_epochs=15, optimizer__warmup_epochs=1.0)

@@ -15,10 +15,10 @@ Measured with `benchmarks/mnist_methods.py` (one run, seed 0, idle 2-core CPU): 
 top-1 0.961, kNN 0.857, 2 min 36 s wall. Raw-pixel logistic regression ≈ 0.90.
 """
 
-from ssljax.config_base import pretrain_base
+from ssljax.config_base import dataset_variant, pretrain_base
 
 
-def get_config():
+def get_config(variant=None):
     c = pretrain_base("mocov3")
     c.batch_size = 128
     c.num_epochs = 30
@@ -43,4 +43,4 @@ def get_config():
     c.optimizer.lr_scaling = "none"
     c.optimizer.warmup_epochs = 2
     c.optimizer.weight_decay = 1e-4
-    return c
+    return dataset_variant(c, variant, num_epochs=8, optimizer__warmup_epochs=1.0)

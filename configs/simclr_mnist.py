@@ -14,10 +14,10 @@ Expected on a 2-core CPU: see README "Demo" for the measured accuracy and time
 (target ≥ 0.97 linear top-1 in ≤ 10 minutes; raw-pixel logistic regression ≈ 0.90).
 """
 
-from ssljax.config_base import pretrain_base
+from ssljax.config_base import dataset_variant, pretrain_base
 
 
-def get_config():
+def get_config(variant=None):
     c = pretrain_base("simclr")
     c.batch_size = 256
     c.num_epochs = 60
@@ -36,4 +36,4 @@ def get_config():
     c.optimizer.lr_scaling = "none"
     c.optimizer.warmup_epochs = 2
     c.optimizer.weight_decay = 1e-4
-    return c
+    return dataset_variant(c, variant, num_epochs=10, optimizer__warmup_epochs=1.0)

@@ -20,10 +20,10 @@ Collapse without the stop-gradient (paper, Figure 2): add
 (std of the L2-normalised projections) towards 0, and the linear probe drops.
 """
 
-from ssljax.config_base import pretrain_base
+from ssljax.config_base import dataset_variant, pretrain_base
 
 
-def get_config():
+def get_config(variant=None):
     c = pretrain_base("simsiam")
     c.stop_gradient = True
     c.batch_size = 128
@@ -47,4 +47,4 @@ def get_config():
     c.optimizer.warmup_epochs = 1
     c.optimizer.weight_decay = 5e-4
     c.optimizer.momentum = 0.9
-    return c
+    return dataset_variant(c, variant, num_epochs=10, optimizer__warmup_epochs=1.0)

@@ -110,6 +110,35 @@ def set_dotted(config: ml_collections.ConfigDict, key: str, value: Any) -> None:
     node[leaf] = value
 
 
+VARIANTS = ("fashion_mnist",)
+
+
+def dataset_variant(c: ml_collections.ConfigDict, variant: str | None,
+                    **fashion_mnist: Any) -> ml_collections.ConfigDict:
+    """A digits config (`configs/<method>_mnist.py`) for another small dataset.
+
+    `--config=configs/<method>_mnist.py:fashion_mnist` gives the Fashion-MNIST variant: the
+    60,000/10,000 split, the `fashion` augmentation preset (the digits recipe with
+    horizontal flips), checkpoints every 500 steps, and then the method's own budget and
+    recipe changes, `fashion_mnist` (dotted keys with "__" for ".", e.g.
+    `num_epochs=12, optimizer__base_lr=1e-3`).
+
+    Raises:
+      ValueError: an unknown variant.
+    """
+    if not variant:
+        return c
+    if variant != "fashion_mnist":
+        raise ValueError(f"config variant {variant!r} is unknown; use one of {VARIANTS}")
+    c.dataset.name = "fashion_mnist"
+    c.augment.preset = "fashion"
+    c.checkpoint_every_steps = 500
+    c.log_every_steps = 100
+    for key, value in fashion_mnist.items():
+        set_dotted(c, key.replace("__", "."), value)
+    return c
+
+
 def pretrain_base(method: str = "simclr") -> ml_collections.ConfigDict:
     """Every pretraining key with its default for `method` (a tiny run on the bundled digits).
 

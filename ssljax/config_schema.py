@@ -73,15 +73,18 @@ def _ranges() -> dict[str, tuple[Callable[[Any], bool], str]]:
         positive: ("batch_size", "head.out_dim", "predictor.out_dim", "probe.learning_rate",
                    "eval.knn_temperature", "eval.batch_size", "loss.temperature",
                    "loss.student_temp", "loss.teacher_temp", "loss.warmup_teacher_temp",
-                   "eval_batch_size"),
+                   "eval_batch_size", "loss.sigma", "loss.epsilon", "loss.base_temperature",
+                   "head.num_prototypes", "nnclr.queue_size", "loss.sinkhorn_iterations"),
         nonneg: ("num_epochs", "seed", "eval_every_steps", "augment.image_size",
                  "augment.strength", "augment.num_local", "augment.local_size",
                  "optimizer.base_lr", "optimizer.end_lr", "optimizer.warmup_epochs",
-                 "optimizer.weight_decay", "eval.max_train_examples", "eval.max_eval_examples"),
+                 "optimizer.weight_decay", "eval.max_train_examples", "eval.max_eval_examples",
+                 "directpred.eps", "swav.freeze_prototypes_epochs", "swav.queue_length",
+                 "swav.queue_start_epoch"),
         at_least_one: ("keep_checkpoints", "checkpoint_every_steps", "log_every_steps",
                        "eval.knn_k", "eval.linear_epochs"),
         unit: ("ema.tau_base", "loss.center_momentum"),
-        below_one: ("optimizer.momentum", "optimizer.b1", "optimizer.b2"),
+        below_one: ("optimizer.momentum", "optimizer.b1", "optimizer.b2", "directpred.rho"),
     }
     out = {key: check for check, keys in groups.items() for key in keys}
     out.update({
@@ -93,6 +96,7 @@ def _ranges() -> dict[str, tuple[Callable[[Any], bool], str]]:
         "ema.schedule": _one_of("cosine", "constant"),
         "protocol": _one_of("cached", "paper"),
         "embedding_plot": _one_of("pca", "tsne"),
+        "directpred.mode": _one_of("eigen", "copy"),
         "label_fraction": (lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.01, 0.1 or 1.0"),
     })
     return out

@@ -75,6 +75,25 @@ def create_state(
     return jax.jit(init, out_shardings=shardings)()
 
 
+def hold(new: Any, old: Any, frozen: dict[str, jax.Array]) -> Any:
+    """`new` with the leaves under a frozen key (any path component) taken from `old`.
+
+    Args:
+      new: the updated tree (parameters or optimizer state).
+      old: the tree before the update, same structure.
+      frozen: parameter-path components -> traced bools, e.g. `{"prototypes": step < 313}`.
+    """
+
+    def pick(path, a, b):
+        names = {getattr(k, "key", getattr(k, "name", None)) for k in path}
+        for key, flag in frozen.items():
+            if key in names:
+                return jnp.where(flag, b, a)
+        return a
+
+    return jax.tree_util.tree_map_with_path(pick, new, old)
+
+
 def make_train_step(
     method: Method,
     tx: optax.GradientTransformation,
@@ -103,13 +122,19 @@ def make_train_step(
             for v, spec in enumerate(view_specs)
         )
         rng = jax.random.fold_in(step_root, state.step)
+        given = {"labels": batch["label"]} if method.uses_labels else {}
         (loss, out), grads = jax.value_and_grad(method.loss, has_aux=True)(
-            state.params, state, views, rng
+            state.params, state, views, rng, **given
         )
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        frozen = method.frozen(state.step)
+        if frozen:  # as a parameter without gradient in PyTorch: no update, no optimizer state
+            params = hold(params, state.params, frozen)
+            opt_state = hold(opt_state, state.opt_state, frozen)
         new = state.replace(
             step=state.step + 1,
-            params=optax.apply_updates(state.params, updates),
+            params=params,
             opt_state=opt_state,
             batch_stats=parallel.pmean_tree(out.batch_stats),
         )

@@ -39,9 +39,9 @@ def test_step_time_prints_its_json_line_without_tensorflow():
     assert top == sorted(top, key=lambda item: -item[1])
 
 
-def test_mnist_methods_summary_averages_seeds_and_keeps_failures():
+def test_methods_table_summary_averages_seeds_and_keeps_failures():
     sys.path.insert(0, str(REPO / "benchmarks"))
-    import mnist_methods  # noqa: PLC0415 - a script, not a package
+    import methods_table  # noqa: PLC0415 - a script, not a package
 
     rows = [
         {"method": "simclr", "seed": 0, "linear_top1": 0.96, "knn_top1": 0.80, "steps": 9,
@@ -50,11 +50,11 @@ def test_mnist_methods_summary_averages_seeds_and_keeps_failures():
          "wall_s": 130.0},
         {"method": "dino", "seed": 0, "error": "ConfigError: bad", "wall_s": 2.0},
     ]
-    simclr, dino = mnist_methods.summarize(rows)
+    simclr, dino = methods_table.summarize(rows)
     assert simclr["linear_top1"] == 0.965 and simclr["linear_top1_range"] == [0.96, 0.97]
     assert simclr["knn_top1"] == 0.82 and simclr["seeds"] == [0, 1] and simclr["failed"] == 0
     assert dino["failed"] == 1 and dino["error"] == "ConfigError: bad"
-    table = mnist_methods.markdown([simclr, dino]).splitlines()
+    table = methods_table.markdown([simclr, dino]).splitlines()
     assert table[2] == ("| simclr | 0.965 (0.960–0.970) | 0.820 (0.800–0.840) | 0,1 | 9 "
                         "| ≤ 2 min 10 s |")
     assert table[3].startswith("| dino | failed: ConfigError: bad |")

@@ -46,7 +46,26 @@ CASES = {
     "dino_center_update": lambda a, b, ax: jnp.sum(
         L.dino_center_update(_PROJ[::-1], [a, b], momentum=0.7, axis_name=ax) * _PROJ
     ),
+    "dcl": lambda a, b, ax: L.dcl(a, b, temperature=0.2, axis_name=ax),
+    "dclw": lambda a, b, ax: L.dcl(a, b, temperature=0.2, weighted=True, axis_name=ax),
+    "supcon": lambda a, b, ax: L.supcon(jnp.stack([a, b], 1), _labels(a, ax), axis_name=ax),
+    # Scores of D = 5 prototypes; codes from both, a third (low-resolution) crop predicts too.
+    "swav": lambda a, b, ax: L.swav([a, b], [0.5 * (a + b)], axis_name=ax),
+    # The codes carry no gradient; a scalar of them that does, through the other argument.
+    "sinkhorn_knopp": lambda a, b, ax: _global_sum(
+        L.sinkhorn_knopp(jnp.tanh(b), axis_name=ax, iterations=4) * a, ax),
 }
+
+
+def _labels(a, ax):
+    """Class labels of the global rows (3 classes), from each row's global index."""
+    n = a.shape[0]
+    rows = jnp.arange(n) if ax is None else jax.lax.axis_index(ax) * n + jnp.arange(n)
+    return rows % 3
+
+
+def _global_sum(x, ax):
+    return jnp.sum(x) if ax is None else jax.lax.psum(jnp.sum(x), ax)
 
 
 def _mesh():

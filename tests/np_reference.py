@@ -176,3 +176,69 @@ def numerical_grad(f, x, h=1e-6):
         x[idx] = orig
         g[idx] = (up - down) / (2 * h)
     return g
+
+
+def dcl(z_a, z_b, temperature=0.1, weighted=False, sigma=0.5):
+    """Yeh et al. 2022, Eq. 6/8: -w s(i,i+)/T + log sum over the 2N-2 other views."""
+    z_a, z_b = np.asarray(z_a, np.float64), np.asarray(z_b, np.float64)
+    n = z_a.shape[0]
+    views = [_unit(v) for v in z_a] + [_unit(v) for v in z_b]
+    pair = np.array([float(views[i] @ views[n + i]) / sigma for i in range(n)])
+    soft = np.exp(pair - pair.max()) / np.exp(pair - pair.max()).sum()
+    w = 2.0 - n * soft if weighted else np.ones(n)
+    total = 0.0
+    for i in range(2 * n):
+        pos = (i + n) % (2 * n)
+        negs = [float(views[i] @ views[k]) / temperature for k in range(2 * n) if k not in (i, pos)]
+        total += -w[i % n] * float(views[i] @ views[pos]) / temperature + _log_sum_exp(negs)
+    return total / (2 * n)
+
+
+def supcon(z, labels, temperature=0.1, base_temperature=None):
+    """Khosla et al. 2020, Eq. 2 (L^sup_out), as the authors' SupConLoss (contrast_mode 'all')."""
+    z = np.asarray(z, np.float64)
+    n, v, _ = z.shape
+    views = [_unit(z[i, j]) for j in range(v) for i in range(n)]  # view-major
+    labs = [int(labels[i]) for _ in range(v) for i in range(n)]
+    base = base_temperature or temperature
+    losses, m = [], v * n
+    for a in range(m):
+        others = [k for k in range(m) if k != a]
+        lse = _log_sum_exp([float(views[a] @ views[k]) / temperature for k in others])
+        pos = [k for k in others if labs[k] == labs[a]]
+        if pos:
+            mean = np.mean([float(views[a] @ views[p]) / temperature - lse for p in pos])
+            losses.append(-(temperature / base) * mean)
+    return float(np.mean(losses))
+
+
+def sinkhorn(scores, epsilon=0.05, iterations=3):
+    """SwAV's `distributed_sinkhorn` on one device, in float64 (codes [n, K])."""
+    q = np.exp(np.asarray(scores, np.float64) / epsilon).T  # [K, B]
+    k, b = q.shape
+    q /= q.sum()
+    for _ in range(iterations):
+        q /= q.sum(axis=1, keepdims=True)
+        q /= k
+        q /= q.sum(axis=0, keepdims=True)
+        q /= b
+    q *= b
+    return q.T
+
+
+def swav(highs, lows, temperature=0.1, epsilon=0.05, iterations=3):
+    """SwAV's loop: codes of each high-resolution crop, predicted by every other crop."""
+    crops = [np.asarray(c, np.float64) for c in list(highs) + list(lows)]
+    loss = 0.0
+    for i in range(len(highs)):
+        q = sinkhorn(crops[i], epsilon, iterations)
+        sub = 0.0
+        for v, c in enumerate(crops):
+            if v == i:
+                continue
+            x = c / temperature
+            log_p = x - (x.max(1, keepdims=True) + np.log(np.exp(x - x.max(1, keepdims=True))
+                                                          .sum(1, keepdims=True)))
+            sub -= np.mean(np.sum(q * log_p, axis=1))
+        loss += sub / (len(crops) - 1)
+    return loss / len(highs)

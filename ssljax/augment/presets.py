@@ -1,10 +1,11 @@
 """Augmentation presets with the papers' numbers, a registry of them, and multi-crop.
 
 Each preset function returns the `ViewSpec`s of a recipe (`simclr_views`, `byol_views`,
-`mocov2_views`, `dino_views`, `digits_views`). The registry `PRESETS` maps the names a
-config uses (`augment.preset`) to a `Preset`, and `make_views` builds a method's views
-from one: the preset's two global views (with an optional crop-scale override) followed
-by `num_local` smaller local crops (multi-crop, as DINO and SwAV use). Add a preset with
+`mocov2_views`, `dino_views`, `digits_views`, `fashion_views`). The registry `PRESETS`
+maps the names a config uses (`augment.preset`) to a `Preset`, and `make_views` builds a
+method's views from one: the preset's two global views (with an optional crop-scale
+override) followed by `num_local` smaller local crops (multi-crop, as DINO and SwAV use).
+Add a preset with
 `PRESETS.register("name", Preset(views=fn, local=..., options=(...)))`.
 
 References:
@@ -166,6 +167,31 @@ def opt_tuple(x: Sequence[float] | float | None) -> tuple[float, ...] | None:
     return None if x is None else tuple(float(v) for v in views._as_tuple(x))
 
 
+def fashion_views(
+    image_size: int = 28,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> tuple[ViewSpec, ViewSpec]:
+    """Two identical views for 28x28 grayscale clothing photographs (Fashion-MNIST).
+
+    The digits recipe with horizontal flips (p 0.5: garments, shoes and bags are left-right
+    symmetric, unlike digits) and SimCLR's crop range for a grayscale set: random resized
+    crop scale (0.2, 1), ratio (3/4, 4/3); brightness and contrast jitter 0.4 with p 0.8;
+    Gaussian blur sigma in [0.1, 1] with p 0.5.
+
+    Reference:
+        Chen et al., SimCLR, ICML 2020, Appendix A (the recipe adapted here); Xiao et al.,
+        "Fashion-MNIST", arXiv:1708.07747.
+    """
+    spec = views.ViewSpec(
+        out_size=image_size, crop_scale=(0.2, 1.0), crop_ratio=(3 / 4, 4 / 3), flip_p=0.5,
+        brightness=0.4, contrast=0.4, jitter_p=0.8, blur_p=0.5, blur_sigma=(0.1, 1.0),
+        mean=opt_tuple(mean), std=opt_tuple(std),
+    )
+    return spec, spec
+
+
 def _dino_local(size: int, mean=None, std=None) -> ViewSpec:
     return dino_views(size, size, 1, mean=mean, std=std)[2]
 
@@ -193,6 +219,7 @@ PRESETS.register("mocov2", Preset(mocov2_views))
 PRESETS.register("dino", Preset(lambda size, **kw: dino_views(size, size, 0, **kw),
                                 local=_dino_local))
 PRESETS.register("digits", Preset(digits_views))
+PRESETS.register("fashion", Preset(fashion_views))
 
 
 def default_local_size(image_size: int) -> int:

@@ -18,6 +18,7 @@ Vision Learners", CVPR 2022 (BatchNorm without affine parameters before the clas
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -161,6 +162,7 @@ def train(step_fn: Callable[..., Any], state: Any, iterator: Any, mesh: Any, num
     """
     bar = progress_bar(num_steps, 0, desc)
     rows = []
+    t_window, window_start = time.time(), 0
     for step in range(1, num_steps + 1):
         state, metrics = step_fn(state, data.make_global_batch(next(iterator), mesh))
         if bar is not None:
@@ -170,6 +172,9 @@ def train(step_fn: Callable[..., Any], state: Any, iterator: Any, mesh: Any, num
             if not np.isfinite(host["loss"]):
                 raise NumericalError(f"the classifier's loss became {host['loss']} at step "
                                      f"{step}; lower --config.optimizer.base_lr")
+            now = time.time()
+            host["steps_per_s"] = (step - window_start) / max(now - t_window, 1e-9)
+            t_window, window_start = now, step
             writer.write(step, host)
             rows.append({"step": step, **host})
             if bar is not None:

@@ -22,25 +22,32 @@ applies `jax.lax.stop_gradient`, which keeps these functions usable for symmetri
 Matrix products use `lax.Precision.HIGHEST`, so results do not depend on an accelerator's
 reduced-precision float32 matmul default (bfloat16 passes on TPU, TF32 on recent GPUs).
 
-The functions live in modules by family (`contrastive`, `noncontrastive`, `distillation`);
+The functions live in modules by family (`contrastive`, `noncontrastive`, `clustering`,
+`distillation`);
 `import ssljax.losses as L; L.<name>` works for every public name, and the package imports
 with JAX only.
 """
 
 from ssljax.losses._common import l2_normalize
-from ssljax.losses.contrastive import info_nce, moco_v3, nt_xent
+from ssljax.losses.clustering import sinkhorn_knopp, swav
+from ssljax.losses.contrastive import dcl, info_nce, moco_v3, nearest_neighbour, nt_xent, supcon
 from ssljax.losses.distillation import dino, dino_center_update
 from ssljax.losses.noncontrastive import barlow_twins, byol, simsiam, vicreg
 
 __all__ = [
     "barlow_twins",
     "byol",
+    "dcl",
     "dino",
     "dino_center_update",
     "info_nce",
     "l2_normalize",
     "moco_v3",
+    "nearest_neighbour",
     "nt_xent",
     "simsiam",
+    "sinkhorn_knopp",
+    "supcon",
+    "swav",
     "vicreg",
 ]

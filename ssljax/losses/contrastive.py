@@ -222,3 +222,173 @@ def moco_v3(q: Array, k: Array, *, temperature: float = 1.0, axis_name: AxisName
     return total / keys.shape[0] * (2.0 * temp)
 
 
+
+
+# --------------------------------------------------------------------------------------------
+# DCL / DCLW.
+# --------------------------------------------------------------------------------------------
+
+
+def dcl(
+    z_a: Array,
+    z_b: Array,
+    *,
+    temperature: float = 0.1,
+    weighted: bool = False,
+    sigma: float = 0.5,
+    axis_name: AxisName = None,
+) -> Array:
+    """Decoupled contrastive loss (DCL), and its von Mises-Fisher weighted form (DCLW).
+
+    NT-Xent without the positive in the denominator. With cosine similarities `s` of the
+    L2-normalised embeddings, each of the 2N views `i` is an anchor with positive `i+`:
+    `l_i = -w_i s(i, i+)/T + log sum_{k != i, i+} exp(s(i, k)/T)`, the sum over the other
+    2N-2 views (both views of every other pair, all devices), and the loss is the mean of
+    `l_i` over the 2N anchors. DCL has `w_i = 1`; DCLW weighs the positive by
+    `w_i = 2 - N softmax_j(s(j, j+)/sigma)_i` (the softmax over the N pairs of the global
+    batch, no gradient through the weights), which is 1 on average.
+
+    Args:
+      z_a: `[n, d]` embeddings of the first views (local rows when `axis_name` is set).
+      z_b: `[n, d]` embeddings of the second views, `z_b[i]` the positive of `z_a[i]`.
+      temperature: T > 0.
+      weighted: DCLW's weighting of the positive term.
+      sigma: DCLW's von Mises-Fisher concentration (0.5 in the paper).
+      axis_name: mesh axis of the enclosing `shard_map` to gather negatives over, or None.
+
+    Returns:
+      The float32 scalar loss of the (global) batch.
+
+    Reference:
+      Yeh et al., "Decoupled Contrastive Learning", ECCV 2022, arXiv:2110.06848, Eq. 6 (DCL)
+      and Eq. 8 (DCLW); lightly's `DCLLoss`/`DCLWLoss`.
+    """
+    z_a = as_f32("z_a", z_a, 2)
+    z_b = as_f32("z_b", z_b, 2)
+    check_same_shape("z_a", z_a, "z_b", z_b)
+    check_positive("temperature", temperature)
+    check_positive("sigma", sigma)
+    n = z_a.shape[0]
+    if n == 0:
+        raise ValueError(f"z_a must hold at least one pair, got shape {tuple(z_a.shape)}")
+    u_a, u_b = l2_normalize(z_a), l2_normalize(z_b)
+    g_a, g_b = gather(u_a, axis_name), gather(u_b, axis_name)
+    n_global = g_a.shape[0]
+    cands = jnp.concatenate([g_a, g_b], axis=0)  # [2N, d]
+    anchors = jnp.concatenate([u_a, u_b], axis=0)  # [2n, d]
+    rows = row_offset(n, axis_name) + jnp.arange(n)
+    self_idx = jnp.concatenate([rows, n_global + rows])
+    pos_idx = jnp.concatenate([n_global + rows, rows])
+    inv_temp = 1.0 / jnp.asarray(temperature, jnp.float32)
+    logits = dot(anchors, cands) * inv_temp  # [2n, 2N]
+    cols = jnp.arange(cands.shape[0])[None, :]
+    positive = jnp.take_along_axis(logits, pos_idx[:, None], axis=1)[:, 0]
+    drop = (cols == self_idx[:, None]) | (cols == pos_idx[:, None])
+    negative = jax.nn.logsumexp(jnp.where(drop, -jnp.inf, logits), axis=1)
+    if weighted:
+        pair = lax.stop_gradient(jnp.sum(g_a * g_b, axis=-1)) / sigma  # [N], global pairs
+        w = 2.0 - n_global * jax.nn.softmax(pair)
+        positive = positive * jnp.concatenate([w[rows], w[rows]])
+    return psum(jnp.sum(negative - positive), axis_name) / (2 * n_global)
+
+
+# --------------------------------------------------------------------------------------------
+# SupCon.
+# --------------------------------------------------------------------------------------------
+
+
+def supcon(
+    z: Array,
+    labels: Array,
+    *,
+    temperature: float = 0.1,
+    base_temperature: float | None = None,
+    axis_name: AxisName = None,
+) -> Array:
+    """Supervised contrastive loss: every other view of the same class is a positive.
+
+    The `N·V` L2-normalised views (N examples × V views, all devices) are anchors; for
+    anchor `i` with positives `P(i)` (the other views of the examples of its class, itself
+    excluded) and all other views `A(i)`:
+    `l_i = -(T / T_base) · mean_{p in P(i)} log(exp(s_ip/T) / sum_{a in A(i)} exp(s_ia/T))`,
+    and the loss is the mean of `l_i` over the anchors that have a positive (with V >= 2
+    every anchor has one: its own other views). `T_base = T` by default (the reference
+    code's default `temperature = base_temperature = 0.07`).
+
+    Args:
+      z: `[n, V, d]` embeddings of V >= 1 views of n examples (local rows with `axis_name`).
+      labels: int `[n]` class labels.
+      temperature: T > 0.
+      base_temperature: T_base > 0, or None for T.
+      axis_name: mesh axis of the enclosing `shard_map` to gather views and labels over.
+
+    Returns:
+      The float32 scalar loss of the (global) batch.
+
+    Reference:
+      Khosla et al., "Supervised Contrastive Learning", NeurIPS 2020, arXiv:2004.11362,
+      Eq. 2 (L^sup_out); the authors' `SupConLoss` (HobbitLong/SupContrast).
+    """
+    z = as_f32("z", z, 3)
+    labels = jnp.asarray(labels)
+    if labels.shape != z.shape[:1]:
+        raise ValueError(f"labels must be [{z.shape[0]}], got shape {tuple(labels.shape)}")
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+        raise ValueError(f"labels must be integers, got {labels.dtype}")
+    check_positive("temperature", temperature)
+    if base_temperature is not None:
+        check_positive("base_temperature", base_temperature)
+    n, v, d = z.shape
+    if n == 0:
+        raise ValueError(f"z must hold at least one example, got shape {tuple(z.shape)}")
+    u = l2_normalize(z).transpose(1, 0, 2)  # [V, n, d]: view-major, as the reference
+    g = gather(u.transpose(1, 0, 2), axis_name).transpose(1, 0, 2)  # [V, N, d]
+    g_labels = gather(labels, axis_name)  # [N]
+    n_global = g.shape[1]
+    anchors = u.reshape(v * n, d)
+    cands = g.reshape(v * n_global, d)
+    a_labels = jnp.tile(labels, v)
+    c_labels = jnp.tile(g_labels, v)
+    rows = row_offset(n, axis_name) + jnp.arange(n)
+    self_idx = (jnp.arange(v)[:, None] * n_global + rows[None, :]).reshape(-1)
+    logits = dot(anchors, cands) / jnp.asarray(temperature, jnp.float32)  # [Vn, VN]
+    not_self = jnp.arange(v * n_global)[None, :] != self_idx[:, None]
+    log_prob = logits - jax.nn.logsumexp(jnp.where(not_self, logits, -jnp.inf), axis=1,
+                                         keepdims=True)
+    positive = (a_labels[:, None] == c_labels[None, :]) & not_self
+    count = jnp.sum(positive, axis=1)
+    mean_pos = jnp.sum(jnp.where(positive, log_prob, 0.0), axis=1) / jnp.maximum(count, 1)
+    scale = temperature / (base_temperature or temperature)
+    has = (count > 0).astype(jnp.float32)
+    total = psum(jnp.sum(-scale * mean_pos * has), axis_name)
+    return total / jnp.maximum(psum(jnp.sum(has), axis_name), 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# NNCLR's support set.
+# --------------------------------------------------------------------------------------------
+
+
+def nearest_neighbour(z: Array, support: Array) -> Array:
+    """Each row's nearest neighbour (cosine similarity) in a support set, without gradient.
+
+    Args:
+      z: `[n, d]` queries.
+      support: `[K, d]` support set (e.g. NNCLR's queue of past embeddings), K >= 1.
+
+    Returns:
+      `[n, d]` float32: `support[argmax_k cos(z_i, support_k)]` for each row i.
+
+    Reference:
+      Dwibedi et al., "With a Little Help from My Friends: Nearest-Neighbor Contrastive
+      Learning of Visual Representations" (NNCLR), ICCV 2021, Eq. 2; lightly's
+      `NNMemoryBankModule`.
+    """
+    z = as_f32("z", z, 2)
+    support = as_f32("support", support, 2)
+    if support.shape[0] == 0 or support.shape[1] != z.shape[1]:
+        raise ValueError(f"support must be a non-empty [K, {z.shape[1]}] array, got shape "
+                         f"{tuple(support.shape)}")
+    support = lax.stop_gradient(support)
+    idx = jnp.argmax(dot(l2_normalize(lax.stop_gradient(z)), l2_normalize(support)), axis=1)
+    return jnp.take(support, idx, axis=0)

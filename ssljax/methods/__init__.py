@@ -12,17 +12,23 @@ import ml_collections
 from ssljax.methods.barlowtwins import BarlowTwins
 from ssljax.methods.base import Method, SSLModel, StepOutput
 from ssljax.methods.byol import BYOL
+from ssljax.methods.dcl import DCL, DCLW
 from ssljax.methods.dino import DINO
+from ssljax.methods.directpred import DirectPred
 from ssljax.methods.mocov2 import MoCoV2
 from ssljax.methods.mocov3 import MoCoV3
+from ssljax.methods.nnclr import NNCLR
 from ssljax.methods.simclr import SimCLR
 from ssljax.methods.simsiam import SimSiam
+from ssljax.methods.supcon import SupCon
+from ssljax.methods.swav import SwAV
 from ssljax.methods.target import EMATarget
 from ssljax.methods.vicreg import VICReg
 from ssljax.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry("method", key="method")
-for _cls in (SimCLR, MoCoV2, MoCoV3, BYOL, SimSiam, BarlowTwins, VICReg, DINO):
+for _cls in (SimCLR, MoCoV2, MoCoV3, BYOL, SimSiam, BarlowTwins, VICReg, DINO, DirectPred,
+             SwAV, NNCLR, DCL, DCLW, SupCon):
     METHODS.register(_cls.name, _cls)
 
 

@@ -223,6 +223,8 @@ class Method(abc.ABC):
     ignores: ClassVar[tuple[str, ...]] = ()
     # Whether the online network ends with a predictor (`config.predictor`).
     uses_predictor: ClassVar[bool] = False
+    # Whether `loss` takes the batch's labels (`labels=` int32 [n]): supervised methods.
+    uses_labels: ClassVar[bool] = False
 
     def __init__(self, config: ml_collections.ConfigDict, num_classes: int):
         self.config = config
@@ -271,6 +273,16 @@ class Method(abc.ABC):
         """Updates targets/extras after the optimizer step (default: nothing)."""
         del out
         return state
+
+    def frozen(self, step: jax.Array) -> dict[str, jax.Array]:
+        """Parameter subtrees held fixed at `step`: `{path component: traced bool}`.
+
+        While a flag is True the engine keeps those parameters and their optimizer state
+        unchanged (no gradient step, no weight decay, no momentum), as PyTorch does for a
+        parameter whose `.grad` is None (SwAV's prototypes in the first epoch).
+        """
+        del step
+        return {}
 
     def apply(self, params: Any, batch_stats: Any, x: Any, *, train: bool = True):
         """Runs the online model; returns (outputs dict, new batch_stats)."""

@@ -32,7 +32,8 @@ class MultiCropModel(nn.Module):
     the head runs once on the features of all crops.
 
     Returns a dict: `features` `[M, D]` (encoder output of all crops, in order) and
-    `proj` `[M, K]` (head output), M the total number of rows.
+    `proj` `[M, K]` (head output), M the total number of rows; a head that returns a dict
+    (SwAV's: embeddings and prototype scores) has its entries merged in instead.
     """
 
     encoder: nn.Module
@@ -51,7 +52,10 @@ class MultiCropModel(nn.Module):
                 groups.append([c])
         feats = [self.encoder(jnp.concatenate(g, axis=0), train=train) for g in groups]
         h = jnp.concatenate(feats, axis=0).astype(jnp.float32)
-        return {"features": h, "proj": self.head(h, train=train).astype(jnp.float32)}
+        y = self.head(h, train=train)
+        if isinstance(y, dict):
+            return {"features": h, **{k: v.astype(jnp.float32) for k, v in y.items()}}
+        return {"features": h, "proj": y.astype(jnp.float32)}
 
 
 def split_crops(rows: jax.Array, n: int, count: int) -> list[jax.Array]:
