@@ -1,0 +1,47 @@
+"""DCLW on ImageNet with ResNet-50 at batch 256: the paper's small-batch setting.
+
+Recipe: SimCLR's ImageNet pipeline (augmentation strength 1 with blur, 2-layer projector
+2048 → 128), LARS with lr 0.075·√batch (SimCLR's square-root scaling, as lightly's DCL
+benchmark), weight decay 1e-6, 10 warm-up epochs, temperature 0.1, global BatchNorm,
+batch 256, 200 epochs.
+
+    python -m ssljax.pretrain --config=configs/dclw_imagenet.py --workdir=gs://.../dclw_r50
+
+Reference: Yeh et al., "Decoupled Contrastive Learning", ECCV 2022 (arXiv:2110.06848);
+lightly-ai/lightly `benchmarks/imagenet/resnet50/dcl.py` (commit e8d317f). Expected: the
+abstract reports 68.2% ImageNet top-1 (linear) for SimCLR+DCL at batch 256 and 200 epochs
+with tuned hyperparameters (66.9% in the first version); lightly's 100-epoch DCLW run
+reports 64.5% linear. Not reproduced with ssljax.
+Deviations: none known beyond the unverified paper hyperparameters (lightly's benchmark
+values are used).
+"""
+
+from ssljax.config_base import pretrain_base
+
+
+def get_config():
+    c = pretrain_base("dclw")
+    c.dataset.name = "imagenet2012"
+    c.dataset.image_size = 224
+    c.dataset.eval_split = "validation"
+    c.encoder.name = "resnet50"
+    c.encoder.stem = "imagenet"
+    c.encoder.dtype = "bfloat16"
+    c.eval.max_train_examples = 100000
+    c.eval.max_eval_examples = 50000
+    c.batch_size = 256
+    c.num_epochs = 200
+    c.checkpoint_every_steps = 5000
+    c.eval_every_steps = 10000
+    c.log_every_steps = 100
+    c.augment.preset = "simclr"
+    c.head.hidden_dims = (2048,)
+    c.head.out_dim = 128
+    c.loss.temperature = 0.1
+    c.loss.sigma = 0.5
+    c.optimizer.name = "lars"
+    c.optimizer.base_lr = 0.075
+    c.optimizer.lr_scaling = "sqrt"
+    c.optimizer.warmup_epochs = 10
+    c.optimizer.weight_decay = 1e-6
+    return c
