@@ -46,7 +46,10 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("simclr", "mocov2", "mocov3", "byol", "simsiam", "barlowtwins", "vicreg", "dino")
+METHODS = ("simclr", "mocov2", "mocov3", "byol", "simsiam", "barlowtwins", "vicreg", "dino",
+           "directpred", "swav", "nnclr", "dcl", "dclw", "supcon")
+# The methods of the default run (`--methods` not given): the self-supervised ones.
+DEFAULT = tuple(m for m in METHODS if m != "supcon")
 DATASETS = {"mnist": {"variant": "", "budget_s": 600.0},
             "fashion_mnist": {"variant": ":fashion_mnist", "budget_s": 900.0}}
 BASELINES = ("logreg", "knn", "supervised")
@@ -82,7 +85,7 @@ def run_method(method: str, dataset: str, workdir: Path, overrides: list[str],
         "method": method, "seed": seed,
         "linear_top1": round(res["linear_top1"], 4), "knn_top1": round(res["knn_top1"], 4),
         "steps": res["steps"], "final_loss": round(res["final_loss"], 4),
-        "effective_rank": round(res.get("effective_rank", float("nan")), 1),
+        "encoder_effective_rank": round(res.get("encoder_effective_rank", float("nan")), 1),
         "program_s": res["seconds"], "wall_s": round(wall, 1),
     }
 
@@ -217,7 +220,7 @@ def markdown(summary: list[dict], baselines: list[dict] = ()) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
-    parser.add_argument("--methods", default=",".join(METHODS),
+    parser.add_argument("--methods", default=",".join(DEFAULT),
                         help="comma-separated subset of " + ",".join(METHODS) + " (may be empty)")
     parser.add_argument("--seeds", default="0",
                         help="comma-separated seeds; each method runs once per seed")

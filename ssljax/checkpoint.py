@@ -27,6 +27,8 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
+from ssljax.errors import CheckpointError
+
 _log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
@@ -86,11 +88,22 @@ class Checkpointer:
         """Completed checkpoint steps, oldest first."""
         return sorted(self.manager.all_steps())
 
-    def restore_latest(self, abstract_state: Any) -> tuple[Any, dict[str, Any], int] | None:
-        """Restores the newest restorable step: (state, meta, step), or None if there is none.
+    def last_good(self) -> str:
+        """"step N in DIR" for the newest completed checkpoint, or "none yet"."""
+        try:
+            steps = sorted(int(p.name) for p in self.directory.iterdir() if p.name.isdigit())
+        except OSError:
+            steps = []
+        return f"step {steps[-1]} in {self.directory}" if steps else "none yet"
 
-        A step that fails to restore is moved to `corrupt_checkpoints/` (on process 0)
-        and the previous step is tried; nothing is deleted.
+    def restore_latest(self, abstract_state: Any) -> tuple[Any, dict[str, Any], int] | None:
+        """Restores the newest usable step: (state, meta, step), or None if there is none.
+
+        A step that cannot be read, or whose arrays hold NaN/Inf (training never saves a
+        non-finite state, so such values are damage), is moved to `corrupt_checkpoints/`
+        (on process 0) and the previous step is tried; nothing is deleted. A step that
+        fails because it holds a state of ANOTHER structure (a changed config) is not
+        damage: it is left alone and a one-line `CheckpointError` says so.
         """
         for step in reversed(self.steps()):
             try:
@@ -100,18 +113,48 @@ class Checkpointer:
                         state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()
                     ),
                 )
-                return restored["state"], dict(restored["meta"] or {}), step
-            except Exception as e:  # noqa: BLE001 - any failure means: try an older step
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-                _log.warning(
-                    "checkpoint step %d in %s could not be restored (%s); moving it to "
-                    "corrupt_checkpoints/ and trying the previous one",
-                    step,
-                    self.directory,
-                    first,
-                )
-                self._quarantine(step)
+            except Exception as e:  # noqa: BLE001 - any failure: a changed config, or damage
+                mismatch = self._structure_mismatch(step, abstract_state)
+                if mismatch:
+                    raise CheckpointError(
+                        f"checkpoint step {step} in {self.directory} holds a state of another "
+                        f"structure than this config's ({mismatch}); it was left unchanged: "
+                        "resume with the config that wrote it, or use a fresh --workdir"
+                    ) from None
+                self._damaged(step, _first_line(e))
+                continue
+            if not _all_finite(restored["state"]):
+                self._damaged(step, "it holds NaN/Inf values, which training never saves")
+                continue
+            return restored["state"], dict(restored["meta"] or {}), step
         return None
+
+    def _damaged(self, step: int, why: str) -> None:
+        _log.warning("checkpoint step %d in %s is damaged (%s); moving it to "
+                     "corrupt_checkpoints/ and trying the previous one", step, self.directory, why)
+        self._quarantine(step)
+
+    def _structure_mismatch(self, step: int, abstract_state: Any) -> str:
+        """How the saved state's tree differs from `abstract_state`'s ("" if it does not or
+        the metadata cannot be read)."""
+        try:
+            saved = ocp.StandardCheckpointer().metadata(self.directory / str(step) / "state")
+            saved = _shapes(saved.item_metadata)
+        except Exception:  # noqa: BLE001 - unreadable metadata: damage, not a structure change
+            return ""
+        want = _shapes(abstract_state)
+        if not saved:
+            return ""
+        only_saved = sorted(saved.keys() - want.keys())
+        only_here = sorted(want.keys() - saved.keys())
+        if only_saved or only_here:
+            first = only_here[:1] or only_saved[:1]
+            side = "missing there" if only_here else "not in this config's state"
+            return f"{len(only_saved) + len(only_here)} arrays differ, e.g. {first[0]} is {side}"
+        for key in sorted(want):
+            if tuple(saved[key]) != tuple(want[key]):
+                return f"{key} is {list(saved[key])} there and {list(want[key])} here"
+        return ""
 
     def _quarantine(self, step: int) -> None:
         if jax.process_index() == 0:
@@ -131,6 +174,35 @@ class Checkpointer:
         """Waits for pending saves and releases the manager."""
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+
+
+def _key_name(k: Any) -> str:
+    for attr in ("key", "name", "idx"):
+        if hasattr(k, attr):
+            return str(getattr(k, attr))
+    return str(k)
+
+
+def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+    """{"a/b/c": shape} of every array-like leaf of a state or its Orbax metadata."""
+    return {"/".join(_key_name(k) for k in path): tuple(getattr(leaf, "shape", ()))
+            for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
+            if hasattr(leaf, "shape")}
+
+
+def _all_finite(tree: Any) -> bool:
+    """Whether every floating-point leaf is finite."""
+    import numpy as np  # noqa: PLC0415
+
+    for leaf in jax.tree.leaves(tree):
+        a = np.asarray(jax.device_get(leaf))
+        if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+            return False
+    return True
 
 
 def save_variables(target: str | os.PathLike, variables: Any) -> Path:

@@ -23,6 +23,7 @@ from ml_collections import config_flags
 from ssljax.errors import ConfigError, SSLJaxError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C: checkpointed, rerun the same command to resume (128 + SIGINT)
 REQUIRED_PRETRAIN_KEYS = (
     "method",
     "seed",
@@ -129,6 +130,9 @@ def parse_flags(argv: list[str] | None = None, program: str = "pretrain",
         sys.exit(0)
     try:
         flags.FLAGS(argv)
+    except SystemExit as e:  # raised by the config file itself while it was loaded
+        error_exit(f"the config file called sys.exit({e.code!r}) while it was loaded; a config "
+                   "file must only build and return its config")
     except flags.Error as e:
         error_exit(_flag_error_message(e, argv))
     except (KeyError, AttributeError) as e:
@@ -158,6 +162,9 @@ def load_config(holder: Any) -> Any:
     try:
         config = holder.value
         config.to_dict()
+    except SystemExit as e:
+        error_exit(f"config file {path!r} called sys.exit({e.code!r}) while it was loaded; a "
+                   "config file must only build and return its config")
     except Exception as e:  # noqa: BLE001 - ml_collections wraps load errors in _ErrorConfig
         error_exit(f"could not load config {path!r}: {' '.join(str(e).split())[:300]}")
     return config
@@ -184,6 +191,7 @@ def require_workdir() -> str:
 def setup_logging() -> None:
     """INFO logs on stderr for ssljax; quiet TensorFlow and absl."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # see data.tfds_source.quiet_tensorflow
     # absl puts its own handler on the root logger at import; replace it (force=True) so
     # that ssljax's INFO lines reach stderr in a plain format.
     logging.basicConfig(
@@ -192,8 +200,12 @@ def setup_logging() -> None:
         format="%(asctime)s %(levelname)s %(message)s",
         force=True,
     )
-    for noisy in ("absl", "jax._src", "orbax", "tensorflow"):
+    for noisy in ("jax._src", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Orbax (through absl) and asyncio log the tracebacks of failed background writes;
+    # ssljax reports such a failure itself, in one line, when it surfaces.
+    for noisy in ("absl", "orbax", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
 
 def print_summary(results: dict[str, Any]) -> None:
@@ -209,7 +221,10 @@ def run_program(main: Callable[[], dict[str, Any] | None]) -> None:
     except SSLJaxError as e:
         error_exit(str(e))
     except KeyboardInterrupt:
-        error_exit("interrupted")
+        # A second Ctrl-C (or one outside the training loop): stop without checkpointing.
+        print("ssljax: interrupted; the newest checkpoint (if any) is kept, rerun the same "
+              "command to resume", file=sys.stderr, flush=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 _HOLDER: Any = None
@@ -271,6 +286,8 @@ def _flags_main(train_and_evaluate: Callable[[Any, str], dict[str, Any]]) -> dic
         )
     if parallel.is_main_process():
         print_summary(results)
+    if results.get("status") == "interrupted":
+        sys.exit(EXIT_INTERRUPTED)
     return results
 
 

@@ -64,6 +64,9 @@ def _common_pretrain() -> ml_collections.ConfigDict:
     c.nonfinite = "stop"  # stop | skip: what a NaN/Inf loss or gradient does
     c.tensorboard = True
     c.plots = True
+    # Resume although the saved config differs in keys that change the run (see
+    # ssljax/workdir.py): the user's explicit decision, for changes that keep the shapes.
+    c.resume_with_changes = False
     c.dataset = dataset_block("mnist")
     c.augment = _block(
         preset="digits",  # a name in ssljax.augment.PRESETS
@@ -183,7 +186,7 @@ def _eval_common() -> ml_collections.ConfigDict:
     c.log_every_steps = 50
     c.tensorboard = True
     c.plots = True
-    c.embedding_plot = "pca"  # pca | tsne
+    c.embedding_plot = "both"  # pca | tsne | both: 2-D views of the held-out features
     return c
 
 

@@ -95,7 +95,7 @@ def _ranges() -> dict[str, tuple[Callable[[Any], bool], str]]:
         "eval.encoder": _one_of("online", "target"),
         "ema.schedule": _one_of("cosine", "constant"),
         "protocol": _one_of("cached", "paper"),
-        "embedding_plot": _one_of("pca", "tsne"),
+        "embedding_plot": _one_of("pca", "tsne", "both"),
         "directpred.mode": _one_of("eigen", "copy"),
         "label_fraction": (lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.01, 0.1 or 1.0"),
     })

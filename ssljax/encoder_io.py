@@ -97,7 +97,15 @@ def restore_encoder(enc_dir: Path, abstract: Any) -> Any:
     """
     try:
         return ocp.StandardCheckpointer().restore(Path(enc_dir).absolute(), abstract)
+    except FileNotFoundError as e:
+        raise CheckpointError(
+            f"the encoder in {enc_dir} is incomplete ({e.filename or e} is missing); re-export "
+            "it by rerunning its pretraining command (it evaluates and exports again)") from None
     except Exception as e:  # noqa: BLE001 - structure/shape mismatch from Orbax
+        if "No such file" in str(e) or "NOT_FOUND" in str(e):
+            raise CheckpointError(
+                f"the encoder in {enc_dir} is incomplete ({_first_line(e)}); re-export it by "
+                "rerunning its pretraining command") from None
         raise CheckpointError(
             f"the encoder in {enc_dir} does not match this config's encoder ({_first_line(e)}); "
             "use the encoder settings of the pretraining run") from None

@@ -24,6 +24,7 @@ from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from ssljax import augment, methods, parallel, training
+from ssljax.errors import ConfigError
 from ssljax.methods.base import Method
 from ssljax.parallel import DATA_AXIS
 from ssljax.train_state import TrainState, init_probe, probe_logits, probe_optimizer
@@ -225,6 +226,9 @@ def build(config: ml_collections.ConfigDict, mesh: Mesh, *, num_classes: int,
                                       planned)
     tx = training.optimizer(config.optimizer, schedule)
     view_shape = (specs[0].out_size, specs[0].out_size, image_shape[2])
-    state = create_state(method, config, mesh, view_shape, tx)
+    try:
+        state = create_state(method, config, mesh, view_shape, tx)
+    except (ValueError, TypeError) as e:  # the model cannot take these inputs (e.g. patch size)
+        raise ConfigError(f"model: {' '.join(str(e).split())[:300]}") from None
     step = make_train_step(method, tx, mesh, specs, config, schedule)
     return Run(method, specs, schedule, tx, state, step, mesh)

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +27,31 @@ class MetricWriter:
     Args:
       workdir: run directory.
       tensorboard: also write TensorBoard event files (needs TensorFlow).
+      resume_step: a run resumed from this step keeps only the rows up to it (the steps
+        after it are trained again), so `metrics.jsonl` has each step once after any
+        number of resumes.
     """
 
-    def __init__(self, workdir: str | os.PathLike, *, tensorboard: bool = True):
+    def __init__(self, workdir: str | os.PathLike, *, tensorboard: bool = True,
+                 resume_step: int | None = None):
         self.enabled = jax.process_index() == 0
         self.path = Path(workdir) / "metrics.jsonl"
         self._tb = None
         if not self.enabled:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step is not None and self.path.exists():
+            keep = [r for r in read_metrics(workdir) if r.get("step", 0) <= resume_step]
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
+            os.replace(tmp, self.path)
         if tensorboard:
             try:
                 import tensorboard  # noqa: F401, PLC0415 - tf.summary needs it
+
+                from ssljax.data.tfds_source import quiet_tensorflow  # noqa: PLC0415
+
+                quiet_tensorflow()
                 import tensorflow as tf  # noqa: PLC0415 - optional, heavy
 
                 tf.config.set_visible_devices([], "GPU")
@@ -81,27 +95,59 @@ def read_metrics(workdir: str | os.PathLike) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     rows = []
-    for line in path.read_text().splitlines():
+    for line in path.read_bytes().splitlines():
         try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut by a kill -9; the rest is intact
+            rows.append(json.loads(line.decode("utf-8")))
+        except ValueError:  # UnicodeDecodeError is a ValueError
+            continue  # a line cut by a kill -9, or damaged bytes; the rest is intact
     return rows
 
 
+class PlainProgress:
+    """A progress report for logs: one plain line every `every` seconds (and at the end).
+
+    What a terminal's tqdm bar shows — step, share, rate, time left, the latest metrics —
+    without carriage returns, so a log file gets readable lines instead of one long one.
+    """
+
+    def __init__(self, total: int, initial: int, desc: str, every: float = 30.0,
+                 stream: Any = None):
+        self.total, self.n, self.desc, self.every = total, initial, desc, every
+        self.stream = stream or sys.stderr
+        self.start_n, self.t0 = initial, time.time()
+        self.last = self.t0
+        self.postfix = ""
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.time()
+        if now - self.last >= self.every or self.n >= self.total:
+            self.last = now
+            self._line(now)
+
+    def set_postfix(self, **values: Any) -> None:
+        self.postfix = " ".join(f"{k}={v}" for k, v in values.items())
+
+    def _line(self, now: float) -> None:
+        rate = (self.n - self.start_n) / max(now - self.t0, 1e-9)
+        left = (self.total - self.n) / rate if rate > 0 else 0.0
+        minutes, seconds = divmod(int(left), 60)
+        share = 100 * self.n / max(self.total, 1)
+        print(f"{self.desc}: step {self.n}/{self.total} ({share:.0f}%), {rate:.2f} steps/s, "
+              f"{minutes} min {seconds:02d} s left {self.postfix}".rstrip(),
+              file=self.stream, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
 def progress_bar(total: int, initial: int, desc: str) -> Any:
-    """A tqdm bar (notebook-aware) with steps/s and ETA; None off process 0."""
+    """A tqdm bar in a terminal or notebook, plain periodic lines otherwise; None off process 0."""
     if jax.process_index() != 0:
         return None
+    if not (sys.stderr.isatty() or "ipykernel" in sys.modules):
+        return PlainProgress(total, initial, desc)
     from tqdm.auto import tqdm  # noqa: PLC0415
 
-    interactive = sys.stderr.isatty() or "ipykernel" in sys.modules
-    return tqdm(
-        total=total,
-        initial=initial,
-        desc=desc,
-        unit="step",
-        dynamic_ncols=True,
-        mininterval=0.5 if interactive else 10.0,
-        file=sys.stderr,
-    )
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True,
+                mininterval=0.5, file=sys.stderr)

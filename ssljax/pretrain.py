@@ -35,7 +35,7 @@ from ssljax import (
 from ssljax import (
     workdir as workdirs,
 )
-from ssljax.errors import NumericalError
+from ssljax.errors import CheckpointError, NumericalError
 from ssljax.evaluate.plots import save_run_plots
 from ssljax.metric_writer import MetricWriter, progress_bar, read_metrics
 from ssljax.pretrain_eval import eval_encoder, eval_variables, evaluate_representation
@@ -44,16 +44,25 @@ _log = logging.getLogger("ssljax.pretrain")
 
 
 class _StopFlag:
-    """Set by SIGTERM/SIGINT: finish the current step, checkpoint, exit cleanly."""
+    """Set by SIGTERM or SIGINT: finish the current step, checkpoint, exit cleanly.
+
+    A second SIGINT (Ctrl-C twice) stops at once.
+    """
 
     def __init__(self):
         self.signal: int | None = None
 
     def __call__(self, signum, frame):  # noqa: ARG002 - signal handler signature
+        if signum == signal.SIGINT and self.signal == signal.SIGINT:
+            raise KeyboardInterrupt
         self.signal = signum
+        if signum == signal.SIGINT:
+            parallel.log_main("Ctrl-C: finishing this step and checkpointing (Ctrl-C again to "
+                              "stop at once)")
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self)
+        signal.signal(signal.SIGINT, self)
 
     def should_stop(self) -> bool:
         stop = self.signal is not None
@@ -63,14 +72,23 @@ class _StopFlag:
             stop = bool(np.any(multihost_utils.process_allgather(np.array(stop))))
         return stop
 
+    @property
+    def status(self) -> str:
+        """"interrupted" (SIGINT), else "preempted" (SIGTERM)."""
+        return "interrupted" if self.signal == signal.SIGINT else "preempted"
+
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Pretrains (or resumes) in `workdir` and evaluates; returns the results dict."""
+    """Pretrains (or resumes) in `workdir` and evaluates; returns the results dict.
+
+    Everything is checked — the config, the workdir (owner, lock, writability, free
+    space, a resume's config), the data, the model — before anything is written.
+    """
     t_start = time.time()
     cli.require_keys(config, cli.REQUIRED_PRETRAIN_KEYS)
     config, _ = config_schema.resolve(config, "pretrain")
     config_dict = config.to_dict()
-    resuming = workdirs.check(workdir, program="pretrain", config=config_dict)
+    workdirs.check(workdir, program="pretrain", config=config_dict)
     mesh = parallel.make_mesh()
     parallel.check_batch_divisible(config.batch_size, mesh)
     info = data.dataset_info(config.dataset)
@@ -79,103 +97,112 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     # Builds (and checks) everything, the initial state included, before writing anything.
     run = engine.build(config, mesh, num_classes=config.dataset.num_classes or info.num_classes,
                        image_shape=info.image_shape, steps_per_epoch=spe)
-    method, specs, state, step_fn = run.method, run.specs, run.state, run.step
+    method, specs, state = run.method, run.specs, run.state
     eval_view = augment.EvalView.of(specs[0])
     view_shape = (specs[0].out_size, specs[0].out_size, info.image_shape[2])
     evaluated = eval_encoder(config, method)
 
-    Path(workdir).mkdir(parents=True, exist_ok=True)
-    if not resuming and parallel.is_main_process():
-        checkpoint.write_json_atomic(Path(workdir) / checkpoint.CONFIG_FILE, config_dict)
+    main = parallel.is_main_process()
+    if main:
+        workdirs.probe(workdir, checkpoints=True)
+    workdirs.claim(workdir, program="pretrain", main_process=main)
+    if main:
+        workdirs.record_config(workdir, config_dict)
     ckpt = checkpoint.Checkpointer(workdir, max_to_keep=config.keep_checkpoints)
-    start_step = 0
+    start_step, train_seconds = 0, 0.0
     restored = ckpt.restore_latest(state)
     if restored is not None:
-        state, _, start_step = restored
+        state, meta, start_step = restored
+        train_seconds = float(meta.get("train_seconds", 0.0))
         parallel.log_main("resumed from step %d in %s", start_step, ckpt.directory)
     summary = parallel.process_summary(mesh)
     parallel.log_main(
         "%s on %s: %d device(s), %d process(es); %d steps (%d/epoch), global batch %d",
-        method.name,
-        summary["device_kind"],
-        summary["devices"],
-        summary["processes"],
-        n_steps,
-        spe,
-        config.batch_size,
+        method.name, summary["device_kind"], summary["devices"], summary["processes"],
+        n_steps, spe, config.batch_size,
     )
-
-    writer = MetricWriter(workdir, tensorboard=config.tensorboard)
+    results: dict[str, Any] = {"program": "pretrain", "method": method.name,
+                               "status": "running", "steps": int(start_step)}
+    if main:  # results.json always describes the latest attempt
+        checkpoint.write_json_atomic(Path(workdir) / "results.json", results)
+    writer = MetricWriter(workdir, tensorboard=config.tensorboard,
+                          resume_step=start_step if restored is not None else None)
     stop = _StopFlag()
     stop.install()
+    try:
+        results, state = _run(config, workdir, run, state, ckpt, writer, stop, start_step,
+                              n_steps, train_seconds, evaluated, eval_view, view_shape)
+    except Exception as e:  # a file-system error becomes one line; anything else propagates
+        os_error = workdirs.as_os_error(e)
+        if os_error is None:
+            raise
+        raise CheckpointError(workdirs.os_error_message(os_error, "a write in --workdir failed",
+                                                        ckpt.last_good())) from None
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    ckpt.close()
+    writer.close()
+    results.update({"seconds": round(time.time() - t_start, 1), **summary})
+    if main:
+        checkpoint.write_json_atomic(Path(workdir) / "results.json", results)
+    if results["status"] != "completed":
+        parallel.log_main("%s at step %d; checkpoint at step %d in %s; rerun the same command "
+                          "to resume", results["status"], results["steps"], results["steps"],
+                          ckpt.directory)
+    return results
+
+
+def _run(config, workdir, run, state, ckpt, writer, stop, start_step, n_steps, train_seconds,
+         evaluated, eval_view, view_shape):
+    """Trains from `start_step`, checkpoints, and (when completed) exports and evaluates."""
+    method, mesh = run.method, run.mesh
     status, last_loss, step = "completed", None, start_step
+    t_train = time.time()
     if start_step < n_steps:
         status, last_loss, step, state = _train_loop(
-            config,
-            workdir,
-            method,
-            mesh,
-            specs,
-            eval_view,
-            state,
-            step_fn,
-            ckpt,
-            writer,
-            stop,
-            start_step,
-            n_steps,
+            config, method, mesh, run.specs, eval_view, state, run.step, ckpt, writer, stop,
+            start_step, n_steps, train_seconds, t_train,
         )
+        if status != "completed":
+            status = stop.status
     else:
         last_loss = _last_logged_loss(workdir)
-
-    meta = {"method": method.name, "step": step, "loss": last_loss}
+    train_seconds += time.time() - t_train if start_step < n_steps else 0.0
+    meta = {"method": method.name, "step": step, "loss": last_loss,
+            "train_seconds": round(train_seconds, 1)}
     ckpt.wait()
     ckpt.save(step, state, meta, force=True)
     ckpt.wait()
     results: dict[str, Any] = {
-        "program": "pretrain",
-        "method": method.name,
-        "status": status,
-        "steps": int(step),
-        "final_loss": last_loss,
-        "nonfinite_steps": int(jax.device_get(state.nonfinite_steps)),
+        "program": "pretrain", "method": method.name, "status": status, "steps": int(step),
+        "final_loss": last_loss, "nonfinite_steps": int(jax.device_get(state.nonfinite_steps)),
+        "train_seconds": round(train_seconds, 1),
     }
     if status == "completed":
+        t_eval = time.time()
         export_spec = {
-            "method": method.name,
-            "step": int(step),
-            "network": evaluated,
-            "encoder": config_dict["encoder"],
-            "bn": config.bn,
-            "input_shape": list(view_shape),
-            "eval_view": eval_view.to_json(),
-            "dataset": config_dict["dataset"],
+            "method": method.name, "step": int(step), "network": evaluated,
+            "encoder": config.encoder.to_dict(), "bn": config.bn,
+            "input_shape": list(view_shape), "eval_view": eval_view.to_json(),
+            "dataset": config.dataset.to_dict(),
         }
         enc_params, enc_stats = _encoder_variables(state, evaluated)
         encoder_io.export_encoder(workdir, enc_params, enc_stats, export_spec)
         ev = evaluate_representation(config, method, state, mesh, eval_view, final=True)
-        results.update(
-            {
-                k: v
-                for k, v in ev.items()
-                if k
-                in ("linear_top1", "linear_top5", "knn_top1", "embedding_std", "effective_rank")
-            }
-        )
+        results.update({k: v for k, v in ev.items() if k in (
+            "linear_top1", "linear_top5", "knn_top1", "encoder_std", "encoder_effective_rank")})
         writer.write(step, {f"final_{k}": v for k, v in ev.items() if isinstance(v, float)})
         if parallel.is_main_process() and config.plots:
-            save_run_plots(workdir, read_metrics(workdir), *ev.pop("_features"))
-    ckpt.close()
-    writer.close()
-    results.update({"seconds": round(time.time() - t_start, 1), **summary})
-    if parallel.is_main_process():
-        checkpoint.write_json_atomic(Path(workdir) / "results.json", results)
-    return results
+            save_run_plots(workdir, read_metrics(workdir), *ev.pop("_features"),
+                           what=f"{method.name} on {config.dataset.name}, step {step}, encoder "
+                                f"features of the {config.dataset.eval_split} split")
+        results["eval_seconds"] = round(time.time() - t_eval, 1)
+    return results, state
 
 
 def _train_loop(
-    config, workdir, method, mesh, specs, eval_view, state, step_fn, ckpt, writer, stop,
-    start_step, n_steps,
+    config, method, mesh, specs, eval_view, state, step_fn, ckpt, writer, stop,
+    start_step, n_steps, train_seconds, t_train,
 ):
     """Runs steps [start_step, n_steps); returns (status, last loss, step, state)."""
     it = data.make_train_iterator(
@@ -218,9 +245,11 @@ def _train_loop(
                                              final=False)
                 writer.write(step, ev)
             if ckpt_every and step % ckpt_every == 0:
-                ckpt.save(step, state, {"method": method.name, "step": step, "loss": last_loss})
+                ckpt.save(step, state, {
+                    "method": method.name, "step": step, "loss": last_loss,
+                    "train_seconds": round(train_seconds + time.time() - t_train, 1)})
             if stop.should_stop():
-                status = "preempted"
+                status = stop.status
                 parallel.log_main("signal received: checkpointing step %d and exiting", step)
                 break
         if pending is not None:

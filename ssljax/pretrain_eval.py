@@ -82,7 +82,9 @@ def evaluate_representation(
       final: also train and score the linear classifier.
 
     Returns:
-      Python floats: `knn_top1`, `embedding_std`, `effective_rank` and, when final,
+      Python floats: `knn_top1`, `encoder_std` and `encoder_effective_rank` (the health
+      metrics of the held-out encoder features; training logs `embedding_std` of the
+      projector outputs) and, when final,
       `linear_top1`, `linear_top5`; when final also `_features`: (held-out features,
       labels) for the embedding plot.
     """
@@ -101,9 +103,9 @@ def evaluate_representation(
     knn_res = knn.knn_accuracy(f_tr, tr_y, f_te, te_y, num_classes=num_classes,
                                k=ev.knn_k, temperature=ev.knn_temperature)
     out["knn_top1"] = float(knn_res["top1"])
-    h = health.health_metrics(f_te)
-    out["embedding_std"] = float(h["embedding_std"])
-    out["effective_rank"] = float(h["effective_rank"])
+    h = health.health_metrics(f_te)  # of the encoder's features, not the projector's
+    out["encoder_std"] = float(h["embedding_std"])
+    out["encoder_effective_rank"] = float(h["effective_rank"])
     if final:
         clf = linear.train_linear_classifier(f_tr, tr_y, num_classes=num_classes,
                                              epochs=ev.linear_epochs, seed=0)

@@ -145,6 +145,10 @@ def setup(config: Any, workdir_path: str, program: str, *, allow_scratch: bool,
     encoder = encoder_io.build_encoder(source.encoder_cfg, bn_axis)
     input_shape = (view.out_size, view.out_size, view.channels)
     enc_vars = encoder_io.encoder_variables(encoder, source, input_shape, mesh, config.seed)
+    main = parallel.is_main_process()
+    if main:
+        workdir.probe(workdir_path, checkpoints=False)
+    workdir.claim(workdir_path, program=program, main_process=main)
     return Setup(config, program, source, dataset, num_classes, mesh, encoder, enc_vars,
                  input_shape, t_start)
 
@@ -201,8 +205,12 @@ def finish(s: Setup, workdir_path: str, results: dict[str, Any], rows: list[dict
     })
     if parallel.is_main_process():
         if s.config.plots:
-            save_run_plots(workdir_path, rows, test["features"], test["labels"],
-                           s.config.embedding_plot)
+            methods = ("pca", "tsne") if s.config.embedding_plot == "both" else (
+                s.config.embedding_plot,)
+            save_run_plots(workdir_path, rows, test["features"], test["labels"], methods=methods,
+                           what=f"{s.program} of {s.source.spec.get('method') or 'scratch'} "
+                                f"{s.source.encoder_cfg['name']} on {s.dataset['name']}, "
+                                f"{s.dataset.get('eval_split', 'test')} split")
         checkpoint.write_json_atomic(Path(workdir_path) / "results.json", results)
     return results
 

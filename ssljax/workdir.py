@@ -1,41 +1,66 @@
-"""The workdir check every program runs before it writes anything.
+"""A workdir belongs to one program and one run: checks, lock, resume rules, up-front probes.
 
-`check(workdir, program=..., config=..., init_from=...)` refuses, with one line and before
-any work starts:
+Every program calls `check(workdir, program=..., config=..., init_from=...)` before any
+work starts, then `claim(...)` before it writes anything. Together they
 
-- a workdir that is a file;
-- for `linear_eval` / `finetune`: the pretraining workdir given as `init_from` (compared
-  after resolving `..` and symlinks), or any other program's workdir;
-- for `pretrain`: a workdir holding another run (a different method, encoder or dataset).
+- refuse a workdir that is a file, that another program owns (`ssljax_run.json` records
+  the program and a run id; a pretraining workdir is also recognised by its
+  `config.json`), or — for `linear_eval`/`finetune` — the pretraining run given as
+  `init_from`, after resolving `..` and symlinks;
+- on a pretraining resume, compare the saved `config.json` with the new config: a change
+  of a key that changes the run's state or meaning (method, encoder, heads, loss,
+  optimizer, batch size, epochs, dataset, augmentation, seed, ...) is refused with one line
+  naming each changed key, old → new; changes of `HARMLESS` keys (the step cap, logging,
+  checkpoint cadence, evaluation settings) are accepted and logged.
+  `--config.resume_with_changes=True` accepts the others too, for changes that keep the
+  state's shapes (a learning rate, the number of epochs): the user's explicit decision;
+- probe that the workdir and its `checkpoints/` are writable directories (a probe file is
+  written and removed), with at least `MIN_FREE_MB` free, before anything else is written;
+- take an advisory lock (`fcntl.flock` on `.ssljax.lock`, holding the owner's PID) that
+  dies with the process, so that a second process on the same workdir stops with one line
+  naming the PID that holds it, and a stale lock of a killed process never blocks.
 
-It returns True when the workdir holds an earlier run of the same program and config
-(pretraining then resumes from its newest checkpoint).
+Multi-host runs take the lock and write the marker on process 0 only.
 """
 
 from __future__ import annotations
 
+import datetime
+import errno
+import fcntl
 import json
 import os
+import re
+import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
-from ssljax.checkpoint import CONFIG_FILE
+from ssljax.checkpoint import CONFIG_FILE, write_json_atomic
 from ssljax.errors import CheckpointError
 
-# Config keys that must match for a pretraining workdir to be resumed by a new command.
-IDENTITY_KEYS = ("method", "encoder.name", "dataset.name")
+MARKER = "ssljax_run.json"
+LOCK = ".ssljax.lock"
+MIN_FREE_MB = 256
+# Config keys whose change does not change what a resumed pretraining run computes
+# (prefixes end with "."). Everything else must match the saved config.json to resume.
+HARMLESS = ("max_steps", "log_every_steps", "eval_every_steps", "checkpoint_every_steps",
+            "keep_checkpoints", "tensorboard", "plots", "nonfinite", "resume_with_changes",
+            "eval.", "dataset.data_dir")
+
+_held: dict[str, Any] = {}  # resolved workdir -> open lock file (kept for the process's life)
 
 
-def _get(d: dict[str, Any], dotted: str) -> Any:
-    for part in dotted.split("."):
-        if not isinstance(d, dict) or part not in d:
-            return None
-        d = d[part]
-    return d
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else k))
+    return out
 
 
-def _saved_config(wd: Path) -> dict[str, Any] | None:
-    path = wd / CONFIG_FILE
+def _read_json(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
@@ -45,28 +70,39 @@ def _saved_config(wd: Path) -> dict[str, Any] | None:
             f"{path} is unreadable ({e}); use a fresh --workdir or restore that file") from None
 
 
-def _program_of(saved: dict[str, Any]) -> str:
-    """Which program wrote a saved config: a pretraining config has `method`."""
+def _owner(wd: Path) -> str | None:
+    """The program that owns `wd`: its marker's, or "pretrain" for a pretraining config."""
+    marker = _read_json(wd / MARKER)
+    if marker is not None:
+        return marker.get("program")
+    saved = _read_json(wd / CONFIG_FILE)
+    if saved is None:
+        return None
     return "pretrain" if "method" in saved else "an evaluation program"
+
+
+def changed_keys(saved: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(key, old, new) for every key of both configs whose value differs, sorted."""
+    a, b = _flat(saved), _flat(new)
+    norm = lambda v: json.loads(json.dumps(v))  # noqa: E731 - tuples vs lists
+    return sorted((k, a[k], b[k]) for k in a.keys() & b.keys() if norm(a[k]) != norm(b[k]))
+
+
+def _harmless(key: str) -> bool:
+    return any(key == h or (h.endswith(".") and key.startswith(h)) for h in HARMLESS)
 
 
 def check(workdir: str | os.PathLike, *, program: str, config: dict[str, Any],
           init_from: str = "") -> bool:
     """Validates `workdir` for a run; True if it holds an earlier run of this pretraining.
 
-    Args:
-      workdir: the --workdir.
-      program: "pretrain", "linear_eval" or "finetune".
-      config: the run's config as a dict.
-      init_from: the evaluation programs' `config.init_from`.
-
     Raises:
-      CheckpointError: see the module docstring.
+      CheckpointError: see the module docstring. Nothing is written.
     """
     wd = Path(workdir)
     if wd.exists() and not wd.is_dir():
         raise CheckpointError(f"--workdir={wd} is a file, not a directory; pick another path")
-    saved = _saved_config(wd)
+    owner = _owner(wd)
     if program != "pretrain":
         if init_from:
             src = Path(init_from).resolve()
@@ -75,21 +111,149 @@ def check(workdir: str | os.PathLike, *, program: str, config: dict[str, Any],
                 raise CheckpointError(
                     f"--workdir={wd} is the pretraining workdir given as init_from; pick a "
                     "separate --workdir for the evaluation results")
-        if saved is not None and "method" in saved:
+        if owner is not None and owner != program:
             raise CheckpointError(
-                f"--workdir={wd} holds a pretraining run; pick a separate --workdir for the "
-                f"{program} results (nothing was changed)")
+                f"--workdir={wd} holds the output of {owner}; pick a separate --workdir for "
+                f"the {program} results (nothing was changed)")
         return False
-    if saved is None:
+    if owner is None:
         return False
-    if "method" not in saved:
+    if owner != "pretrain":
         raise CheckpointError(
-            f"--workdir={wd} holds the results of {_program_of(saved)}, not a pretraining run; "
-            "use a fresh --workdir (nothing in it was changed)")
-    for key in IDENTITY_KEYS:
-        old, new = _get(saved, key), _get(config, key)
-        if old != new:
-            raise CheckpointError(
-                f"--workdir={wd} holds a run with {key}={old!r} but this config has {key}={new!r}; "
-                "use a fresh --workdir (nothing in the old one was changed)")
+            f"--workdir={wd} holds the output of {owner}, not a pretraining run; use a fresh "
+            "--workdir (nothing in it was changed)")
+    saved = _read_json(wd / CONFIG_FILE) or {}
+    changes = changed_keys(saved, config)
+    blocking = [c for c in changes if not _harmless(c[0])]
+    if blocking and not config.get("resume_with_changes", False):
+        listed = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in blocking[:6])
+        more = f" (and {len(blocking) - 6} more)" if len(blocking) > 6 else ""
+        raise CheckpointError(
+            f"--workdir={wd} holds a run with another config ({listed}{more}); resuming would "
+            "change it: use a fresh --workdir, or --config.resume_with_changes=True to "
+            "resume with these values (nothing in the workdir was changed)")
     return True
+
+
+def probe(workdir: str | os.PathLike, *, checkpoints: bool) -> None:
+    """Checks that `workdir` (and its `checkpoints/`) can be written, with enough free space.
+
+    Creates the directories if needed (and removes them again when the check fails).
+
+    Raises:
+      CheckpointError: one line naming the path, the error and the fix.
+    """
+    wd = Path(workdir)
+    created = []
+    targets = [wd] + ([wd / "checkpoints"] if checkpoints else [])
+    try:
+        for d in targets:
+            if d.exists() and not d.is_dir():
+                raise CheckpointError(f"{d} is a file, not a directory; move it away or pick "
+                                      "another --workdir")
+            if not d.exists():
+                d.mkdir(parents=True)
+                created.append(d)
+            probe_file = d / f".ssljax_probe_{os.getpid()}"
+            probe_file.write_text("ok")
+            probe_file.unlink()
+        free = shutil.disk_usage(wd).free // 2**20
+        if free < MIN_FREE_MB:
+            raise CheckpointError(
+                f"only {free} MiB are free on the disk of --workdir={wd}; ssljax needs at "
+                f"least {MIN_FREE_MB} MiB for checkpoints: free some space or pick another "
+                "--workdir")
+    except OSError as e:
+        for d in reversed(created):
+            shutil.rmtree(d, ignore_errors=True)
+        raise CheckpointError(os_error_message(e, f"--workdir={wd} cannot be written")) from None
+    except CheckpointError:
+        for d in reversed(created):
+            shutil.rmtree(d, ignore_errors=True)
+        raise
+
+
+def os_error_message(e: OSError, what: str, last_good: str = "") -> str:
+    """One line for a file-system error: what failed, the path, the errno name, the fix."""
+    name = errno.errorcode.get(e.errno or 0, "error")
+    path = e.filename or ""
+    hint = {
+        "ENOSPC": "free disk space",
+        "EROFS": "the file system is read-only: pick a writable --workdir",
+        "EACCES": "fix the permissions or pick another --workdir",
+        "EPERM": "fix the permissions or pick another --workdir",
+        "ENAMETOOLONG": "a path component is longer than the file system allows: pick a "
+                        "shorter --workdir",
+    }.get(name, "fix the path or pick another --workdir")
+    where = f" ({path})" if path else ""
+    good = f"; last good checkpoint: {last_good}" if last_good else ""
+    return f"{what}{where}: {e.strerror or e} [{name}]{good}; {hint}"
+
+
+def as_os_error(e: BaseException) -> OSError | None:
+    """The file-system error behind an exception: an `OSError`, or one that Orbax /
+    TensorStore report as text (`... [os_error_code='28']`); None for other errors."""
+    if isinstance(e, OSError):
+        return e
+    text = str(e)
+    m = re.search(r"os_error_code='?(\d+)", text)
+    if not m:
+        return None
+    path = re.search(r'local file "([^"]+)"', text) or re.search(r'writing: "([^"]+)"', text)
+    code = int(m.group(1))
+    return OSError(code, os.strerror(code), path.group(1) if path else None)
+
+
+def claim(workdir: str | os.PathLike, *, program: str, main_process: bool = True) -> None:
+    """Locks `workdir` for this process and records its owner (`ssljax_run.json`).
+
+    Raises:
+      CheckpointError: another live process holds the lock.
+    """
+    if not main_process:
+        return
+    wd = Path(workdir)
+    key = str(wd.resolve())
+    if key in _held:
+        return
+    f = open(wd / LOCK, "a+")  # noqa: SIM115 - held open for the life of the process
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise CheckpointError(
+            f"--workdir={wd} is in use by process {holder}; wait for it to finish (or stop "
+            "it), or use another --workdir") from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    _held[key] = f
+    if not (wd / MARKER).exists():
+        write_json_atomic(wd / MARKER, {
+            "program": program, "run_id": uuid.uuid4().hex,
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        })
+
+
+def release(workdir: str | os.PathLike) -> None:
+    """Releases the lock taken by `claim` (it is released at exit in any case)."""
+    f = _held.pop(str(Path(workdir).resolve()), None)
+    if f is not None:
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
+def record_config(workdir: str | os.PathLike, config: dict[str, Any]) -> None:
+    """Writes `config.json`; an earlier, different one is kept as `config_history/<n>.json`."""
+    wd = Path(workdir)
+    path = wd / CONFIG_FILE
+    old = _read_json(path)
+    if old is not None and old != json.loads(json.dumps(config, default=str)):
+        history = wd / "config_history"
+        history.mkdir(exist_ok=True)
+        n = len(list(history.glob("*.json")))
+        write_json_atomic(history / f"{n}.json", old)
+    write_json_atomic(path, config)

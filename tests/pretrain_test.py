@@ -115,7 +115,7 @@ def test_workdir_of_another_method_is_refused_unchanged(tmp_path):
     before = snapshot(wd)
     proc = _pretrain(wd, "--config.max_steps=2", check=False)
     assert proc.returncode == 2
-    assert "method='byol'" in proc.stderr and "Traceback" not in proc.stderr
+    assert "method: 'byol' -> 'simclr'" in proc.stderr and "Traceback" not in proc.stderr
     assert snapshot(wd) == before
 
 

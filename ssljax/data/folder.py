@@ -164,6 +164,13 @@ def _load(
             f"no images ({' '.join(IMAGE_EXTENSIONS)}) in the class folders of "
             f"dataset.data_dir={root}"
         )
+    counted = {label for _, label, _ in images}
+    empty = [c for i, c in enumerate(classes) if i not in counted]
+    if empty:
+        raise DataError(
+            f"class folder(s) {', '.join(repr(c) for c in empty[:5])} of dataset.data_dir={root} "
+            "hold no images (only empty subfolders or other files); add images or remove them"
+        )
     if image_size > 0:
         need_gb = len(images) * image_size * image_size * 3 / 2**30
         if need_gb > max_in_memory_gb:

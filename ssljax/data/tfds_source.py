@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,9 +42,22 @@ _SEED_MOD = 2**31 - 1
 _loaded: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
+def quiet_tensorflow() -> None:
+    """Keeps TensorFlow's C++ start-up lines off stderr unless the user asked for them.
+
+    `TF_CPP_MIN_LOG_LEVEL=3` silences TF's own logging; `TF_ENABLE_ONEDNN_OPTS=0` removes the
+    "oneDNN custom operations are on" notice, which is also what makes absl print "All log
+    messages before absl::InitializeLog() ..." (TF runs only the host input pipeline here,
+    where oneDNN's kernels do not matter). Values already in the environment win.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
 @functools.cache
 def import_tf() -> tuple[Any, Any]:
     """Imports TensorFlow (with its GPUs hidden, JAX owns them) and TFDS."""
+    quiet_tensorflow()
     try:
         import tensorflow as tf  # noqa: PLC0415
         import tensorflow_datasets as tfds  # noqa: PLC0415

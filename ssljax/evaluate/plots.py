@@ -22,8 +22,18 @@ _PANELS = (
     ("learning rate", lambda k: k in ("lr", "learning_rate")),
     ("accuracy", lambda k: "top1" in k or "top5" in k or k.endswith("accuracy")
      or k.endswith("_acc")),
-    ("embedding health", lambda k: k.startswith("embedding_std") or k == "effective_rank"),
+    ("std of L2-normalised\nprojector outputs", lambda k: k == "embedding_std"),
+    ("encoder features:\nstd / effective rank",
+     lambda k: k.startswith("encoder_") or k == "effective_rank"),
 )
+# What the logged keys mean, for the legends.
+_LABELS = {
+    "loss": "training loss", "probe_loss": "online probe loss (linear layer on detached features)",
+    "probe_top1": "online probe, training batch (linear layer on detached features)",
+    "knn_top1": "kNN on held-out split", "linear_top1": "linear probe on held-out split",
+    "test_top1": "held-out split", "train_top1": "training batch",
+    "embedding_std": "in-step, first view (0 = collapse, ~1/sqrt(d) spread)",
+}
 
 
 def _new_figure(width: float, height: float):
@@ -68,6 +78,7 @@ def _is_number(v: Any) -> bool:
 def plot_training_curves(
     metrics: str | os.PathLike | Iterable[Mapping[str, Any]],
     out_png: str | os.PathLike,
+    title: str | None = None,
 ) -> str:
     """Plots loss, learning rate, accuracies and embedding health against the step.
 
@@ -86,7 +97,7 @@ def plot_training_curves(
         ``out_png`` as a string.
 
     Raises:
-        ValueError: when no row has a plottable key.
+        ValueError: when no key has at least two points to draw a curve of.
     """
     rows = _read_rows(metrics)
     series: dict[str, tuple[list[float], list[float]]] = {}
@@ -100,29 +111,33 @@ def plot_training_curves(
             xs.append(step)
             ys.append(float(value))
 
+    curves = {k: v for k, v in series.items() if len(v[0]) >= 2}  # no one-point "curves"
     panels = []
-    for title, match in _PANELS:
-        keys = sorted(k for k in series if match(k.rsplit("/", 1)[-1]))
+    for name, match in _PANELS:
+        keys = sorted(k for k in curves if match(k.rsplit("/", 1)[-1]))
         if keys:
-            panels.append((title, keys))
+            panels.append((name, keys))
     if not panels:
-        raise ValueError(
-            f"plot_training_curves: no loss/lr/accuracy/health keys among {sorted(series)}")
+        raise ValueError(f"plot_training_curves: no loss/lr/accuracy/health key with two or "
+                         f"more points among {sorted(series)}")
 
-    fig = _new_figure(6.0, 2.6 * len(panels))
+    fig = _new_figure(7.0, 2.4 * len(panels) + 0.5)
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (title, keys) in zip(axes, panels, strict=True):
+    for ax, (name, keys) in zip(axes, panels, strict=True):
         for key in keys:
-            xs, ys = series[key]
-            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=key)
-        ax.set_ylabel(title)
-        if title == "loss" and all(min(series[k][1]) > 0 for k in keys):
-            ys = np.concatenate([series[k][1] for k in keys])
+            xs, ys = curves[key]
+            label = _LABELS.get(key.rsplit("/", 1)[-1], key)
+            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=label)
+        ax.set_ylabel(name)
+        if name == "loss" and all(min(curves[k][1]) > 0 for k in keys):
+            ys = np.concatenate([curves[k][1] for k in keys])
             if ys.max() / ys.min() > 30:
                 ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    axes[-1].set_xlabel("step")
+        ax.legend(fontsize="x-small")
+    axes[-1].set_xlabel("optimizer step")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, out_png)
 
@@ -173,10 +188,15 @@ def plot_embedding_2d(
         y = None if y is None else y[keep]
     n = x.shape[0]
 
+    axis_names = ("t-SNE 1", "t-SNE 2")
     if method == "pca":
         from sklearn.decomposition import PCA
 
-        xy = PCA(n_components=min(2, x.shape[1]), random_state=seed).fit_transform(x)
+        pca = PCA(n_components=min(2, x.shape[1]), random_state=seed)
+        xy = pca.fit_transform(x)
+        ratios = list(pca.explained_variance_ratio_) + [0.0]
+        axis_names = tuple(f"PC{i + 1} ({100 * ratios[i]:.1f}% of the variance)"
+                           for i in range(2))
     else:
         from sklearn.manifold import TSNE
 
@@ -198,38 +218,54 @@ def plot_embedding_2d(
             for i, c in enumerate(classes):
                 sel = y == c
                 ax.scatter(xy[sel, 0], xy[sel, 1], s=6, alpha=0.7, color=cmap(i), label=str(c))
-            ax.legend(title="label", fontsize="small", markerscale=2, loc="best")
+            ax.legend(title="class", fontsize="small", markerscale=2, loc="best")
         else:
             sc = ax.scatter(xy[:, 0], xy[:, 1], c=y, s=6, alpha=0.7, cmap="viridis")
             fig.colorbar(sc, ax=ax, label="label")
-    ax.set_title(title or f"{method.upper()} of {n} embeddings")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set_title(title or f"{method.upper()} of {n} embeddings", fontsize="medium")
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    ax.grid(alpha=0.2)
     fig.tight_layout()
     return _save(fig, out_png)
 
 
 def save_run_plots(workdir: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
-                   features: Any = None, labels: Any = None, method: str = "pca") -> None:
-    """`training_curves.png` and `embedding_<method>.png` of a run's held-out features.
+                   features: Any = None, labels: Any = None,
+                   methods: Sequence[str] = ("pca", "tsne"), what: str = "",
+                   max_tsne_points: int = 2000) -> list[str]:
+    """`training_curves.png` and `embedding_<method>.png` (PCA and t-SNE) of a run.
 
     What every program writes at its end; a plot that fails is logged, never raised (a
-    finished run must not fail on a picture).
+    finished run must not fail on a picture). Curves need at least two points; t-SNE runs
+    on at most `max_tsne_points` held-out points, so it stays a few seconds.
 
     Args:
         workdir: the run's directory.
         rows: its metric rows (`metrics.jsonl`).
         features: held-out features `[N, D]`, or None for no embedding plot.
         labels: their labels `[N]`.
-        method: "pca" or "tsne".
+        methods: the 2-D projections to draw ("pca", "tsne").
+        what: the titles' description of the run, e.g. "simclr on mnist, step 900,
+            encoder features of the test split".
+
+    Returns:
+        The paths written.
     """
     import logging  # noqa: PLC0415
 
-    try:
-        if rows:
-            plot_training_curves(rows, os.path.join(workdir, "training_curves.png"))
-        if features is not None:
-            plot_embedding_2d(features, labels, os.path.join(workdir, f"embedding_{method}.png"),
-                              method=method, title=f"{method.upper()} of held-out features")
-    except Exception as e:  # noqa: BLE001 - a plot must never fail a finished run
-        logging.getLogger("ssljax").warning("could not write plots: %s", e)
+    written = []
+    for name, draw in [("training_curves.png", lambda path: plot_training_curves(
+            rows, path, title=what.split(",")[0] if what else None))] + [
+            (f"embedding_{m}.png", lambda path, m=m: plot_embedding_2d(
+                features, labels, path, method=m,
+                max_points=max_tsne_points if m == "tsne" else 10_000,
+                title=f"{m.upper()}: {what}" if what else None)) for m in methods
+            if features is not None]:
+        try:
+            written.append(draw(os.path.join(workdir, name)))
+        except ValueError as e:  # e.g. no curve with two points: nothing worth drawing
+            logging.getLogger("ssljax").info("no %s: %s", name, e)
+        except Exception as e:  # noqa: BLE001 - a plot must never fail a finished run
+            logging.getLogger("ssljax").warning("could not write %s: %s", name, e)
+    return written
