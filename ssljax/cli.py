@@ -135,21 +135,31 @@ def parse_flags(argv: list[str] | None = None, program: str = "pretrain",
                    "file must only build and return its config")
     except flags.Error as e:
         error_exit(_flag_error_message(e, argv))
-    except (KeyError, AttributeError) as e:
-        # ml_collections raises these when an override names a key the config lacks.
-        text = str(e.args[0]) if e.args else str(e)
-        key = text.strip("'\"").split("'")[0].split("\n")[0].strip("'\" ")
-        culprit = next((a for a in argv if a.startswith("--config.")
-                        and a.split("=", 1)[0].endswith(key)), None)
-        if culprit:
-            name = culprit.split("=", 1)[0][len("--config.") :]
-            error_exit(
-                f"config key '{name}' does not exist in this config (from {culprit})"
-                f"{_did_you_mean(text)}; check the spelling (--show_config lists the keys)"
-            )
-        error_exit(f"could not load the config: {' '.join(str(e).split())[:300]}")
     except Exception as e:  # noqa: BLE001 - errors raised while loading the config file
-        error_exit(f"could not load the config: {' '.join(str(e).split())[:300]}")
+        error_exit(_missing_key_message(e, argv)
+                   or f"could not load the config: {' '.join(str(e).split())[:300]}")
+
+
+def _missing_key_message(e: BaseException, argv: list[str]) -> str:
+    """The one-line "does not exist" error for an override of a key the config lacks.
+
+    ml_collections raises a KeyError / AttributeError (sometimes wrapped) whose text starts
+    with the quoted key and may end with `Did you mean "x" instead of "y"?`; "" if `e` is
+    not that.
+    """
+    text = str(e.args[0]) if getattr(e, "args", None) else str(e)
+    text = text.strip().strip('"')
+    m = re.search(r"'\\*([A-Za-z0-9_.]+)\\*'", text) or re.match(r"^([A-Za-z0-9_.]+)$", text)
+    if not m:
+        return ""
+    key = m.group(1).rsplit(".", 1)[-1]
+    culprit = next((a for a in argv if a.startswith("--config.")
+                    and a.split("=", 1)[0].endswith(key)), None)
+    if culprit is None:
+        return ""
+    name = culprit.split("=", 1)[0][len("--config."):]
+    return (f"config key '{name}' does not exist in this config (from {culprit})"
+            f"{_did_you_mean(text)}; check the spelling (--show_config lists the keys)")
 
 
 def load_config(holder: Any) -> Any:
@@ -166,7 +176,8 @@ def load_config(holder: Any) -> Any:
         error_exit(f"config file {path!r} called sys.exit({e.code!r}) while it was loaded; a "
                    "config file must only build and return its config")
     except Exception as e:  # noqa: BLE001 - ml_collections wraps load errors in _ErrorConfig
-        error_exit(f"could not load config {path!r}: {' '.join(str(e).split())[:300]}")
+        error_exit(_missing_key_message(e, sys.argv)
+                   or f"could not load config {path!r}: {' '.join(str(e).split())[:300]}")
     return config
 
 
@@ -192,6 +203,7 @@ def setup_logging() -> None:
     """INFO logs on stderr for ssljax; quiet TensorFlow and absl."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # see data.tfds_source.quiet_tensorflow
+    os.environ.setdefault("NO_GCE_CHECK", "true")
     # absl puts its own handler on the root logger at import; replace it (force=True) so
     # that ssljax's INFO lines reach stderr in a plain format.
     logging.basicConfig(

@@ -10,6 +10,7 @@ import pytest
 
 from tests.program_utils import REPO, env_for
 
+# ```python blocks run; ```py blocks (excerpts of library code) are shown only.
 PAGES = sorted(REPO.glob("docs/*.md"))
 BLOCKS = [(page, i, code) for page in PAGES
           for i, code in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S))]

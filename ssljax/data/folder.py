@@ -25,6 +25,7 @@ with one warning; an unreadable image is a `DataError` naming it, or, with
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -237,6 +238,11 @@ def _load(
         splits[train_split] = stack(train)
         if held:
             splits[eval_split] = stack(held)
+        logging.getLogger("ssljax").info(
+            "image folder %s: %d classes, no split folders, so each class is split %d/%d "
+            "(seed dataset.split_seed=%d): %d %s / %d %s images", root, len(classes),
+            round(100 * (1 - EVAL_FRACTION)), round(100 * EVAL_FRACTION), split_seed,
+            len(train), train_split, len(held), eval_split)
     if train_split not in splits:
         raise DataError(f"no readable images in {root / train_split}")
     return Source(name=f"image_folder:{root}", splits=splits, num_classes=len(classes))

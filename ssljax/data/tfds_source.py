@@ -48,10 +48,13 @@ def quiet_tensorflow() -> None:
     `TF_CPP_MIN_LOG_LEVEL=3` silences TF's own logging; `TF_ENABLE_ONEDNN_OPTS=0` removes the
     "oneDNN custom operations are on" notice, which is also what makes absl print "All log
     messages before absl::InitializeLog() ..." (TF runs only the host input pipeline here,
-    where oneDNN's kernels do not matter). Values already in the environment win.
+    where oneDNN's kernels do not matter); `NO_GCE_CHECK=true` stops TF's cloud file system
+    from probing the GCE metadata server for credentials (a warning on every machine off
+    Google Cloud, when TFDS looks a name up). Values already in the environment win.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("NO_GCE_CHECK", "true")
 
 
 @functools.cache
@@ -106,18 +109,23 @@ def get_builder(cfg: DatasetConfig) -> Any:
 def _unknown_name_message(name: str, tfds: Any) -> str:
     from ssljax.data.arrays import registered_names  # noqa: PLC0415
     from ssljax.data.bundled import BUNDLED_NAMES  # noqa: PLC0415
+    from ssljax.data.pipeline import SOURCES  # noqa: PLC0415
 
-    local = [*BUNDLED_NAMES, "image_folder", *registered_names()]
+    local = [*SOURCES, *registered_names()]
     try:
         tfds_names = list(tfds.list_builders())
     except Exception:  # noqa: BLE001
         tfds_names = []
-    close = difflib.get_close_matches(name.split(":")[0], local + tfds_names, n=5, cutoff=0.6)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
+    base = name.split(":")[0]
+    # ssljax's own names first, each name once (several TFDS builders share a name).
+    close = list(dict.fromkeys(difflib.get_close_matches(base, local, n=3, cutoff=0.6)
+                               + difflib.get_close_matches(base, tfds_names, n=5, cutoff=0.6)))
+    hint = f"did you mean {', '.join(close[:5])}? " if close else ""
     return (
-        f"unknown dataset '{name}'; {hint}bundled (offline): {', '.join(BUNDLED_NAMES)}; "
-        "or image_folder with dataset.data_dir, arrays given to ssljax.data.register_arrays, "
-        "or a TFDS name (https://www.tensorflow.org/datasets/catalog)"
+        f"unknown dataset '{name}'; {hint}offline: {', '.join(BUNDLED_NAMES)} (bundled), "
+        "fashion_mnist (scripts/get_data.sh fashion_mnist); or image_folder with "
+        "dataset.data_dir, arrays given to ssljax.data.register_arrays, or a TFDS name "
+        "(https://www.tensorflow.org/datasets/catalog)"
     )
 
 
