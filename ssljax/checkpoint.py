@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -114,14 +115,14 @@ class Checkpointer:
                     ),
                 )
             except Exception as e:  # noqa: BLE001 - any failure: a changed config, or damage
-                mismatch = self._structure_mismatch(step, abstract_state)
+                mismatch = structure_mismatch(self.directory / str(step) / "state", abstract_state)
                 if mismatch:
                     raise CheckpointError(
                         f"checkpoint step {step} in {self.directory} holds a state of another "
                         f"structure than this config's ({mismatch}); it was left unchanged: "
                         "resume with the config that wrote it, or use a fresh --workdir"
                     ) from None
-                self._damaged(step, _first_line(e))
+                self._damaged(step, error_summary(e))
                 continue
             if not _all_finite(restored["state"]):
                 self._damaged(step, "it holds NaN/Inf values, which training never saves")
@@ -133,28 +134,6 @@ class Checkpointer:
         _log.warning("checkpoint step %d in %s is damaged (%s); moving it to "
                      "corrupt_checkpoints/ and trying the previous one", step, self.directory, why)
         self._quarantine(step)
-
-    def _structure_mismatch(self, step: int, abstract_state: Any) -> str:
-        """How the saved state's tree differs from `abstract_state`'s ("" if it does not or
-        the metadata cannot be read)."""
-        try:
-            saved = ocp.StandardCheckpointer().metadata(self.directory / str(step) / "state")
-            saved = _shapes(saved.item_metadata)
-        except Exception:  # noqa: BLE001 - unreadable metadata: damage, not a structure change
-            return ""
-        want = _shapes(abstract_state)
-        if not saved:
-            return ""
-        only_saved = sorted(saved.keys() - want.keys())
-        only_here = sorted(want.keys() - saved.keys())
-        if only_saved or only_here:
-            first = only_here[:1] or only_saved[:1]
-            side = "missing there" if only_here else "not in this config's state"
-            return f"{len(only_saved) + len(only_here)} arrays differ, e.g. {first[0]} is {side}"
-        for key in sorted(want):
-            if tuple(saved[key]) != tuple(want[key]):
-                return f"{key} is {list(saved[key])} there and {list(want[key])} here"
-        return ""
 
     def _quarantine(self, step: int) -> None:
         if jax.process_index() == 0:
@@ -176,8 +155,33 @@ class Checkpointer:
         self.manager.close()
 
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+def error_summary(e: BaseException) -> str:
+    """The first line of an (Orbax / TensorStore) error, without its pybind11 details."""
+    line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    line = re.split(r"\s*(See full TensorStore details|<bound method)", line)[0]
+    return line.rstrip(" .:")[:200] or type(e).__name__
+
+
+def structure_mismatch(path: str | Path, abstract: Any) -> str:
+    """How the tree saved at `path` (an Orbax item) differs from `abstract`'s, in words;
+    "" if it does not, or if the saved metadata cannot be read (then it is damage)."""
+    try:
+        saved = _shapes(ocp.StandardCheckpointer().metadata(Path(path).absolute()).item_metadata)
+    except Exception:  # noqa: BLE001 - unreadable metadata: damage, not a structure change
+        return ""
+    want = _shapes(abstract)
+    if not saved:
+        return ""
+    only_saved = sorted(saved.keys() - want.keys())
+    only_here = sorted(want.keys() - saved.keys())
+    if only_saved or only_here:
+        first = only_here[:1] or only_saved[:1]
+        side = "missing there" if only_here else "not in this config's state"
+        return f"{len(only_saved) + len(only_here)} arrays differ, e.g. {first[0]} is {side}"
+    for key in sorted(want):
+        if tuple(saved[key]) != tuple(want[key]):
+            return f"{key} is {list(saved[key])} there and {list(want[key])} here"
+    return ""
 
 
 def _key_name(k: Any) -> str:

@@ -101,10 +101,21 @@ def help_text(program: str, doc: str | None) -> str:
     return "\n".join(lines)
 
 
-def _did_you_mean(text: str) -> str:
-    """ml_collections' `Did you mean "x" instead of "y"?` as `(did you mean 'x'?)`."""
+def _did_you_mean(text: str, name: str = "") -> str:
+    """ml_collections' `Did you mean "x" instead of "y"?` as `(did you mean 'block.x'?)`,
+    with the block of the dotted key `name` the user wrote."""
     m = re.search(r'Did you mean "([^"]+)"', text)
-    return f" (did you mean '{m.group(1)}'?)" if m else ""
+    if not m:
+        return ""
+    block = name.rsplit(".", 1)[0] + "." if "." in name else ""
+    return f" (did you mean '{block}{m.group(1)}'?)"
+
+
+_TYPE_ERRORS = (  # absl's text for an override of the wrong type -> what the value must be
+    ("invalid literal for int()", "an integer"),
+    ("could not convert string to float", "a number"),
+    ("Non-boolean argument", "True or False"),
+)
 
 
 def _flag_error_message(e: Exception, argv: list[str]) -> str:
@@ -118,6 +129,11 @@ def _flag_error_message(e: Exception, argv: list[str]) -> str:
                 f"(from --{name}=...); check the spelling against the config file"
             )
         return f"unknown flag --{name}; run with --helpfull for the list of flags"
+    m = re.match(r"flag --config\.([\w.]+)=(.*?): (.*)$", msg)
+    if m:
+        for text, what in _TYPE_ERRORS:
+            if text in m.group(3):
+                return f"config key {m.group(1)}={m.group(2)} must be {what}"
     return msg
 
 
@@ -159,7 +175,7 @@ def _missing_key_message(e: BaseException, argv: list[str]) -> str:
         return ""
     name = culprit.split("=", 1)[0][len("--config."):]
     return (f"config key '{name}' does not exist in this config (from {culprit})"
-            f"{_did_you_mean(text)}; check the spelling (--show_config lists the keys)")
+            f"{_did_you_mean(text, name)}; check the spelling (--show_config lists the keys)")
 
 
 def load_config(holder: Any) -> Any:

@@ -29,15 +29,11 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from ssljax import augment, models, parallel
-from ssljax.checkpoint import save_variables, write_json_atomic
+from ssljax.checkpoint import error_summary, save_variables, structure_mismatch, write_json_atomic
 from ssljax.errors import CheckpointError, ConfigError
 
 ENCODER_DIR = "encoder"
 ENCODER_SPEC = "encoder_spec.json"
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 # ----------------------------------------------------------------------------- export
@@ -95,20 +91,19 @@ def restore_encoder(enc_dir: Path, abstract: Any) -> Any:
     Raises:
       CheckpointError: the saved encoder does not match the expected structure.
     """
+    mismatch = structure_mismatch(enc_dir, abstract)
+    if mismatch:
+        raise CheckpointError(
+            f"the encoder in {enc_dir} does not match this config's encoder ({mismatch}); "
+            "use the encoder settings of the pretraining run")
     try:
         return ocp.StandardCheckpointer().restore(Path(enc_dir).absolute(), abstract)
-    except FileNotFoundError as e:
+    except Exception as e:  # noqa: BLE001 - the tree matches: a file is missing or damaged
+        missing = getattr(e, "filename", None) if isinstance(e, FileNotFoundError) else None
         raise CheckpointError(
-            f"the encoder in {enc_dir} is incomplete ({e.filename or e} is missing); re-export "
-            "it by rerunning its pretraining command (it evaluates and exports again)") from None
-    except Exception as e:  # noqa: BLE001 - structure/shape mismatch from Orbax
-        if "No such file" in str(e) or "NOT_FOUND" in str(e):
-            raise CheckpointError(
-                f"the encoder in {enc_dir} is incomplete ({_first_line(e)}); re-export it by "
-                "rerunning its pretraining command") from None
-        raise CheckpointError(
-            f"the encoder in {enc_dir} does not match this config's encoder ({_first_line(e)}); "
-            "use the encoder settings of the pretraining run") from None
+            f"the encoder in {enc_dir} is incomplete or damaged ({missing or error_summary(e)}"
+            "); re-export it by rerunning its pretraining command (it evaluates and exports "
+            "again)") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,11 +165,12 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
             f"{config.init_from}: {ENCODER_SPEC} names no encoder; re-export it with a current "
             "`ssljax.pretrain`")
     for key, value in own.items():
-        same = json.loads(json.dumps(saved.get(key))) == json.loads(json.dumps(value))
+        theirs = saved[key] if key in saved else _default_attribute(saved["name"], key)
+        same = json.loads(json.dumps(theirs)) == json.loads(json.dumps(value))
         if key != "dtype" and not same:
             raise CheckpointError(
                 f"init_from={config.init_from} holds a {saved['name']!r} encoder with "
-                f"{key}={saved.get(key)!r}, but this config sets encoder.{key}={value!r}; set "
+                f"{key}={theirs!r}, but this config sets encoder.{key}={value!r}; set "
                 f"--config.encoder.{key}= (empty: use the checkpoint's) or pick a matching "
                 "checkpoint")
     enc_cfg = {**saved, "dtype": own.get("dtype", saved.get("dtype", "float32"))}
@@ -184,6 +180,18 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
     return EncoderSource(enc_cfg, enc_dir, spec, augment.EvalView(
         size or int(view.get("out_size") or shape[0]), view.get("channels") or channels,
         _as_tuple(view.get("mean")), _as_tuple(view.get("std"))))
+
+
+def _default_attribute(name: str, key: str) -> Any:
+    """The default of attribute `key` of encoder `name` (None if it has none)."""
+    if key == "name":
+        return name
+    try:
+        module = models.get_encoder(name)
+    except Exception:  # noqa: BLE001 - an unknown name is reported where it is built
+        return None
+    value = getattr(module, key, None)
+    return list(value) if isinstance(value, tuple) else value
 
 
 def build_encoder(encoder_cfg: dict[str, Any], axis_name: str | None) -> nn.Module:

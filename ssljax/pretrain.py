@@ -11,6 +11,7 @@ same command on the same workdir resumes from the newest checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -134,10 +135,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                               n_steps, train_seconds, evaluated, eval_view, view_shape)
     except Exception as e:  # a file-system error becomes one line; anything else propagates
         os_error = workdirs.as_os_error(e)
+        error = e if os_error is None else CheckpointError(workdirs.os_error_message(
+            os_error, "a write in --workdir failed", ckpt.last_good()))
+        if main:  # the latest attempt failed: say so (best effort: the disk may be full)
+            with contextlib.suppress(OSError):
+                checkpoint.write_json_atomic(Path(workdir) / "results.json", {
+                    **results, "status": "failed", "error": " ".join(str(error).split()),
+                    "last_good_checkpoint": ckpt.last_good()})
         if os_error is None:
             raise
-        raise CheckpointError(workdirs.os_error_message(os_error, "a write in --workdir failed",
-                                                        ckpt.last_good())) from None
+        raise error from None
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     ckpt.close()

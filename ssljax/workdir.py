@@ -85,11 +85,27 @@ def changed_keys(saved: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, 
     """(key, old, new) for every key of both configs whose value differs, sorted."""
     a, b = _flat(saved), _flat(new)
     norm = lambda v: json.loads(json.dumps(v))  # noqa: E731 - tuples vs lists
-    return sorted((k, a[k], b[k]) for k in a.keys() & b.keys() if norm(a[k]) != norm(b[k]))
+    return sorted((k, norm(a[k]), norm(b[k])) for k in a.keys() & b.keys()
+                  if norm(a[k]) != norm(b[k]))
 
 
 def _harmless(key: str) -> bool:
     return any(key == h or (h.endswith(".") and key.startswith(h)) for h in HARMLESS)
+
+
+def check_path(path: str | os.PathLike, flag: str = "--workdir") -> None:
+    """A `CheckpointError` if a component of `path` is longer than its file system allows."""
+    path = Path(os.path.abspath(path))
+    existing = next((p for p in (path, *path.parents) if os.path.lexists(p)), Path("/"))
+    try:
+        limit = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for part in path.parts:
+        if len(os.fsencode(part)) > limit:
+            raise CheckpointError(
+                f"{flag}={path} has a path component of {len(os.fsencode(part))} bytes "
+                f"(\"{part[:20]}...\"); this file system allows {limit}: pick a shorter name")
 
 
 def check(workdir: str | os.PathLike, *, program: str, config: dict[str, Any],
@@ -99,6 +115,7 @@ def check(workdir: str | os.PathLike, *, program: str, config: dict[str, Any],
     Raises:
       CheckpointError: see the module docstring. Nothing is written.
     """
+    check_path(workdir)
     wd = Path(workdir)
     if wd.exists() and not wd.is_dir():
         raise CheckpointError(f"--workdir={wd} is a file, not a directory; pick another path")
@@ -124,7 +141,10 @@ def check(workdir: str | os.PathLike, *, program: str, config: dict[str, Any],
             "--workdir (nothing in it was changed)")
     saved = _read_json(wd / CONFIG_FILE) or {}
     changes = changed_keys(saved, config)
-    blocking = [c for c in changes if not _harmless(c[0])]
+    first = ("method", "encoder.name", "dataset.name")  # named first: what the run is
+    blocking = sorted((c for c in changes if not _harmless(c[0])),
+                      key=lambda c: (c[0] not in first, first.index(c[0]) if c[0] in first
+                                     else 0, c[0]))
     if blocking and not config.get("resume_with_changes", False):
         listed = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in blocking[:6])
         more = f" (and {len(blocking) - 6} more)" if len(blocking) > 6 else ""

@@ -64,8 +64,10 @@ def test_show_config_prints_every_key_and_exits():
      "(did you mean 'num_epochs'?); check the spelling (--show_config lists the keys)"),
     (["--config.optimizer.base_lrr=0.1"],
      "config key 'optimizer.base_lrr' does not exist in this config (from "
-     "--config.optimizer.base_lrr=0.1) (did you mean 'base_lr'?); check the spelling "
+     "--config.optimizer.base_lrr=0.1) (did you mean 'optimizer.base_lr'?); check the spelling "
      "(--show_config lists the keys)"),
+    (["--config.num_epochs=1.5"], "config key num_epochs=1.5 must be an integer"),
+    (["--config.plots=yes"], "config key plots=yes must be True or False"),
 ])
 def test_near_miss_keys_are_one_clean_line(tmp_path, args, want):
     proc = run("ssljax.pretrain", "--config=configs/simclr_mnist.py", f"--workdir={tmp_path}",

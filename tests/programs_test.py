@@ -116,3 +116,42 @@ def test_evaluation_programs_refuse_a_pretraining_config_and_workdir(pretrained,
             finetune.train_and_evaluate(_load("finetune_mnist", init_from=str(pretrained)),
                                         workdir)
     assert (pretrained / "results.json").read_text() == before
+
+
+def test_an_encoder_with_a_missing_file_is_incomplete_not_a_mismatch(pretrained, tmp_path):
+    import shutil  # noqa: PLC0415
+
+    gappy = tmp_path / "gappy"
+    shutil.copytree(pretrained, gappy)
+    victim = max((p for p in (gappy / "encoder").rglob("*") if p.is_file()),
+                 key=lambda p: p.stat().st_size)  # an array's data file
+    victim.unlink()
+    with pytest.raises(SSLJaxError) as e:
+        linear_eval.train_and_evaluate(_load("linear_eval_mnist", init_from=str(gappy)),
+                                       str(tmp_path / "lin"))
+    msg = str(e.value)
+    assert msg.startswith(f"the encoder in {gappy / 'encoder'} is incomplete or damaged (")
+    assert "re-export it by rerunning its pretraining command" in msg
+    for noise in ("does not match", "pybind11", "<bound method", "\n"):
+        assert noise not in msg, msg
+
+
+def test_an_encoder_of_another_shape_is_a_mismatch(pretrained, tmp_path):
+    with pytest.raises(SSLJaxError, match=r"holds a 'small_cnn' encoder with channels=\[32, 64, "
+                                          r"128, 256\], but this config sets encoder.channels"):
+        linear_eval.train_and_evaluate(
+            _load("linear_eval_mnist", init_from=str(pretrained), encoder__channels=(8, 16, 32)),
+            str(tmp_path / "lin"))
+    # The same encoder attributes but arrays of other shapes (a spec that lies): the
+    # saved tree is compared first, and the difference named.
+    from ssljax import encoder_io, models  # noqa: PLC0415
+
+    enc = models.get_encoder("small_cnn", channels=(8, 16, 32, 64))
+    import jax  # noqa: PLC0415
+    import jax.numpy as jnp  # noqa: PLC0415
+
+    abstract = jax.eval_shape(lambda: enc.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)),
+                                                train=False))
+    with pytest.raises(SSLJaxError, match=r"does not match this config's encoder \(.* is "
+                                          r"\[.*\] there and \[.*\] here\)"):
+        encoder_io.restore_encoder(pretrained / "encoder", dict(abstract))

@@ -82,6 +82,9 @@ def test_nan_stops_with_step_and_last_good_checkpoint(tmp_path):
     steps = sorted(int(p.name) for p in (wd / "checkpoints").iterdir() if p.name.isdigit())
     assert steps, "no checkpoint was kept"
     assert f"step {steps[-1]}" in line
+    res = json.loads((wd / "results.json").read_text())  # the latest attempt, failed
+    assert res["status"] == "failed" and res["error"] == line[len("ssljax: error: "):]
+    assert res["last_good_checkpoint"] == f"step {steps[-1]} in {wd / 'checkpoints'}"
 
 
 @pytest.mark.slow
@@ -101,8 +104,10 @@ def test_corrupt_newest_checkpoint_falls_back_and_keeps_it(tmp_path):
     proc = run("ssljax.pretrain", DEMO, f"--workdir={wd}", *args, "--config.max_steps=20")
     res = last_json(proc.stdout)
     assert res["steps"] == 20 and res["status"] == "completed"
-    assert "could not be restored" in proc.stderr
+    assert "checkpoint step 15" in proc.stderr and "is damaged" in proc.stderr
     assert "resumed from step 10" in proc.stderr
+    for noise in ("Traceback", "Event loop is closed", "<bound method", "pybind11"):
+        assert noise not in proc.stderr, proc.stderr[-3000:]
     kept = snapshot(wd / "corrupt_checkpoints" / "15")
     assert len(kept) == len(before)  # moved aside whole, nothing deleted
 
