@@ -46,10 +46,13 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("simclr", "mocov2", "mocov3", "byol", "simsiam", "barlowtwins", "vicreg", "dino",
-           "directpred", "swav", "nnclr", "dcl", "dclw", "supcon")
-# The methods of the default run (`--methods` not given): the self-supervised ones.
-DEFAULT = tuple(m for m in METHODS if m != "supcon")
+sys.path.insert(0, str(REPO))
+from ssljax.methods import METHODS as _REGISTRY  # noqa: E402
+
+# Every registered method, in the registry's order; each has configs/<name>_mnist.py.
+METHODS = tuple(_REGISTRY)
+# The methods of the default run (`--methods` not given): those that do not use labels.
+DEFAULT = tuple(m for m in METHODS if not _REGISTRY[m].uses_labels)
 DATASETS = {"mnist": {"variant": "", "budget_s": 600.0},
             "fashion_mnist": {"variant": ":fashion_mnist", "budget_s": 900.0}}
 BASELINES = ("logreg", "knn", "supervised")

@@ -16,6 +16,7 @@ so a process killed mid-save leaves no half-written step behind.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -28,7 +29,11 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from ssljax.errors import CheckpointError
+from ssljax.errors import CheckpointError, as_os_error, os_error_message
+
+# errnos of a restore that says nothing about the checkpoint itself (it is not quarantined)
+NOT_DAMAGE = frozenset({errno.EACCES, errno.EPERM, errno.EIO, errno.ENOMEM, errno.EMFILE,
+                        errno.ENFILE, errno.EAGAIN, errno.EINTR, errno.ENOSPC})
 
 _log = logging.getLogger(__name__)
 
@@ -104,7 +109,8 @@ class Checkpointer:
         non-finite state, so such values are damage), is moved to `corrupt_checkpoints/`
         (on process 0) and the previous step is tried; nothing is deleted. A step that
         fails because it holds a state of ANOTHER structure (a changed config) is not
-        damage: it is left alone and a one-line `CheckpointError` says so.
+        damage: it is left alone and a one-line `CheckpointError` says so; so is one that
+        fails for a reason of the machine (permissions, I/O, memory: `NOT_DAMAGE`).
         """
         for step in reversed(self.steps()):
             try:
@@ -122,6 +128,15 @@ class Checkpointer:
                         f"structure than this config's ({mismatch}); it was left unchanged: "
                         "resume with the config that wrote it, or use a fresh --workdir"
                     ) from None
+                os_error = as_os_error(e)
+                if isinstance(e, MemoryError) or (
+                        os_error is not None and os_error.errno in NOT_DAMAGE):
+                    # The machine, not the checkpoint: leave it, say so.
+                    why = (os_error_message(os_error, f"checkpoint step {step} in "
+                                            f"{self.directory} could not be read")
+                           if os_error is not None else f"out of memory restoring checkpoint "
+                           f"step {step} in {self.directory}; free memory and rerun")
+                    raise CheckpointError(f"{why} (the checkpoint was left unchanged)") from None
                 self._damaged(step, error_summary(e))
                 continue
             if not _all_finite(restored["state"]):

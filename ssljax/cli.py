@@ -241,17 +241,27 @@ def print_summary(results: dict[str, Any]) -> None:
     print(json.dumps(results, sort_keys=False), flush=True)
 
 
-def run_program(main: Callable[[], dict[str, Any] | None]) -> None:
-    """Runs a program's main, turning `SSLJaxError`s into one-line errors."""
+INTERRUPTED = {
+    # A second Ctrl-C (or one outside the training loop): stop without checkpointing.
+    "pretrain": "interrupted; the newest checkpoint (if any) is kept, rerun the same command "
+                "to resume",
+    # linear_eval and finetune keep no checkpoints (their runs take minutes).
+    "evaluation": "interrupted; this program keeps no checkpoints: rerun the same command to "
+                  "start again",
+}
+
+
+def run_program(main: Callable[[], dict[str, Any] | None], program: str = "pretrain") -> None:
+    """Runs a program's main, turning `SSLJaxError`s into one-line errors and Ctrl-C into
+    one line and exit status 130."""
     setup_logging()
     try:
         main()
     except SSLJaxError as e:
         error_exit(str(e))
     except KeyboardInterrupt:
-        # A second Ctrl-C (or one outside the training loop): stop without checkpointing.
-        print("ssljax: interrupted; the newest checkpoint (if any) is kept, rerun the same "
-              "command to resume", file=sys.stderr, flush=True)
+        message = INTERRUPTED["pretrain" if program == "pretrain" else "evaluation"]
+        print(f"ssljax: {message}", file=sys.stderr, flush=True)
         sys.exit(EXIT_INTERRUPTED)
 
 
@@ -324,4 +334,4 @@ def run_main(train_and_evaluate: Callable[[Any, str], dict[str, Any]]) -> None:
     global _HOLDER
     if _HOLDER is None:
         _HOLDER = define_flags()
-    run_program(lambda: _flags_main(train_and_evaluate))
+    run_program(lambda: _flags_main(train_and_evaluate), _program_of(train_and_evaluate)[0])

@@ -50,7 +50,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict[str, Any]
     frozen = bool(config.freeze_encoder)
     axis = None if frozen or config.bn == "local" else DATA_AXIS
     s = supervised.setup(config, workdir, "finetune", allow_scratch=True, bn_axis=axis)
-    return supervised.fit(s, workdir, frozen=frozen, save_model=True)
+    with supervised.attempt(s, workdir):
+        return supervised.fit(s, workdir, frozen=frozen, save_model=True)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

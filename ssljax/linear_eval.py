@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import ml_collections
+import numpy as np
 
 from ssljax import cli, parallel, supervised
 from ssljax.config_base import linear_eval_base
@@ -60,9 +61,15 @@ def _cached(s: supervised.Setup, workdir: str) -> dict[str, Any]:
         raise ConfigError(f"cached: {e}") from None
     acc = linear.evaluate_linear(clf, test["features"], test["labels"])
     train_acc = linear.evaluate_linear(clf, train["features"], train["labels"])
-    rows = [{"step": int(clf.steps), "loss": float(clf.final_loss),
-             "train_top1": train_acc["top1"], "test_top1": acc["top1"]}]
-    writer.write(rows[0]["step"], rows[0])
+    # the objective after each L-BFGS iteration (or epoch), then the final accuracies
+    history = np.asarray(clf.loss_history)
+    per = max(int(clf.steps) // len(history), 1)  # optimizer steps per history entry
+    rows = [{"step": (i + 1) * per, "loss": float(v)}
+            for i, v in enumerate(history) if np.isfinite(v)][:-1]
+    rows.append({"step": int(clf.steps), "loss": float(clf.final_loss),
+                 "train_top1": train_acc["top1"], "test_top1": acc["top1"]})
+    for row in rows:
+        writer.write(row["step"], row)
     results = {"program": "linear_eval", "protocol": "cached", "optimizer": k.optimizer,
                "steps": int(clf.steps), "top1": acc["top1"], "top5": acc["top5"]}
     return supervised.finish(s, workdir, results, rows, test, writer)
@@ -77,9 +84,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       The results dict (also written to `workdir/results.json`).
     """
     s = supervised.setup(config, workdir, "linear_eval", allow_scratch=False)
-    if s.config.protocol == "cached":
-        return _cached(s, workdir)
-    return supervised.fit(s, workdir, frozen=True, extra={"protocol": "paper"})[0]
+    with supervised.attempt(s, workdir):
+        if s.config.protocol == "cached":
+            return _cached(s, workdir)
+        return supervised.fit(s, workdir, frozen=True, extra={"protocol": "paper"})[0]
 
 
 def run() -> None:

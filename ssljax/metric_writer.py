@@ -27,9 +27,10 @@ class MetricWriter:
     Args:
       workdir: run directory.
       tensorboard: also write TensorBoard event files (needs TensorFlow).
-      resume_step: a run resumed from this step keeps only the rows up to it (the steps
-        after it are trained again), so `metrics.jsonl` has each step once after any
-        number of resumes.
+      resume_step: the step this run starts from (0 for a fresh start). Rows after it are
+        dropped (those steps are trained again), and so are its `final_*` evaluation rows
+        (the evaluation is run again), so `metrics.jsonl` has each step once after any
+        number of resumes and reruns. None keeps every row.
     """
 
     def __init__(self, workdir: str | os.PathLike, *, tensorboard: bool = True,
@@ -41,7 +42,9 @@ class MetricWriter:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step is not None and self.path.exists():
-            keep = [r for r in read_metrics(workdir) if r.get("step", 0) <= resume_step]
+            keep = [r for r in read_metrics(workdir) if r.get("step", 0) < resume_step
+                    or (r.get("step", 0) == resume_step
+                        and not any(k.startswith("final_") for k in r))]
             tmp = self.path.with_name(f".{self.path.name}.tmp")
             tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
             os.replace(tmp, self.path)

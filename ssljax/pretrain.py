@@ -36,7 +36,7 @@ from ssljax import (
 from ssljax import (
     workdir as workdirs,
 )
-from ssljax.errors import CheckpointError, NumericalError
+from ssljax.errors import CheckpointError, NumericalError, as_os_error, os_error_message
 from ssljax.evaluate.plots import save_run_plots
 from ssljax.metric_writer import MetricWriter, progress_bar, read_metrics
 from ssljax.pretrain_eval import eval_encoder, eval_variables, evaluate_representation
@@ -107,15 +107,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     if main:
         workdirs.probe(workdir, checkpoints=True)
     workdirs.claim(workdir, program="pretrain", main_process=main)
-    if main:
-        workdirs.record_config(workdir, config_dict)
     ckpt = checkpoint.Checkpointer(workdir, max_to_keep=config.keep_checkpoints)
     start_step, train_seconds = 0, 0.0
-    restored = ckpt.restore_latest(state)
+    restored = ckpt.restore_latest(state)  # refuses a state of another structure
     if restored is not None:
         state, meta, start_step = restored
         train_seconds = float(meta.get("train_seconds", 0.0))
         parallel.log_main("resumed from step %d in %s", start_step, ckpt.directory)
+    if main:  # after the restore: a refused resume leaves config.json as it was
+        workdirs.record_config(workdir, config_dict)
     summary = parallel.process_summary(mesh)
     parallel.log_main(
         "%s on %s: %d device(s), %d process(es); %d steps (%d/epoch), global batch %d",
@@ -127,15 +127,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     if main:  # results.json always describes the latest attempt
         checkpoint.write_json_atomic(Path(workdir) / "results.json", results)
     writer = MetricWriter(workdir, tensorboard=config.tensorboard,
-                          resume_step=start_step if restored is not None else None)
+                          resume_step=start_step)
     stop = _StopFlag()
     stop.install()
     try:
         results, state = _run(config, workdir, run, state, ckpt, writer, stop, start_step,
                               n_steps, train_seconds, evaluated, eval_view, view_shape)
     except Exception as e:  # a file-system error becomes one line; anything else propagates
-        os_error = workdirs.as_os_error(e)
-        error = e if os_error is None else CheckpointError(workdirs.os_error_message(
+        os_error = as_os_error(e)
+        error = e if os_error is None else CheckpointError(os_error_message(
             os_error, "a write in --workdir failed", ckpt.last_good()))
         if main:  # the latest attempt failed: say so (best effort: the disk may be full)
             with contextlib.suppress(OSError):

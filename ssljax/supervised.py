@@ -11,8 +11,11 @@ split. `start_outputs` / `finish` write the workdir's files the same way for bot
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from ssljax import checkpoint, config_schema, data, encoder_io, parallel, training, workdir
 from ssljax.augment import ViewSpec
-from ssljax.errors import ConfigError, DataError
+from ssljax.errors import CheckpointError, ConfigError, DataError, as_os_error, os_error_message
 from ssljax.evaluate import classifier, features
 from ssljax.evaluate.plots import save_run_plots
 from ssljax.metric_writer import MetricWriter
@@ -132,9 +135,10 @@ def setup(config: Any, workdir_path: str, program: str, *, allow_scratch: bool,
     """
     t_start = time.time()
     config, _ = config_schema.resolve(config, program)
+    # init_from first: "not a pretraining run" says more than "--workdir is inside it"
+    source = encoder_io.resolve_encoder(config, allow_scratch=allow_scratch)
     workdir.check(workdir_path, program=program, config=config.to_dict(),
                   init_from=config.init_from)
-    source = encoder_io.resolve_encoder(config, allow_scratch=allow_scratch)
     dataset = dataset_block(config, source)
     num_classes = check_num_classes(config, dataset)
     shape = data.dataset_info(dataset).image_shape
@@ -183,13 +187,42 @@ def train_view(config: ml_collections.ConfigDict, s: Setup) -> ViewSpec:
 
 
 def start_outputs(s: Setup, workdir_path: str) -> MetricWriter:
-    """Creates the workdir (process 0), writes its `config.json`, opens the metric writer."""
+    """Creates the workdir (process 0), writes its `config.json` and a `results.json` with
+    status "running", opens the metric writer."""
     wd = Path(workdir_path)
     if parallel.is_main_process():
         wd.mkdir(parents=True, exist_ok=True)
         (wd / "metrics.jsonl").unlink(missing_ok=True)
         checkpoint.write_json_atomic(wd / checkpoint.CONFIG_FILE, s.config.to_dict())
+        checkpoint.write_json_atomic(wd / "results.json",
+                                     {"program": s.program, "status": "running"})
     return MetricWriter(workdir_path, tensorboard=s.config.tensorboard)
+
+
+@contextlib.contextmanager
+def attempt(s: Setup, workdir_path: str) -> Iterator[None]:
+    """Runs an evaluation program's work; if it ends early after `start_outputs`, its
+    `results.json` says "failed" (with the error) or "interrupted", and a file-system error
+    becomes one line. These programs keep no checkpoints: a rerun starts again."""
+    path = Path(workdir_path) / "results.json"
+    try:
+        yield
+    except (Exception, KeyboardInterrupt) as e:
+        os_error = as_os_error(e) if isinstance(e, Exception) else None
+        error = e if os_error is None else CheckpointError(
+            os_error_message(os_error, "a write in --workdir failed"))
+        if parallel.is_main_process():
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                started = json.loads(path.read_text()).get("status") == "running"
+                if started:
+                    interrupted = isinstance(e, KeyboardInterrupt)
+                    checkpoint.write_json_atomic(path, {
+                        "program": s.program,
+                        "status": "interrupted" if interrupted else "failed",
+                        **({} if interrupted else {"error": " ".join(str(error).split())})})
+        if os_error is None:
+            raise
+        raise error from None
 
 
 def finish(s: Setup, workdir_path: str, results: dict[str, Any], rows: list[dict[str, Any]],

@@ -26,18 +26,16 @@ Multi-host runs take the lock and write the marker on process 0 only.
 from __future__ import annotations
 
 import datetime
-import errno
 import fcntl
 import json
 import os
-import re
 import shutil
 import uuid
 from pathlib import Path
 from typing import Any
 
 from ssljax.checkpoint import CONFIG_FILE, write_json_atomic
-from ssljax.errors import CheckpointError
+from ssljax.errors import CheckpointError, as_os_error, os_error_message  # noqa: F401 - re-exported
 
 MARKER = "ssljax_run.json"
 LOCK = ".ssljax.lock"
@@ -124,10 +122,12 @@ def check(workdir: str | os.PathLike, *, program: str, config: dict[str, Any],
         if init_from:
             src = Path(init_from).resolve()
             src = src.parent if src.name == "encoder" else src
-            if wd.resolve() == src:
+            here = wd.resolve()
+            if here == src or src in here.parents:
+                where = "is" if here == src else "is inside"
                 raise CheckpointError(
-                    f"--workdir={wd} is the pretraining workdir given as init_from; pick a "
-                    "separate --workdir for the evaluation results")
+                    f"--workdir={wd} {where} the pretraining workdir given as init_from; pick "
+                    "a separate --workdir for the evaluation results")
         if owner is not None and owner != program:
             raise CheckpointError(
                 f"--workdir={wd} holds the output of {owner}; pick a separate --workdir for "
@@ -172,8 +172,11 @@ def probe(workdir: str | os.PathLike, *, checkpoints: bool) -> None:
                 raise CheckpointError(f"{d} is a file, not a directory; move it away or pick "
                                       "another --workdir")
             if not d.exists():
-                d.mkdir(parents=True)
-                created.append(d)
+                try:
+                    d.mkdir(parents=True)
+                    created.append(d)
+                except FileExistsError:  # another process made it just now: fine
+                    pass
             probe_file = d / f".ssljax_probe_{os.getpid()}"
             probe_file.write_text("ok")
             probe_file.unlink()
@@ -191,37 +194,6 @@ def probe(workdir: str | os.PathLike, *, checkpoints: bool) -> None:
         for d in reversed(created):
             shutil.rmtree(d, ignore_errors=True)
         raise
-
-
-def os_error_message(e: OSError, what: str, last_good: str = "") -> str:
-    """One line for a file-system error: what failed, the path, the errno name, the fix."""
-    name = errno.errorcode.get(e.errno or 0, "error")
-    path = e.filename or ""
-    hint = {
-        "ENOSPC": "free disk space",
-        "EROFS": "the file system is read-only: pick a writable --workdir",
-        "EACCES": "fix the permissions or pick another --workdir",
-        "EPERM": "fix the permissions or pick another --workdir",
-        "ENAMETOOLONG": "a path component is longer than the file system allows: pick a "
-                        "shorter --workdir",
-    }.get(name, "fix the path or pick another --workdir")
-    where = f" ({path})" if path else ""
-    good = f"; last good checkpoint: {last_good}" if last_good else ""
-    return f"{what}{where}: {e.strerror or e} [{name}]{good}; {hint}"
-
-
-def as_os_error(e: BaseException) -> OSError | None:
-    """The file-system error behind an exception: an `OSError`, or one that Orbax /
-    TensorStore report as text (`... [os_error_code='28']`); None for other errors."""
-    if isinstance(e, OSError):
-        return e
-    text = str(e)
-    m = re.search(r"os_error_code='?(\d+)", text)
-    if not m:
-        return None
-    path = re.search(r'local file "([^"]+)"', text) or re.search(r'writing: "([^"]+)"', text)
-    code = int(m.group(1))
-    return OSError(code, os.strerror(code), path.group(1) if path else None)
 
 
 def claim(workdir: str | os.PathLike, *, program: str, main_process: bool = True) -> None:

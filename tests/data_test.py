@@ -325,6 +325,17 @@ def test_image_folder_bad_inputs(tmp_path):
         warnings.simplefilter("ignore")
         data.dataset_info(dataset("image_folder", data_dir=str(root), image_size=0))
     assert_one_line(err, "different sizes", "dataset.image_size")
+    # one class of three holds only an empty subfolder and a stray file: not a class of 0
+    partly = tmp_path / "partly"
+    for c in ("ant", "bee"):
+        for i in range(3):
+            write_image(partly / c / f"{i}.png", (8, 8), "L", 50, "PNG")
+    (partly / "cow" / "sub").mkdir(parents=True)
+    (partly / "cow" / "readme.txt").write_text("no pictures here")
+    with pytest.raises(DataError) as err, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data.dataset_info(dataset("image_folder", data_dir=str(partly)))
+    assert_one_line(err, "'cow'", "hold no images", "add images or remove them")
 
 
 # ---------------------------------------------------------------------------------------

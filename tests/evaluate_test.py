@@ -153,6 +153,14 @@ def test_linear_matches_sklearn_on_blobs():
     logp -= np.log(np.exp(logp).sum(1, keepdims=True))
     sk_obj = -logp[np.arange(n), ytr].mean() + 0.5 / n * np.sum(sk.coef_ ** 2)
     assert sk_obj - 1e-3 <= float(clf.final_loss) <= sk_obj + 1e-4
+    # the per-iteration objective: one value per iteration taken, NaN after, ending at the
+    # final objective, and L-BFGS's line search never increases it
+    hist = np.asarray(clf.loss_history)
+    taken = int(clf.steps)
+    assert hist.shape == (300,) and 1 < taken <= 300
+    assert np.isfinite(hist[:taken]).all() and np.isnan(hist[taken:]).all()
+    assert np.isclose(hist[taken - 1], float(clf.final_loss), rtol=1e-5)
+    assert (np.diff(hist[:taken]) <= 1e-6).all()
 
 
 @pytest.fixture(scope="module")

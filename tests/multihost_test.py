@@ -62,11 +62,13 @@ def _one_process(workdir, *extra: str):
     return run("ssljax.pretrain", *ARGS, *extra, f"--workdir={workdir}", devices=4)
 
 
-def test_two_processes_match_one_process_with_four_devices(tmp_path):
-    single = last_json(_one_process(tmp_path / "one").stdout)
+def test_two_processes_match_one_process_and_checkpoints_cross_process_counts(tmp_path):
+    """One test, so that the 3-step runs of the first half are the resumes' starting points."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    single = last_json(_one_process(one).stdout)
     assert single["devices"] == 4 and single["processes"] == 1
 
-    outs = _two_processes(tmp_path / "two")
+    outs = _two_processes(two)
     multi = last_json(outs[0][0])
     assert multi["devices"] == 4 and multi["processes"] == 2
     assert multi["final_loss"] == pytest.approx(single["final_loss"], rel=1e-3)
@@ -76,14 +78,10 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path):
     values = {float(line.rsplit("final_loss=", 1)[1]) for line in reported}
     assert all(v == pytest.approx(multi["final_loss"], rel=1e-6) for v in values)
 
-
-def test_checkpoints_restore_across_process_counts(tmp_path):
-    """2 processes write, 1 process resumes; 1 process writes, 2 processes resume."""
+    # 2 processes wrote `two`, 1 process resumes it; 1 process wrote `one`, 2 resume it.
     more = "--config.max_steps=6"
-    _two_processes(tmp_path / "a")  # steps 0-3 on 2 processes
-    a = _one_process(tmp_path / "a", more)  # steps 3-6 on 1 process
-    _one_process(tmp_path / "b")  # steps 0-3 on 1 process
-    b_outs = _two_processes(tmp_path / "b", more)  # steps 3-6 on 2 processes
+    a = _one_process(two, more)  # steps 3-6 on 1 process
+    b_outs = _two_processes(one, more)  # steps 3-6 on 2 processes
     assert "resumed from step 3" in a.stderr
     assert "resumed from step 3" in b_outs[0][1]  # logged by process 0 only
     res_a, res_b = last_json(a.stdout), last_json(b_outs[0][0])

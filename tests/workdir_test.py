@@ -71,6 +71,16 @@ def _ft_config(**overrides):
     return c
 
 
+def test_eval_workdir_equal_to_or_inside_init_from_is_refused(trained, tmp_path):
+    src = _copy(trained, tmp_path / "pretraining")
+    before = snapshot(src)
+    for wd in (src / "eval", src / ".." / src.name):
+        with pytest.raises(SSLJaxError, match="init_from") as e:
+            finetune.train_and_evaluate(_ft_config(init_from=str(src)), str(wd))
+        assert "\n" not in str(e.value)
+    assert snapshot(src) == before
+
+
 def test_pretraining_refuses_an_evaluation_workdir(tmp_path):
     wd = tmp_path / "ft"
     finetune.train_and_evaluate(_ft_config(init_from="", label_fraction=0.01), str(wd))
@@ -115,12 +125,35 @@ def test_harmless_changes_resume_and_are_recorded(trained, tmp_path):
 
 def test_structure_change_with_resume_with_changes_is_not_treated_as_damage(trained, tmp_path):
     wd = _copy(trained, tmp_path / "wd")
-    ckpts = snapshot(wd / "checkpoints")
+    ckpts, before = snapshot(wd / "checkpoints"), snapshot(wd)
     with pytest.raises(CheckpointError, match="holds a state of another structure") as e:
         _train(wd, head__out_dim=32, resume_with_changes=True)
     assert "projector" in str(e.value) and "left unchanged" in str(e.value)
     assert snapshot(wd / "checkpoints") == ckpts
     assert not (wd / "corrupt_checkpoints").exists()
+    # the refused resume records nothing: config.json and its history are as they were
+    assert {k: v for k, v in snapshot(wd).items() if k != workdir.LOCK} == before
+
+
+@pytest.mark.parametrize("error", [
+    PermissionError(errno.EACCES, "Permission denied", "/w/checkpoints/5"),
+    OSError(errno.EIO, "Input/output error"),
+    MemoryError(),
+])
+def test_a_restore_failing_for_the_machine_is_not_damage(trained, tmp_path, monkeypatch, error):
+    wd = _copy(trained, tmp_path / "wd")
+    before = snapshot(wd)
+    ckpt = checkpoint.Checkpointer(wd, max_to_keep=5)
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(ckpt.manager, "restore", fail)
+    with pytest.raises(CheckpointError, match="left unchanged") as e:
+        ckpt.restore_latest(_abstract_state())
+    ckpt.close()
+    assert "\n" not in str(e.value) and "step 5" in str(e.value)
+    assert snapshot(wd) == before and not (wd / "corrupt_checkpoints").exists()
 
 
 @pytest.mark.slow  # trains
@@ -224,6 +257,58 @@ def test_non_utf8_bytes_in_metrics_are_skipped(tmp_path):
     assert read_metrics(tmp_path) == [{"step": 1, "loss": 2.0}, {"step": 2}]
 
 
+def test_metrics_keep_each_step_once_over_resumes_and_reruns(tmp_path):
+    from ssljax.metric_writer import MetricWriter  # noqa: PLC0415
+
+    w = MetricWriter(tmp_path, tensorboard=False, resume_step=0)
+    for step in (1, 2, 3):
+        w.write(step, {"loss": float(step)})
+    w.write(3, {"final_knn_top1": 0.5})
+    w.close()
+    # a resume from step 2 trains 3 again; a rerun of the finished run evaluates again
+    w = MetricWriter(tmp_path, tensorboard=False, resume_step=2)
+    w.close()
+    assert read_metrics(tmp_path) == [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 2.0}]
+    w = MetricWriter(tmp_path, tensorboard=False, resume_step=2)
+    w.write(2, {"final_knn_top1": 0.7})
+    w.close()
+    w = MetricWriter(tmp_path, tensorboard=False, resume_step=2)
+    w.write(2, {"final_knn_top1": 0.8})
+    w.close()
+    assert [r for r in read_metrics(tmp_path) if "final_knn_top1" in r] == [
+        {"step": 2, "final_knn_top1": 0.8}]
+
+
+class _Setup:
+    program = "linear_eval"
+
+
+@pytest.mark.parametrize("error, status", [
+    (RuntimeError("boom\nsecond line"), "failed"),
+    (KeyboardInterrupt(), "interrupted"),
+    (OSError(errno.ENOSPC, "No space left on device", "/w/model"), "failed"),
+])
+def test_evaluation_programs_record_how_an_attempt_ended(tmp_path, error, status):
+    from ssljax import supervised  # noqa: PLC0415
+
+    (tmp_path / "results.json").write_text('{"program": "linear_eval", "status": "running"}')
+    expected = CheckpointError if isinstance(error, OSError) else type(error)
+    with pytest.raises(expected) as e, supervised.attempt(_Setup(), str(tmp_path)):
+        raise error
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["status"] == status and res["program"] == "linear_eval"
+    if isinstance(error, OSError):  # one line naming the path, errno and fix
+        assert str(e.value) == res["error"] and "[ENOSPC]" in res["error"]
+        assert "/w/model" in res["error"] and "free disk space" in res["error"]
+    elif status == "failed":
+        assert res["error"] == "boom second line"
+    # before the program started its outputs, a failure leaves a finished run's results
+    (tmp_path / "results.json").write_text('{"status": "completed", "top1": 0.9}')
+    with pytest.raises(expected), supervised.attempt(_Setup(), str(tmp_path)):
+        raise error
+    assert json.loads((tmp_path / "results.json").read_text())["top1"] == 0.9
+
+
 def test_os_error_message_names_path_errno_and_checkpoint():
     e = OSError(errno.ENOSPC, "No space left on device", "/w/checkpoints/10")
     msg = workdir.os_error_message(e, "a write failed", "step 8 in /w/checkpoints")
@@ -296,3 +381,23 @@ def test_disk_full_during_a_run_is_one_line_naming_the_last_good_checkpoint(tmpf
     assert last.startswith("ssljax: error: ") and "[ENOSPC]" in last, err[-3000:]
     assert "last good checkpoint: step" in last and "Traceback" not in err
     assert (wd / "checkpoints" / "5").is_dir()
+
+
+@pytest.mark.slow
+def test_two_runs_started_at_the_same_instant_one_trains_the_other_is_refused(tmp_path):
+    wd = tmp_path / "run"
+    # 20 steps: the run holds the lock far longer than the two start-ups can drift apart
+    args = [sys.executable, *CLI, f"--workdir={wd}", "--config.max_steps=20"]
+    procs = [subprocess.Popen(args, env=env_for(1), cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 2], [err[-1500:] for _, err in outs]
+    loser = next(err for p, (_, err) in zip(procs, outs, strict=True) if p.returncode == 2)
+    last = loser.strip().splitlines()[-1]
+    assert last.startswith("ssljax: error: ") and "in use by process" in last, loser[-1500:]
+    assert "Traceback" not in loser
+    winner = next(out for p, (out, _) in zip(procs, outs, strict=True) if p.returncode == 0)
+    assert last_json(winner)["status"] == "completed"
+    steps = [r["step"] for r in read_metrics(wd) if "loss" in r]
+    assert steps == sorted(set(steps))  # one run's rows, each step once

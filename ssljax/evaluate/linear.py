@@ -73,6 +73,8 @@ class LinearClassifier:
             standardised).
         final_loss: the training objective at the returned parameters (scalar).
         steps: optimizer steps taken (scalar int).
+        loss_history: ``[epochs]`` float32, the full-batch training objective after each
+            L-BFGS iteration or each epoch (NaN after L-BFGS converged early).
     """
 
     params: dict[str, jax.Array]
@@ -80,6 +82,7 @@ class LinearClassifier:
     std: jax.Array
     final_loss: jax.Array
     steps: jax.Array
+    loss_history: jax.Array
 
     @property
     def num_classes(self) -> int:
@@ -111,28 +114,37 @@ def _objective(params, x, y, mask, weight_decay):
     return data + 0.5 * weight_decay * jnp.sum(jnp.square(params["w"]))
 
 
-@jax.jit
+@functools.partial(jax.jit, static_argnames=("max_iter",))
 def _run_lbfgs(params, x, y, weight_decay, tol, max_iter):
-    """Full-batch L-BFGS until ``||grad|| < tol`` or ``max_iter`` iterations."""
+    """Full-batch L-BFGS until ``||grad|| < tol`` or ``max_iter`` iterations.
+
+    Returns (params, final objective, iterations, objective after each iteration
+    ``[max_iter]``, NaN where not reached).
+    """
     mask = jnp.ones(x.shape[0], jnp.float32)
     fun = lambda p: _objective(p, x, y, mask, weight_decay)
     opt = optax.lbfgs()
     value_and_grad = optax.value_and_grad_from_state(fun)
 
     def step(carry):
-        params, state = carry
+        params, state, history = carry
         value, grad = value_and_grad(params, state=state)
         updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=fun)
-        return optax.apply_updates(params, updates), state
+        count = optax.tree.get(state, "count")
+        # the line search's value at the new parameters: no extra objective evaluation
+        history = history.at[count - 1].set(optax.tree.get(state, "value"))
+        return optax.apply_updates(params, updates), state, history
 
     def keep_going(carry):
-        _, state = carry
+        _, state, _ = carry
         count = optax.tree.get(state, "count")
         grad_norm = optax.tree.norm(optax.tree.get(state, "grad"))
         return (count == 0) | ((count < max_iter) & (grad_norm >= tol))
 
-    params, state = lax.while_loop(keep_going, step, (params, opt.init(params)))
-    return params, fun(params), optax.tree.get(state, "count")
+    history = jnp.full((max_iter,), jnp.nan, jnp.float32)
+    params, state, history = lax.while_loop(keep_going, step,
+                                            (params, opt.init(params), history))
+    return params, fun(params), optax.tree.get(state, "count"), history
 
 
 def _make_optimizer(name: str, learning_rate, total_steps) -> optax.GradientTransformation:
@@ -256,7 +268,8 @@ def train_linear_classifier(
         if lr is not None:
             raise ValueError(
                 "linear: L-BFGS uses a line search; leave learning_rate=None")
-        params, loss, steps = _run_lbfgs(params, xs, y, wd, jnp.float32(tol), jnp.int32(epochs))
+        params, loss, steps, history = _run_lbfgs(params, xs, y, wd, jnp.float32(tol),
+                                                  int(epochs))
     else:
         bs = n if batch_size is None else min(int(batch_size), n)
         steps_per_epoch = -(-n // bs)
@@ -264,13 +277,17 @@ def train_linear_classifier(
         lr = jnp.float32(lr)
         opt_state = _make_optimizer(optimizer, lr, total_steps).init(params)
         key = jax.random.PRNGKey(seed)
+        history = []
         for epoch in range(epochs):
             params, opt_state, _ = _run_epoch(
                 params, opt_state, jax.random.fold_in(key, epoch), xs, y, wd, lr, total_steps,
                 optimizer=optimizer, batch_size=bs)
-        loss = _full_objective_jit(params, xs, y, wd)
+            history.append(_full_objective_jit(params, xs, y, wd))
+        loss = history[-1]
+        history = jnp.stack(history)
         steps = jnp.int32(epochs * steps_per_epoch)
-    return LinearClassifier(params=params, mean=mean, std=std, final_loss=loss, steps=steps)
+    return LinearClassifier(params=params, mean=mean, std=std, final_loss=loss, steps=steps,
+                            loss_history=history)
 
 
 def evaluate_linear(clf: LinearClassifier, test_features, test_labels) -> dict[str, Any]:

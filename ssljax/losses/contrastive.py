@@ -6,6 +6,8 @@ Each view's positive is its twin; negatives are the other rows of the global bat
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -74,6 +76,34 @@ def _nt_xent_rows_blockwise(
     return terms.reshape(-1)[:m]
 
 
+class _Pairs(NamedTuple):
+    """Two views' normalised embeddings laid out for a 2N-way contrastive softmax."""
+
+    g_a: Array  # [N, d] view a of every device's pairs (normalised)
+    g_b: Array  # [N, d] view b
+    anchors: Array  # [2n, d] this device's views: a-views, then b-views
+    cands: Array  # [2N, d] all a-views, then all b-views
+    rows: Array  # [n] global pair index of this device's rows
+    self_idx: Array  # [2n] each anchor's own column in `cands`
+    pos_idx: Array  # [2n] its positive's column
+    n_global: int  # N
+
+
+def _two_view_pairs(z_a: Array, z_b: Array, axis_name: str | None) -> _Pairs:
+    """Normalises, gathers over `axis_name` and indexes the pairs of `[n, d]` z_a, z_b."""
+    n = z_a.shape[0]
+    if n == 0:
+        raise ValueError(f"z_a must hold at least one pair, got shape {tuple(z_a.shape)}")
+    u_a, u_b = l2_normalize(z_a), l2_normalize(z_b)
+    g_a, g_b = gather(u_a, axis_name), gather(u_b, axis_name)
+    n_global = g_a.shape[0]
+    rows = row_offset(n, axis_name) + jnp.arange(n)
+    return _Pairs(g_a=g_a, g_b=g_b, anchors=jnp.concatenate([u_a, u_b], axis=0),
+                  cands=jnp.concatenate([g_a, g_b], axis=0), rows=rows,
+                  self_idx=jnp.concatenate([rows, n_global + rows]),
+                  pos_idx=jnp.concatenate([n_global + rows, rows]), n_global=n_global)
+
+
 def nt_xent(
     z_a: Array,
     z_b: Array,
@@ -116,18 +146,10 @@ def nt_xent(
     if block_size is not None:
         if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size <= 0:
             raise ValueError(f"block_size must be a positive int or None, got {block_size!r}")
+    p = _two_view_pairs(z_a, z_b, axis_name)
+    anchors, cands, self_idx, pos_idx, n_global = (p.anchors, p.cands, p.self_idx, p.pos_idx,
+                                                   p.n_global)
     n = z_a.shape[0]
-    if n == 0:
-        raise ValueError(f"z_a must hold at least one pair, got shape {tuple(z_a.shape)}")
-
-    u_a, u_b = l2_normalize(z_a), l2_normalize(z_b)
-    g_a, g_b = gather(u_a, axis_name), gather(u_b, axis_name)
-    n_global = g_a.shape[0]
-    cands = jnp.concatenate([g_a, g_b], axis=0)  # [2N, d]: all a-views, then all b-views
-    anchors = jnp.concatenate([u_a, u_b], axis=0)  # [2n, d]: this device's views
-    rows = row_offset(n, axis_name) + jnp.arange(n)  # global pair index of local rows
-    self_idx = jnp.concatenate([rows, n_global + rows])
-    pos_idx = jnp.concatenate([n_global + rows, rows])
     inv_temp = 1.0 / jnp.asarray(temperature, jnp.float32)
 
     if block_size is None or block_size >= 2 * n:
@@ -268,17 +290,10 @@ def dcl(
     check_same_shape("z_a", z_a, "z_b", z_b)
     check_positive("temperature", temperature)
     check_positive("sigma", sigma)
-    n = z_a.shape[0]
-    if n == 0:
-        raise ValueError(f"z_a must hold at least one pair, got shape {tuple(z_a.shape)}")
-    u_a, u_b = l2_normalize(z_a), l2_normalize(z_b)
-    g_a, g_b = gather(u_a, axis_name), gather(u_b, axis_name)
-    n_global = g_a.shape[0]
-    cands = jnp.concatenate([g_a, g_b], axis=0)  # [2N, d]
-    anchors = jnp.concatenate([u_a, u_b], axis=0)  # [2n, d]
-    rows = row_offset(n, axis_name) + jnp.arange(n)
-    self_idx = jnp.concatenate([rows, n_global + rows])
-    pos_idx = jnp.concatenate([n_global + rows, rows])
+    p = _two_view_pairs(z_a, z_b, axis_name)
+    anchors, cands, self_idx, pos_idx, n_global = (p.anchors, p.cands, p.self_idx, p.pos_idx,
+                                                   p.n_global)
+    g_a, g_b, rows = p.g_a, p.g_b, p.rows
     inv_temp = 1.0 / jnp.asarray(temperature, jnp.float32)
     logits = dot(anchors, cands) * inv_temp  # [2n, 2N]
     cols = jnp.arange(cands.shape[0])[None, :]

@@ -300,6 +300,20 @@ class Method(abc.ABC):
         """The online network on the first two views, one after the other (`apply_views`)."""
         return apply_views(self.model, params, state.batch_stats, views[:2])
 
+    def forward_joint(self, params: Any, state: Any, views: Sequence[jax.Array]
+                      ) -> tuple[jax.Array, jax.Array, dict[str, jax.Array], Any]:
+        """The first two views `[n, H, W, C]` through the online network in ONE batch of
+        `2n` (BatchNorm statistics over both views, as SimCLR's reference code has them).
+
+        Returns:
+          (projections of view a `[n, d]`, of view b `[n, d]`, the first view's outputs
+          (`features`, `proj`) for `output`, the new batch_stats).
+        """
+        n = views[0].shape[0]
+        out, batch_stats = self.apply(params, state.batch_stats, jnp.concatenate(views[:2]))
+        first = {"features": out["features"][:n], "proj": out["proj"][:n]}
+        return out["proj"][:n], out["proj"][n:], first, batch_stats
+
     def output(self, batch_stats: Any, out: dict[str, jax.Array], **metrics: jax.Array
                ) -> StepOutput:
         """The `StepOutput` of a step whose first view's outputs are `out` (features, proj)."""

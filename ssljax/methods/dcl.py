@@ -13,8 +13,6 @@ same-view and cross-view negatives, weights without gradient).
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
 from ssljax import losses
 from ssljax.methods import base
 from ssljax.parallel import DATA_AXIS
@@ -30,13 +28,11 @@ class DCL(base.Method):
 
     def loss(self, params, state, views, rng):
         del rng
-        n = views[0].shape[0]
-        out, batch_stats = self.apply(params, state.batch_stats, jnp.concatenate(views[:2]))
-        z_a, z_b = out["proj"][:n], out["proj"][n:]
+        z_a, z_b, first, batch_stats = self.forward_joint(params, state, views)
         loss = losses.dcl(z_a, z_b, temperature=self.config.loss.temperature,
                           weighted=self.weighted, sigma=self.config.loss.sigma,
                           axis_name=DATA_AXIS)
-        return loss, self.output(batch_stats, {"features": out["features"][:n], "proj": z_a})
+        return loss, self.output(batch_stats, first)
 
 
 class DCLW(DCL):

@@ -11,8 +11,6 @@ Representations", ICML 2020 (arXiv:2002.05709); SimCLR v2: arXiv:2006.10029.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
 from ssljax import losses
 from ssljax.methods import base
 from ssljax.parallel import DATA_AXIS
@@ -30,11 +28,9 @@ class SimCLR(base.Method):
 
     def loss(self, params, state, views, rng):
         del rng
-        n = views[0].shape[0]
-        out, batch_stats = self.apply(params, state.batch_stats, jnp.concatenate(views[:2]))
-        z_a, z_b = out["proj"][:n], out["proj"][n:]
+        z_a, z_b, first, batch_stats = self.forward_joint(params, state, views)
         loss = losses.nt_xent(
             z_a, z_b, temperature=self.config.loss.temperature, axis_name=DATA_AXIS,
             block_size=self.config.loss.block_size or None,
         )
-        return loss, self.output(batch_stats, {"features": out["features"][:n], "proj": z_a})
+        return loss, self.output(batch_stats, first)

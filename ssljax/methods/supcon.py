@@ -32,11 +32,9 @@ class SupCon(base.Method):
 
     def loss(self, params, state, views, rng, labels=None):
         del rng
-        n = views[0].shape[0]
-        out, batch_stats = self.apply(params, state.batch_stats, jnp.concatenate(views[:2]))
-        z = jnp.stack([out["proj"][:n], out["proj"][n:]], axis=1)
-        loss = losses.supcon(z, labels, temperature=self.config.loss.temperature,
+        z_a, z_b, first, batch_stats = self.forward_joint(params, state, views)
+        loss = losses.supcon(jnp.stack([z_a, z_b], axis=1), labels,
+                             temperature=self.config.loss.temperature,
                              base_temperature=self.config.loss.base_temperature,
                              axis_name=DATA_AXIS)
-        return loss, self.output(batch_stats, {"features": out["features"][:n],
-                                               "proj": out["proj"][:n]})
+        return loss, self.output(batch_stats, first)
