@@ -112,3 +112,18 @@ def test_quiet_start_up_without_tensorflow_noise(tmp_path):
         capture_output=True, text=True)
     for noise in ("absl::InitializeLog", "oneDNN custom operations", "cpu_feature_guard"):
         assert noise not in proc.stderr, proc.stderr[-2000:]
+
+
+def test_late_write_callbacks_after_a_failure_are_not_printed(capsys):
+    import types  # noqa: PLC0415
+
+    from ssljax import cli  # noqa: PLC0415
+
+    def unraisable(exc):
+        return types.SimpleNamespace(exc_type=type(exc), exc_value=exc, exc_traceback=None,
+                                     err_msg=None, object=None)
+
+    cli._late_callback_hook(unraisable(RuntimeError("Event loop is closed")))
+    assert capsys.readouterr().err == ""
+    cli._late_callback_hook(unraisable(RuntimeError("something else")))
+    assert "something else" in capsys.readouterr().err

@@ -73,8 +73,9 @@ def _ft_config(**overrides):
 
 def test_eval_workdir_equal_to_or_inside_init_from_is_refused(trained, tmp_path):
     src = _copy(trained, tmp_path / "pretraining")
+    (tmp_path / "link").symlink_to(src)
     before = snapshot(src)
-    for wd in (src / "eval", src / ".." / src.name):
+    for wd in (src / "eval", src / ".." / src.name, tmp_path / "link"):
         with pytest.raises(SSLJaxError, match="init_from") as e:
             finetune.train_and_evaluate(_ft_config(init_from=str(src)), str(wd))
         assert "\n" not in str(e.value)
