@@ -114,16 +114,22 @@ def test_quiet_start_up_without_tensorflow_noise(tmp_path):
         assert noise not in proc.stderr, proc.stderr[-2000:]
 
 
-def test_late_write_callbacks_after_a_failure_are_not_printed(capsys):
-    import types  # noqa: PLC0415
+def test_late_write_callbacks_after_a_failure_are_not_printed(capsys, monkeypatch):
+    import gc  # noqa: PLC0415
 
     from ssljax import cli  # noqa: PLC0415
 
-    def unraisable(exc):
-        return types.SimpleNamespace(exc_type=type(exc), exc_value=exc, exc_traceback=None,
-                                     err_msg=None, object=None)
+    class Raises:  # __del__ errors are reported through sys.unraisablehook
+        def __init__(self, message):
+            self.message = message
 
-    cli._late_callback_hook(unraisable(RuntimeError("Event loop is closed")))
+        def __del__(self):
+            raise RuntimeError(self.message)
+
+    monkeypatch.setattr(sys, "unraisablehook", cli._late_callback_hook)
+    Raises("Event loop is closed")
+    gc.collect()
     assert capsys.readouterr().err == ""
-    cli._late_callback_hook(unraisable(RuntimeError("something else")))
-    assert "something else" in capsys.readouterr().err
+    Raises("something else")
+    gc.collect()
+    assert "RuntimeError: something else" in capsys.readouterr().err
