@@ -82,8 +82,8 @@ def test_kill_9_then_rerun_resumes_exactly(tmp_path):
     "override, words",
     [
         # The other bad settings are checked in-process (programs_test) and, through the
-        # command line, by the README's errors table (errors_table_test).
-        ("--config.dataset.name=no_such_dataset_xyz", ["no_such_dataset_xyz"]),
+        # command line, by the README's errors table (errors_table_test) and cli_test (an
+        # unknown dataset).
         ("--config.no_such_key=1", ["no_such_key", "does not exist"]),
         ("--config.eval.encoder=teacher", ["eval.encoder='teacher'", "'online', 'target'"]),
     ],
