@@ -36,4 +36,7 @@ def get_config(variant=None):
     c.optimizer.lr_scaling = "none"
     c.optimizer.warmup_epochs = 2
     c.optimizer.weight_decay = 1e-4
-    return dataset_variant(c, variant, num_epochs=10, optimizer__warmup_epochs=1.0)
+    # Fashion-MNIST: 10 epochs (2,340 steps) measured 0.8835 linear / 0.828 kNN in 15 min
+    # 18 s on the idle 2-core CPU, just over the 15-minute budget; 9 epochs (2,106 steps)
+    # gave 0.8819 / 0.822 in 14 min 04 s in an earlier run (older code, same recipe).
+    return dataset_variant(c, variant, num_epochs=9, optimizer__warmup_epochs=1.0)
