@@ -13,6 +13,20 @@ Expected: the BYOL paper does not pretrain on CIFAR-10 (its Table 3 reports tran
 from ImageNet); for ResNet-18 numbers see published re-implementations (e.g. the
 solo-learn benchmark tables). Not yet reproduced with ssljax; the lr and weight decay
 here are the usual CIFAR adaptation, not a tuned ssljax result.
+
+Reference: deepmind/deepmind-research at d8df415, `byol/configs/byol.py`,
+`byol/byol_experiment.py`, `byol/utils/augmentations.py` (the ImageNet recipe adapted
+here); the paper has no CIFAR-10 pretraining table. For comparison, vturrisi/solo-learn at
+9187ea3 reports 92.58% CIFAR-10 top-1 (ResNet-18, 1000 epochs, README) with its own recipe
+(`scripts/pretrain/cifar/byol.yaml`: batch 256, lr 1.0, weight decay 1e-5, LARS eta 0.02,
+no blur).
+Deviations: ResNet-18 with the CIFAR stem instead of ResNet-50, 32-px views (so the blur,
+p 1.0 / 0.1, has a 3-tap kernel, 10% of the side, for sigma up to 2), batch 512 instead of
+4096, base lr 1.0 instead of 0.2 and tau from 0.99 instead of 0.996 (the CIFAR adaptation
+above); views not normalised by mean/std (`augment.mean`/`std` unset; the reference
+normalises); the projector's and predictor's output Linear has a bias (reference:
+bias-free); the target starts as a copy of the online network (reference: its own random
+init); optax's LARS applies the lr before the momentum (reference: after it).
 """
 
 from ssljax.config_base import pretrain_base

@@ -15,6 +15,20 @@ Run on a TPU pod slice or GPU cluster (TFDS `imagenet2012` prepared beforehand):
 Expected: 74.3% top-1 linear evaluation after 1000 epochs (paper, Table 1a); the paper
 trains with batch 4096 on 512 Cloud TPU v3 cores (about 8 hours for ResNet-50).
 Not yet reproduced with ssljax.
+
+Reference: deepmind/deepmind-research at d8df415, `byol/configs/byol.py` (1000-epoch
+presets), `byol/byol_experiment.py`, `byol/utils/` (`augmentations.py`, `networks.py`,
+`optimizers.py`, `schedules.py`); the paper's Table 1a, ResNet-50 linear top-1 74.3% (the
+README: 74.0–74.5%).
+Deviations: random-resized crops are cut on device from the central square that the TFDS
+pipeline has already resized to 224 px (`ssljax/data/tfds_source.py`), not from the
+full-resolution image; views are not normalised by the ImageNet mean/std (`augment.mean`/
+`std` unset; the reference normalises); the projector's and predictor's output Linear has
+a bias (reference: bias-free); the target starts as a copy of the online network
+(reference: its own random init); optax's LARS applies the lr before the momentum
+(reference: after it); bfloat16 compute (reference: float32). The last BN γ of each block
+starts at 0, as in the released code (its README: the paper's runs used γ = 1, with no
+change for ResNet-50 1×).
 """
 
 from ssljax.config_base import pretrain_base

@@ -7,13 +7,15 @@ batch 256, 200 epochs.
 
     python -m ssljax.pretrain --config=configs/dcl_imagenet.py --workdir=gs://.../dcl_r50
 
-Reference: Yeh et al., "Decoupled Contrastive Learning", ECCV 2022 (arXiv:2110.06848);
-lightly-ai/lightly `benchmarks/imagenet/resnet50/dcl.py` (commit e8d317f). Expected: the
-abstract reports 68.2% ImageNet top-1 (linear) for SimCLR+DCL at batch 256 and 200 epochs
-with tuned hyperparameters (66.9% in the first version); lightly's 100-epoch run reports
-65.1% linear. Not reproduced with ssljax.
-Deviations: none known beyond the unverified paper hyperparameters (lightly's benchmark
-values are used).
+Reference: Yeh et al., "Decoupled Contrastive Learning", ECCV 2022 (arXiv:2110.06848):
+the abstract's 68.2% ImageNet top-1 (linear) for SimCLR+DCL at batch 256 and 200 epochs
+with tuned hyperparameters (66.9% in the first version; the paper's ImageNet table was not
+verified here); no official code, so the recipe is lightly-ai/lightly at e8d317f,
+`benchmarks/imagenet/resnet50/dcl.py` (with `main.py`, `lightly/loss/dcl_loss.py`), whose
+100-epoch run reports 65.1% linear (`docs/source/getting_started/benchmarks.rst`). Not
+reproduced with ssljax.
+Deviations: the projector has no BN on its 128-d output (lightly's `SimCLRProjectionHead()`
+ends with `BatchNorm1d(128)`); 200 epochs (the paper's) instead of lightly's 100.
 """
 
 from ssljax.config_base import pretrain_base

@@ -7,11 +7,18 @@ set every step), 300 epochs.
 
     python -m ssljax.pretrain --config=configs/directpred_imagenet.py --workdir=gs://.../dp
 
-Reference: Tian, Chen, Ganguli, ICML 2021 (arXiv:2102.06810). Expected: the abstract
-reports that DirectPred matches BYOL's two-layer BN predictor and beats a linear one by
-2.5% at 300 epochs and 5% at 60 epochs; the table's values were not verified here. Not
-reproduced with ssljax.
-Deviations: the paper's ImageNet ε and predictor frequency were not verified.
+Reference: Tian, Chen, Ganguli, ICML 2021 (arXiv:2102.06810), the ImageNet results of §5
+(the table's values were not verified here; the abstract reports that DirectPred matches
+BYOL's two-layer BN predictor and beats a linear one by 2.5% at 300 epochs and 5% at 60
+epochs). The authors' code, facebookresearch/luckmatters at cb23d10 `ssl/real-dataset`
+(`byol_trainer.py`: `compute_w_corr`, `regulate_predictor`), has no ImageNet pipeline
+(`main.py` takes only `stl10` and `cifar10`), so the training recipe is BYOL's:
+deepmind/deepmind-research at d8df415, `byol/configs/byol.py`. Not reproduced with ssljax.
+Deviations: lr 0.2, weight decay 1.5e-6 and EMA 0.996 are BYOL's 1000-epoch presets; for
+300 epochs `byol/configs/byol.py` uses lr 0.3, weight decay 1e-6 and EMA 0.99
+(`_LR_PRESETS`, `_WD_PRESETS`, `_EMA_PRESETS`); the paper's ImageNet ρ, ε and predictor
+update frequency were not verified (the STL-10/CIFAR-10 command's 0.3, 0.01 and every step
+are used).
 """
 
 from ssljax.config_base import pretrain_base

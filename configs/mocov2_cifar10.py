@@ -5,14 +5,21 @@ flip, colour jitter 0.4/0.4/0.4/0.1 with p 0.8, grayscale 0.2 (the `mocov2` pres
 also blurs with p 0.5 — the demo does not blur); CIFAR stem; queue of 4,096 keys,
 momentum 0.99, temperature 0.1; SGD momentum 0.9, lr 0.06 at batch 512 (base 0.03
 scaled linearly), weight decay 5e-4, cosine; 200 epochs; asymmetric loss (the demo's
-`--symmetric` is `--config.symmetric=True`). Differences: this config keeps MoCo v2's
-MLP head (the demo uses a linear 128-d head) and uses shuffle-BN across devices where
-the demo simulates 8 GPUs with split BatchNorm on one.
+`--symmetric` is `--config.symmetric=True`); weight decay on every parameter, BN and
+biases included, and no zero-initialised residual BN (torchvision's default), as the demo.
 
     python -m ssljax.pretrain --config=configs/mocov2_cifar10.py --workdir=runs/mocov2_c10
 
 Expected: the demo reports kNN accuracy 82.6% after 200 epochs (85.3% symmetric) and
 88.7% / 89.7% after 800 epochs, on one V100. Not yet reproduced with ssljax.
+
+Reference: facebookresearch/moco at 132aea9, `colab/moco_cifar10_demo.ipynb` (`ModelBase`,
+`SplitBatchNorm`, `MoCo`, its `Args`); the demo's kNN table above.
+Deviations: MoCo v2's MLP head (the demo uses a linear 128-d head); the `mocov2` preset
+blurs with p 0.5 (the demo does not blur); shuffle-BN across devices where the demo
+emulates 8 GPUs on one with split BatchNorm (`bn_splits=8`) — ssljax has no split BN
+yet, so on one device shuffle-BN is a no-op (the program warns; use several devices,
+e.g. `--cpu_devices=8`).
 """
 
 from ssljax.config_base import pretrain_base
@@ -32,6 +39,7 @@ def get_config():
     c.augment.preset = "mocov2"
     c.encoder.name = "resnet18"
     c.encoder.stem = "cifar"
+    c.encoder.zero_init_residual = False  # torchvision's default, as the demo's ResNet
     c.head.hidden_dims = (512,)
     c.head.out_dim = 128
     c.head.use_bn = False

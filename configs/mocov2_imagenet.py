@@ -14,6 +14,11 @@ after 800 epochs (paper, Table 2: `--config.num_epochs=800`); the paper trains o
 V100 GPUs (about 53 hours for 200 epochs). Shuffle-BN needs several devices: on one
 device set `--config.bn=global` (then the per-batch statistics leak, as the paper
 explains in Section 3.3 of MoCo v1). Not yet reproduced with ssljax.
+
+Reference: facebookresearch/moco at 132aea9, `main_moco.py` (SGD over
+`model.parameters()`: BN and biases decay too) and `moco/builder.py` (torchvision
+ResNet-50, no zero-initialised residual BN; shuffle-BN); the paper's Table 1 (67.5%).
+Deviations: none known.
 """
 
 from ssljax.config_base import pretrain_base
@@ -35,6 +40,7 @@ def get_config():
     c.augment.preset = "mocov2"
     c.encoder.name = "resnet50"
     c.encoder.stem = "imagenet"
+    c.encoder.zero_init_residual = False  # torchvision's default in moco/builder.py
     c.encoder.dtype = "bfloat16"
     c.head.hidden_dims = (2048,)
     c.head.out_dim = 128

@@ -12,6 +12,19 @@ batch 512; 1000 epochs.
 Expected: the MoCo v3 paper pretrains on ImageNet only (CIFAR-10 appears as a transfer
 task); this recipe is an adaptation with no published reference number, not yet run
 with ssljax.
+
+Reference: facebookresearch/moco-v3 at c349e6e, `main_moco.py`, `moco/builder.py`,
+`moco/optimizer.py` and CONFIG.md's ResNet-50 1000-epoch command (the recipe adapted
+here); the paper has no CIFAR-10 pretraining table. For comparison, vturrisi/solo-learn
+at 9187ea3 reports 93.10% CIFAR-10 top-1 (ResNet-18, 1000 epochs, README) with its own
+recipe (`scripts/pretrain/cifar/mocov3.yaml`: batch 256, lr 0.3, weight decay 1e-6, LARS
+eta 0.02, temperature 0.2, crop area 0.08–1, no blur).
+Deviations: ResNet-18 with the CIFAR stem instead of ResNet-50, 32-px views (so the blur,
+p 1.0 / 0.1, has a 3-tap kernel, 10% of the side, for sigma up to 2), batch 512 instead of
+4096, temperature 0.2 instead of 1.0 and momentum from 0.99 instead of 0.996 (the CIFAR
+adaptation above); views not normalised by mean/std (`augment.mean`/`std` unset; the
+reference normalises); the predictor's output Linear has a bias (reference: every Linear
+bias-free); optax's LARS applies the lr before the momentum (reference: after it).
 """
 
 from ssljax.config_base import pretrain_base

@@ -7,11 +7,18 @@ batch 256, 1000 epochs.
 
     python -m ssljax.pretrain --config=configs/nnclr_cifar10.py --workdir=runs/nnclr_c10
 
-Reference: Dwibedi et al., "With a Little Help from My Friends", ICCV 2021
-(arXiv:2104.14548); lightly's `NNMemoryBankModule` (no official code). Expected:
-solo-learn's README reports 91.88% CIFAR-10 top-1 (ResNet-18, 1000 epochs). Not
-reproduced with ssljax.
-Deviations: solo-learn's LARS eta is 0.02 (ssljax: 1e-3).
+Reference: vturrisi/solo-learn at 9187ea3, `scripts/pretrain/cifar/nnclr.yaml` (with
+`augmentations/asymmetric.yaml`), `solo/methods/nnclr.py`, `solo/losses/nnclr.py`,
+`solo/utils/lars.py`; Dwibedi et al., "With a Little Help from My Friends", ICCV 2021
+(arXiv:2104.14548), which has no official code (lightly-ai/lightly at e8d317f quotes the
+paper's head sizes in `NNCLRProjectionHead` / `NNCLRPredictionHead` and has the support
+set as `NNMemoryBankModule`). Expected: solo-learn's README CIFAR-10 table, 91.88% top-1
+(ResNet-18, 1000 epochs). Not reproduced with ssljax.
+Deviations: the BYOL preset blurs (p 1.0/0.1) where solo-learn's CIFAR asymmetric views
+have no blur (solarize p 0/0.2 and the jitter as here); the loss is NT-Xent with 2N-2
+negatives (the other neighbours and predictions), solo-learn's `nnclr_loss_func`
+contrasts each neighbour with the N predictions only (the paper's Eq. 1); solo-learn's
+LARS has eta 0.02 with `clip_lr` (ssljax: trust coefficient 1e-3, no clipping).
 """
 
 from ssljax.config_base import pretrain_base

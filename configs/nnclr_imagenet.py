@@ -7,11 +7,18 @@ scaled linearly) and weight decay 1e-6, 10 warm-up epochs, batch 4096, 1000 epoc
     python -m ssljax.pretrain --config=configs/nnclr_imagenet.py --workdir=gs://.../nnclr
 
 Reference: Dwibedi et al., "With a Little Help from My Friends: Nearest-Neighbor
-Contrastive Learning of Visual Representations", ICCV 2021 (arXiv:2104.14548). Expected:
-the abstract reports 75.6% ImageNet linear top-1 (ResNet-50) and 56.5% with 1% of the
-labels. Not reproduced with ssljax.
-Deviations: the paper's optimizer settings were not verified from its text; the lr and
-weight decay here are BYOL's, which the paper builds on.
+Contrastive Learning of Visual Representations", ICCV 2021 (arXiv:2104.14548); there is no
+official code: the heads follow the paper's text as quoted in lightly-ai/lightly at
+e8d317f (`NNCLRProjectionHead`, `NNCLRPredictionHead` in
+`lightly/models/modules/heads.py`), the support set lightly's `NNMemoryBankModule`
+(lightly has no ImageNet NNCLR benchmark). Expected: the abstract reports 75.6% ImageNet
+linear top-1 (ResNet-50) and 56.5% with 1% of the labels; the paper's table was not
+verified here. Not reproduced with ssljax.
+Deviations: the paper's optimizer settings and augmentations were not verified from its
+text; lr 0.2 is BYOL's 1000-epoch preset, weight decay 1e-6 BYOL's preset for 300 epochs or
+fewer (its 1000-epoch value is 1.5e-6; deepmind/deepmind-research `byol/configs/byol.py`);
+the loss is NT-Xent with 2N-2 negatives (the other neighbours and predictions), the
+paper's Eq. 1 contrasts each neighbour with the N predictions only.
 """
 
 from ssljax.config_base import pretrain_base

@@ -11,6 +11,12 @@ epochs.
 
 Expected: see the paper's Appendix D and Figure D.1 for the CIFAR-10 accuracy of this
 setup (trained on a single GPU there). Not yet reproduced with ssljax.
+
+Reference: the paper's Appendix D (facebookresearch/simsiam has no CIFAR code; its
+`main_simsiam.py` at a7bc177 for the optimizer: SGD over every parameter) and Figure D.1.
+Deviations: the predictor follows the cosine like the rest (Appendix D does not say
+whether `--fix-pred-lr` was used); the blur of the `mocov2` preset at 32 px (p 0.5,
+a small kernel) is kept, which Appendix D may not use.
 """
 
 from ssljax.config_base import pretrain_base

@@ -7,12 +7,22 @@ cosine), weight decay 1e-4, temperature 0.1 (`base_temperature` 0.07), 1000 epoc
 
     python -m ssljax.pretrain --config=configs/supcon_cifar10.py --workdir=runs/supcon_c10
 
-This method USES LABELS. Reference: Khosla et al., "Supervised Contrastive Learning",
-NeurIPS 2020 (arXiv:2004.11362); HobbitLong/SupContrast (commit 66a8fe5). Expected: the
-repository's README reports 96.0% CIFAR-10 top-1 for ResNet-50 (cross-entropy 95.0%);
-solo-learn's ResNet-18 row is 93.82%. Not reproduced with ssljax.
-Deviations: the MoCo v2 preset blurs with p 0.5; here `augment.preset="mocov2"` is used
-with its blur (the reference has none at 32 px).
+This method USES LABELS.
+
+Reference: HobbitLong/SupContrast at 66a8fe5: the README's SupCon command
+(`main_supcon.py --batch_size 1024 --learning_rate 0.5 --temp 0.1 --cosine`),
+`main_supcon.py`, `util.py`, `losses.py`, `networks/resnet_big.py`; Khosla et al.,
+"Supervised Contrastive Learning", NeurIPS 2020 (arXiv:2004.11362), whose CIFAR-10
+numbers come from this PyTorch code (google-research `supcon/README.md`). Expected: the
+README's 96.0% CIFAR-10 top-1 for ResNet-50 (cross-entropy 95.0%); solo-learn's ResNet-18
+row is 93.82%. Not reproduced with ssljax.
+Deviations: the MoCo v2 preset blurs with p 0.5 (the reference has no blur) and does not
+normalise per channel (the reference does); the projector has BN after its hidden layer
+(the reference's head is Linear-ReLU-Linear); no warm-up and a cosine to 0 (the
+reference: 10 warm-up epochs from lr 0.01, forced for batch > 256, then a per-epoch cosine
+to 0.5·0.1³ = 5e-4); BN parameters and biases get no weight decay
+(`optim.SGD(model.parameters())` decays all); BN statistics over the global batch (the
+reference wraps the encoder in `DataParallel`: per-GPU BN).
 """
 
 from ssljax.config_base import pretrain_base

@@ -6,11 +6,22 @@ cosine, 350 epochs, temperature 0.1, a linear projection to 128 (no BN), normali
 
     python -m ssljax.pretrain --config=configs/supcon_imagenet.py --workdir=gs://.../supcon
 
-This method USES LABELS. Reference: Khosla et al., "Supervised Contrastive Learning",
-NeurIPS 2020 (arXiv:2004.11362). Expected: the abstract reports 81.4% top-1 for
-ResNet-200; the ResNet-50 number of the paper's table was not verified here.
-Deviations: the reference uses AutoAugment; this config uses SimCLR's augmentations
-(AutoAugment is not implemented in ssljax).
+This method USES LABELS.
+
+Reference: google-research/google-research `supcon/` (stored versions read:
+`scripts/supcon_imagenet_resnet50.sh` at 30adf0e, `scripts/configs.sh` at 0c1bbe5
+(`SUPCON_FLAGS`, `IMAGENET_FLAGS`), `hparams_flags.py` at 2a03c51, `losses.py` at
+ccc94ce); Khosla et al., "Supervised Contrastive Learning", NeurIPS 2020
+(arXiv:2004.11362), whose ImageNet numbers come from this TensorFlow code
+(`supcon/README.md`). Expected: the abstract reports 81.4% top-1 for ResNet-200; the
+ResNet-50 number of the paper's table was not verified here. Not reproduced with ssljax.
+Deviations: SimCLR's augmentations instead of AutoAugment (`--augmentation_magnitude=1.0`;
+not implemented in ssljax); the reference multiplies the loss by the temperature
+(`scale_by_temperature=True`, i.e. a base temperature of 1), here `loss.base_temperature`
+0.1 leaves it unscaled, so the gradient is 10× larger and LARS's weight decay relatively
+10× weaker; the reference L2-normalises the encoder output before the projection
+(`normalize_embedding=True`); it decays biases too (`use_bias_weight_decay=True`), here
+biases and BN parameters are excluded.
 """
 
 from ssljax.config_base import pretrain_base

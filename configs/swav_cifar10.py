@@ -8,11 +8,19 @@ decay 1e-6, batch 256, 1000 epochs.
 
     python -m ssljax.pretrain --config=configs/swav_cifar10.py --workdir=runs/swav_c10
 
-Reference: Caron et al., SwAV, NeurIPS 2020 (arXiv:2006.09882); facebookresearch/swav
-`main_swav.py` (commit 06b1b7c). Expected: solo-learn's README reports 89.17% CIFAR-10
-top-1 (ResNet-18, 1000 epochs); lightly's benchmark reports kNN 0.884 (batch 512, 800
-epochs). Not reproduced with ssljax.
-Deviations: none in the recipe; solo-learn's LARS eta is 0.02, ssljax's LARS uses 1e-3.
+Reference: vturrisi/solo-learn at 9187ea3, `scripts/pretrain/cifar/swav.yaml` (with
+`augmentations/symmetric.yaml`), `solo/methods/swav.py`, `solo/utils/lars.py`; the
+algorithm as facebookresearch/swav at 06b1b7c, `main_swav.py` (it has no CIFAR recipe);
+Caron et al., SwAV, NeurIPS 2020 (arXiv:2006.09882). Expected: solo-learn's README
+CIFAR-10 table, 89.17% top-1 (ResNet-18, 1000 epochs); lightly's CIFAR-10 benchmark
+(lightly-ai/lightly at e8d317f, `docs/source/getting_started/benchmarks.rst`) reports kNN
+0.884 (batch 512, 800 epochs). Not reproduced with ssljax.
+Deviations: solo-learn's LARS has eta 0.02 with `clip_lr` (per-tensor lr min(0.02·‖w‖/‖g‖,
+lr)); ssljax's LARS uses trust coefficient 1e-3 without clipping, an effective step 0.03×
+solo-learn's wherever its clip is inactive; solo-learn's warm-up starts at 3e-5 (here 0);
+its prototypes are weight-normalised (`nn.utils.weight_norm`, gain fixed to 1), here they
+are renormalised after each step as in the official code; its queue is filled from the
+first step, here from epoch 50 and used once full, as in the official code.
 """
 
 from ssljax.config_base import pretrain_base

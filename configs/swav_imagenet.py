@@ -10,12 +10,19 @@ batch 4096, no queue; 800 epochs.
 
     python -m ssljax.pretrain --config=configs/swav_imagenet.py --workdir=gs://.../swav_r50
 
-Reference: Caron et al., SwAV, NeurIPS 2020 (arXiv:2006.09882); facebookresearch/swav
-(commit 06b1b7c). Expected: 75.3% ImageNet linear top-1 (800 epochs, batch 4096; the
-README's table); 74.3% for the 400-epoch batch-256 recipe with a queue of 3840. Not
+Reference: facebookresearch/swav at 06b1b7c, `scripts/swav_800ep_pretrain.sh`,
+`main_swav.py` (arguments, SGD + LARC, lr schedule, `distributed_sinkhorn`),
+`src/resnet50.py` (head), `src/multicropdataset.py` (crops, colour distortion); Caron et
+al., SwAV, NeurIPS 2020 (arXiv:2006.09882). Expected: 75.3% ImageNet linear top-1 (800
+epochs, batch 4096, 2×224 + 6×96: the README's model table; the paper's Table 1 row was
+not re-checked here); 74.3% for the 400-epoch batch-256 recipe with a queue of 3840. Not
 reproduced with ssljax.
-Deviations: the reference's warm-up starts at lr 0.3 (here at 0); the reference LARC does
-not clip.
+Deviations: the warm-up starts at lr 0 (reference `--start_warmup 0.3`); the reference's
+SGD + LARC (trust 1e-3, `clip=False`, like optax's LARS) decays and LARS-adapts every
+parameter, BN parameters and biases included (`model.parameters()` in one group), while
+`optimizer.exclude_bn_and_bias` (True) keeps them out here; BN statistics span the whole
+batch of 4096 (reference: apex SyncBN in groups of `--syncbn_process_group_size` 8 GPUs,
+i.e. 512 images).
 """
 
 from ssljax.config_base import pretrain_base

@@ -4,10 +4,9 @@ Recipe (Bardes et al. 2022, §4.1 and Appendix C): BYOL's asymmetric augmentatio
 (`augment.preset="byol"`); expander 8192-8192-8192 (BN + ReLU after the two hidden
 layers, plain Linear last); loss coefficients λ = μ = 25 (invariance, variance), ν = 1
 (covariance), variance and covariance over the global batch; LARS, base learning rate
-0.2 × batch / 256 (1.6 at batch 2048), 10 warm-up epochs then cosine, weight decay 1e-6,
-biases and BN parameters excluded from weight decay and LARS adaptation; global
-BatchNorm; batch 2048, 1000 epochs. Difference from the reference code: the cosine
-decays to 0 rather than to 0.001 × peak.
+0.2 × batch / 256 (1.6 at batch 2048), 10 warm-up epochs then cosine to 0.001 × peak,
+weight decay 1e-6, biases and BN parameters excluded from weight decay and LARS
+adaptation; global BatchNorm; batch 2048, 1000 epochs.
 
 Run on a TPU pod slice or GPU cluster (TFDS `imagenet2012` prepared beforehand):
 
@@ -15,6 +14,17 @@ Run on a TPU pod slice or GPU cluster (TFDS `imagenet2012` prepared beforehand):
 
 Expected: 73.2% top-1 / 91.1% top-5 linear evaluation after 1000 epochs (paper, Table 1).
 Not yet reproduced with ssljax.
+
+Reference: facebookresearch/vicreg at 4e12602, `main_vicreg.py` (defaults and the README's
+1000-epoch command: batch 2048, base lr 0.2), `augmentations.py`, `resnet.py`; the paper's
+Table 1, ResNet-50 linear 73.2% top-1 (the README's checkpoint: 73.2%).
+Deviations: random-resized crops are cut on device from
+the central square that the TFDS pipeline has already resized to 224 px
+(`ssljax/data/tfds_source.py`), not from the full-resolution image; views are not
+normalised by the ImageNet mean/std (`augment.mean`/`std` unset; the reference
+normalises); the expander's last Linear has a bias (reference: `bias=False`); optax's LARS
+applies the lr before the momentum (reference: after it); bfloat16 compute (reference:
+float16 autocast).
 """
 
 from ssljax.config_base import pretrain_base
@@ -47,6 +57,7 @@ def get_config():
     c.optimizer.lr_scaling = "linear"
     c.optimizer.warmup_epochs = 10
     c.optimizer.weight_decay = 1e-6
+    c.optimizer.end_lr = 0.001 * 0.2 * c.batch_size / 256  # the reference's 0.001 × peak
     c.eval.max_train_examples = 100000
     c.eval.max_eval_examples = 50000
     return c

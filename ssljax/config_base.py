@@ -40,12 +40,17 @@ def optimizer_block(name: str = "lars", base_lr: float = 0.3) -> ml_collections.
         warmup_epochs=10.0,
         end_lr=0.0,  # the cosine's final value (absolute, not scaled)
         weight_decay=1e-6,
+        weight_decay_end=-1.0,  # >= 0: cosine from weight_decay to this (DINO); < 0: constant
+        exclude_bn_and_bias=True,  # False: decay (and LARS-adapt) BN parameters and biases too
+        clip_norm_per_tensor=0.0,  # > 0: clip each gradient tensor to this L2 norm (DINO 3.0)
         momentum=0.9,  # lars, sgd
         nesterov=False,  # lars, sgd
         trust_coefficient=1e-3,  # lars
         b1=0.9,  # adamw
         b2=0.999,  # adamw
         freeze=(),  # parameter-path substrings that get no updates, e.g. ("patch_embed",)
+        no_decay_lr_scale=1.0,  # lr factor of BN parameters and biases (Barlow Twins 0.024)
+        fixed_lr=(),  # parameter-path components kept at the peak lr (SimSiam: ("predictor",))
     )
 
 
@@ -84,7 +89,7 @@ def _common_pretrain() -> ml_collections.ConfigDict:
     # schema takes from the encoder module named by `encoder.name`.
     c.encoder = _block(name="small_cnn", dtype="float32")  # dtype: float32 | bfloat16
     c.head = _block(hidden_dims=(512,), out_dim=128, use_bn=True, last_bn=False,
-                    last_bn_affine=True)
+                    last_bn_affine=True, last_bn_center=True)
     c.loss = ml_collections.ConfigDict()  # the method's own keys (Method.defaults)
     c.optimizer = optimizer_block()
     c.probe = _block(learning_rate=1e-3)

@@ -39,7 +39,9 @@ _BASES: dict[str, Callable[[], ml_collections.ConfigDict]] = {
     "finetune": config_base.finetune_base,
 }
 # Keys every optimizer reads; the others are read by the optimizers `optim.OPTIMIZERS` names.
-_OPTIMIZER_COMMON = ("name", "base_lr", "lr_scaling", "warmup_epochs", "end_lr", "freeze")
+_OPTIMIZER_COMMON = ("name", "base_lr", "lr_scaling", "warmup_epochs", "end_lr", "freeze",
+                     "weight_decay_end", "clip_norm_per_tensor", "fixed_lr",
+                     "no_decay_lr_scale")
 _AUGMENT_COMMON = ("preset", "image_size", "crop_scale", "num_local", "local_size",
                    "local_crop_scale", "mean", "std")
 

@@ -219,12 +219,16 @@ def build(config: ml_collections.ConfigDict, mesh: Mesh, *, num_classes: int,
       specs: views to use instead of the method's own (tests use fixed views).
     """
     method = methods.get_method(config, num_classes)
+    for line in method.device_warnings(mesh.devices.size):
+        parallel.log_main("warning: %s", line)
     specs = method.views(image_shape[0]) if specs is None else tuple(specs)
     planned = max(1, int(round(config.num_epochs * steps_per_epoch)))
     method.bind_schedule(planned, steps_per_epoch)
     schedule = training.learning_rate(config.optimizer, config.batch_size, steps_per_epoch,
                                       planned)
-    tx = training.optimizer(config.optimizer, schedule)
+    tx = training.optimizer(config.optimizer, schedule, schedule_steps=planned,
+                            batch_size=config.batch_size,
+                            late_start=method.late_start())
     view_shape = (specs[0].out_size, specs[0].out_size, image_shape[2])
     try:
         state = create_state(method, config, mesh, view_shape, tx)

@@ -8,7 +8,8 @@ function, usable in any JAX code:
 - `sgd` (PyTorch-style coupled weight decay), `adamw` (decoupled), `make_optimizer` (by
   name, with optional frozen parameters);
 - `warmup_cosine`: linear warmup then cosine decay, with the linear / square-root batch
-  scaling of the learning rate;
+  scaling of the learning rate; `cosine_ramp` (DINO's weight-decay schedule);
+- `clip_per_tensor`: each gradient tensor clipped to a norm on its own (DINO);
 - `ema_update` and `cosine_ema_schedule`: the target ("momentum") network of BYOL,
   MoCo and DINO.
 
@@ -20,13 +21,15 @@ References:
     Appendix J.
     Loshchilov & Hutter, "SGDR" (cosine schedule), ICLR 2017; "Decoupled Weight Decay
     Regularization" (AdamW), ICLR 2019.
+    Caron et al., "Emerging Properties in Self-Supervised Vision Transformers" (DINO),
+    ICCV 2021; the authors' `utils.py` (`cosine_scheduler`, `clip_gradients`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -59,11 +62,12 @@ def decay_mask(params: PyTree) -> PyTree:
         A pytree of Python bools with the structure of `params`.
     """
 
-    def decayed(path: tuple[Any, ...], p: Any) -> bool:
-        name = _path_str(path[-1:]) if path else ""
-        return len(p.shape) > 1 and name not in _NO_DECAY_NAMES
+    return jax.tree_util.tree_map_with_path(_decayed, params)
 
-    return jax.tree_util.tree_map_with_path(decayed, params)
+
+def _decayed(path: tuple[Any, ...], p: Any) -> bool:
+    name = _path_str(path[-1:]) if path else ""
+    return len(p.shape) > 1 and name not in _NO_DECAY_NAMES
 
 
 def _path_str(path: tuple[Any, ...]) -> str:
@@ -145,8 +149,9 @@ def sgd(
     *,
     momentum: float = 0.9,
     nesterov: bool = False,
-    weight_decay: float = 0.0,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
     mask: MaskOrFn = decay_mask,
+    exclude_bn_and_bias: bool = True,
 ) -> optax.GradientTransformation:
     """SGD with momentum and *coupled* L2 weight decay, as `torch.optim.SGD`.
 
@@ -157,39 +162,46 @@ def sgd(
         learning_rate: scalar or schedule.
         momentum: heavy-ball momentum (0 for plain SGD).
         nesterov: Nesterov momentum.
-        weight_decay: L2 coefficient added to the gradient.
+        weight_decay: L2 coefficient added to the gradient (or a schedule of the step).
         mask: which leaves are decayed (pytree of bools or a function of the params);
             default `decay_mask` (no decay of BN parameters and biases); None decays all.
+        exclude_bn_and_bias: False decays every leaf whatever `mask` says, as
+            `torch.optim.SGD(model.parameters(), weight_decay=wd)` does (MoCo v2, SimSiam).
 
     Returns:
         An optax `GradientTransformation`.
     """
     tx = optax.sgd(learning_rate, momentum=momentum or None, nesterov=nesterov)
-    if not weight_decay:
+    if not callable(weight_decay) and not weight_decay:
         return tx
+    mask = mask if exclude_bn_and_bias else None
     return optax.chain(optax.add_decayed_weights(weight_decay, mask=mask), tx)
 
 
 def adamw(
     learning_rate: optax.ScalarOrSchedule,
     *,
-    weight_decay: float,
+    weight_decay: optax.ScalarOrSchedule,
     b1: float = 0.9,
     b2: float = 0.999,
     mask: MaskOrFn = decay_mask,
+    exclude_bn_and_bias: bool = True,
 ) -> optax.GradientTransformation:
     """AdamW (decoupled weight decay, scaled by the learning rate as in PyTorch).
 
     Args:
         learning_rate: scalar or schedule.
-        weight_decay: decoupled decay coefficient (DINO 0.04→0.4, MoCo v3 0.1).
+        weight_decay: decoupled decay coefficient (MoCo v3 0.1), or a schedule of the
+            step (DINO: `cosine_ramp(0.04, 0.4, steps)`).
         b1: first-moment decay.
         b2: second-moment decay.
         mask: which leaves are decayed; default `decay_mask`; None decays all.
+        exclude_bn_and_bias: False decays every leaf whatever `mask` says.
 
     Returns:
         An optax `GradientTransformation`.
     """
+    mask = mask if exclude_bn_and_bias else None
     return optax.adamw(learning_rate, b1=b1, b2=b2, weight_decay=weight_decay, mask=mask)
 
 
@@ -208,9 +220,11 @@ class OptimizerDef:
 
 OPTIMIZERS: Registry[OptimizerDef] = Registry("optimizer", key="optimizer.name")
 OPTIMIZERS.register("lars", OptimizerDef(
-    lars, ("weight_decay", "momentum", "trust_coefficient", "nesterov")))
-OPTIMIZERS.register("sgd", OptimizerDef(sgd, ("momentum", "nesterov", "weight_decay")))
-OPTIMIZERS.register("adamw", OptimizerDef(adamw, ("weight_decay", "b1", "b2")))
+    lars, ("weight_decay", "momentum", "trust_coefficient", "nesterov", "exclude_bn_and_bias")))
+OPTIMIZERS.register("sgd", OptimizerDef(
+    sgd, ("momentum", "nesterov", "weight_decay", "exclude_bn_and_bias")))
+OPTIMIZERS.register("adamw", OptimizerDef(adamw, ("weight_decay", "b1", "b2",
+                                                  "exclude_bn_and_bias")))
 
 
 def make_optimizer(
@@ -218,6 +232,10 @@ def make_optimizer(
     learning_rate: optax.ScalarOrSchedule,
     *,
     freeze: Sequence[str] = (),
+    late_start: Mapping[str, int] | None = None,
+    fixed_lr: Mapping[str, float] | None = None,
+    no_decay_lr_scale: float = 1.0,
+    clip_norm_per_tensor: float = 0.0,
     **kwargs: Any,
 ) -> optax.GradientTransformation:
     """Builds a registered optimizer ("lars", "sgd", "adamw"), optionally with frozen parameters.
@@ -228,7 +246,24 @@ def make_optimizer(
         freeze: path substrings (see `freeze_mask`); matching parameters get zero updates
             and no optimizer state, e.g. `("patch_embed",)` for MoCo v3's frozen patch
             projection.
-        **kwargs: keyword arguments of `lars` / `sgd` / `adamw`.
+        late_start: `{path component: step}`: the parameters under that component (e.g.
+            DINO's `"last_layer"`) get an optimizer of their own whose state and step
+            count start at `step`, with the learning-rate (and weight-decay) schedules
+            read at the global step. The caller holds those parameters and that state
+            fixed before `step` (`ssljax.engine.hold`); then their first update is a fresh
+            optimizer's, as PyTorch does for a parameter whose `.grad` was None: no decay,
+            no moments and a per-parameter Adam step count (bias correction from 1).
+        fixed_lr: `{path component: learning rate}`: the parameters under it are
+            optimised at that constant rate (SimSiam's `--fix-pred-lr`: the predictor
+            stays at the initial learning rate while the rest follows the cosine).
+        no_decay_lr_scale: != 1 gives the parameters `decay_mask` excludes (BN
+            parameters, biases) the learning rate times this factor, in a group of their
+            own: Barlow Twins' `--learning-rate-biases 0.0048` against
+            `--learning-rate-weights 0.2` is 0.024.
+        clip_norm_per_tensor: > 0 clips each gradient tensor to this L2 norm on its own
+            before the optimizer (`clip_per_tensor`; DINO's `clip_grad` 3.0).
+        **kwargs: keyword arguments of `lars` / `sgd` / `adamw` (a callable
+            `weight_decay` is a schedule of the step).
 
     Returns:
         An optax `GradientTransformation`.
@@ -238,20 +273,107 @@ def make_optimizer(
     """
     if name not in OPTIMIZERS:
         raise ValueError(OPTIMIZERS.unknown_message(name))
-    try:
-        tx = OPTIMIZERS[name].build(learning_rate, **kwargs)
-    except TypeError as e:
-        raise ValueError(f"bad arguments for optimizer {name!r}: {e}") from None
+
+    def build(offset: int, lr: optax.ScalarOrSchedule = learning_rate
+              ) -> optax.GradientTransformation:
+        shifted = {k: _shift(v, offset) if k == "weight_decay" else v for k, v in kwargs.items()}
+        try:
+            return OPTIMIZERS[name].build(_shift(lr, offset), **shifted)
+        except TypeError as e:
+            raise ValueError(f"bad arguments for optimizer {name!r}: {e}") from None
+
     if isinstance(freeze, str):
         freeze = (freeze,)
-    if not freeze:
-        return tx
+    freeze, late_start, fixed_lr = tuple(freeze), dict(late_start or {}), dict(fixed_lr or {})
+    groups = {"trainable": build(0)}
+    groups.update({key: build(int(start)) for key, start in late_start.items()})
+    groups.update({key: build(0, float(lr)) for key, lr in fixed_lr.items()})
+    if no_decay_lr_scale != 1.0:
+        groups["no_decay"] = build(0, _scaled(learning_rate, no_decay_lr_scale))
+    if freeze:
+        groups["frozen"] = optax.set_to_zero()
 
     def labels(params: PyTree) -> PyTree:
-        frozen = freeze_mask(params, freeze)
-        return jax.tree.map(lambda f: "frozen" if f else "trainable", frozen)
+        def label(path: tuple[Any, ...], p: Any) -> str:
+            if freeze and any(s in _path_str(path) for s in freeze):
+                return "frozen"
+            names = {_path_str((k,)) for k in path}
+            group = next((key for key in (*late_start, *fixed_lr) if key in names), "trainable")
+            if group == "trainable" and "no_decay" in groups and not _decayed(path, p):
+                return "no_decay"
+            return group
 
-    return optax.multi_transform({"trainable": tx, "frozen": optax.set_to_zero()}, labels)
+        return jax.tree_util.tree_map_with_path(label, params)
+
+    tx = groups["trainable"] if len(groups) == 1 else optax.multi_transform(groups, labels)
+    if clip_norm_per_tensor > 0:
+        tx = optax.chain(clip_per_tensor(clip_norm_per_tensor), tx)
+    return tx
+
+
+def _scaled(value: optax.ScalarOrSchedule, factor: float) -> optax.ScalarOrSchedule:
+    """`factor` times a learning rate or schedule."""
+    if callable(value):
+        return lambda count: factor * value(count)
+    return factor * value
+
+
+def _shift(value: Any, offset: int) -> Any:
+    """A schedule read `offset` steps later (`value(count + offset)`); constants unchanged."""
+    if not callable(value) or offset == 0:
+        return value
+    return lambda count: value(count + offset)
+
+
+def clip_per_tensor(max_norm: float) -> optax.GradientTransformation:
+    """Clips every gradient tensor to L2 norm `max_norm` on its own (not the global norm).
+
+    `g ← g · min(1, max_norm / (‖g‖ + 1e-6))` per leaf, as DINO's `utils.clip_gradients`
+    does per parameter (`clip_coef = clip / (norm + 1e-6)`, applied when below 1).
+
+    Args:
+        max_norm: the largest L2 norm a leaf keeps (> 0).
+
+    Returns:
+        An optax `GradientTransformation` with no state.
+    """
+    if max_norm <= 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
+
+    def update(updates: PyTree, state: Any, params: PyTree = None) -> tuple[PyTree, Any]:
+        del params
+
+        def clip(g: jax.Array) -> jax.Array:
+            norm = jnp.sqrt(jnp.sum(jnp.square(g.astype(jnp.float32))))
+            return (g * jnp.minimum(1.0, max_norm / (norm + 1e-6))).astype(g.dtype)
+
+        return jax.tree.map(clip, updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def cosine_ramp(start: float, end: float, total_steps: int) -> optax.Schedule:
+    """`end + (start − end)·(1 + cos(π·t/T))/2` for step t < T, then `end`.
+
+    DINO's `cosine_scheduler(start, end, epochs, niter_per_ep)` without warm-up, used for
+    its weight decay (0.04 → 0.4 over the run); it may rise or fall.
+
+    Args:
+        start: value at step 0.
+        end: value approached at step T and kept after it.
+        total_steps: T (> 0).
+
+    Returns:
+        An optax schedule (jit-safe).
+    """
+    if total_steps <= 0:
+        raise ValueError(f"total_steps must be positive, got {total_steps}")
+
+    def schedule(count: jax.Array) -> jax.Array:
+        t = jnp.minimum(jnp.asarray(count, jnp.float32), float(total_steps))
+        return end + (start - end) * (1.0 + jnp.cos(jnp.pi * t / total_steps)) / 2.0
+
+    return schedule
 
 
 def warmup_cosine(
@@ -298,8 +420,7 @@ def warmup_cosine(
     if not 0 <= warmup_epochs <= total_epochs or total_epochs <= 0:
         raise ValueError(f"need 0 <= warmup_epochs <= total_epochs and total_epochs > 0, got "
                          f"warmup_epochs={warmup_epochs}, total_epochs={total_epochs}")
-    peak = {"linear": base_lr * batch_size / 256, "sqrt": base_lr * math.sqrt(batch_size),
-            "none": base_lr}[scaling]
+    peak = peak_lr(base_lr, batch_size, scaling)
     warmup_steps = int(round(warmup_epochs * steps_per_epoch))
     total_steps = max(int(round(total_epochs * steps_per_epoch)), 1)
     if warmup_steps == 0:
@@ -307,6 +428,14 @@ def warmup_cosine(
     if warmup_steps >= total_steps:
         return optax.linear_schedule(0.0, peak, warmup_steps)
     return optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps, total_steps, end_value)
+
+
+def peak_lr(base_lr: float, batch_size: int, scaling: str = "linear") -> float:
+    """`base_lr·batch_size/256` ("linear"), `base_lr·sqrt(batch_size)` ("sqrt") or `base_lr`."""
+    if scaling not in SCALINGS:
+        raise ValueError(f"unknown lr scaling {scaling!r}; valid: {', '.join(SCALINGS)}")
+    return {"linear": base_lr * batch_size / 256, "sqrt": base_lr * math.sqrt(batch_size),
+            "none": base_lr}[scaling]
 
 
 def _alpha(end_value: float, peak: float) -> float:

@@ -269,7 +269,8 @@ def fit(s: Setup, workdir_path: str, *, frozen: bool, save_model: bool = False,
     planned = training.total_steps(c.num_epochs, spe, num_steps=c.num_steps)
     n_steps = training.total_steps(c.num_epochs, spe, c.max_steps, c.num_steps)
     schedule = training.learning_rate(c.optimizer, batch_size, spe, planned)
-    tx = training.optimizer(c.optimizer, schedule)
+    tx = training.optimizer(c.optimizer, schedule, schedule_steps=planned,
+                            batch_size=batch_size)
     head = classifier.LinearHead(s.num_classes, batch_norm=c.head_bn)
     state = classifier.init_state(s.encoder_vars, head, s.feature_dim, tx, s.mesh,
                                   train_encoder=not frozen, seed=c.seed)

@@ -4,7 +4,8 @@
 - `learning_rate`: the warm-up + cosine schedule of an `optimizer` config block over the
   run (base lr scaled by the batch size, `ssljax.optim.warmup_cosine`);
 - `optimizer`: the optax transformation the block names (`ssljax.optim.OPTIMIZERS`), with
-  exactly the keys that optimizer reads (the schema warns about the others).
+  exactly the keys that optimizer reads (the schema warns about the others), a cosine
+  weight-decay schedule and per-tensor gradient clipping where the block asks for them.
 
 Pretraining, `linear_eval --protocol=paper` and `finetune` all call these, so a run of
 the same length and block gets the same schedule in every program.
@@ -59,9 +60,18 @@ def learning_rate(block: ml_collections.ConfigDict, batch_size: int, steps_per_e
         raise ConfigError(f"optimizer schedule: {e}") from None
 
 
-def optimizer(block: ml_collections.ConfigDict,
-              schedule: optax.ScalarOrSchedule) -> optax.GradientTransformation:
-    """The optimizer `block.name` with the keys it reads, and `block.freeze`.
+def optimizer(block: ml_collections.ConfigDict, schedule: optax.ScalarOrSchedule, *,
+              schedule_steps: int = 0, batch_size: int = 0,
+              late_start: dict[str, int] | None = None) -> optax.GradientTransformation:
+    """The optimizer `block.name` with the keys it reads, `block.freeze` and the common options.
+
+    Common options: `weight_decay_end` (>= 0: the weight decay follows a cosine from
+    `weight_decay` to it over `schedule_steps`, DINO's `wd_schedule`; < 0: constant) and
+    `clip_norm_per_tensor` (> 0: each gradient tensor clipped to that norm, DINO's
+    `clip_grad`) and `fixed_lr` (parameter-path components optimised at the peak learning
+    rate throughout, SimSiam's `--fix-pred-lr`: `("predictor",)`; needs `batch_size`).
+    `late_start` is the method's `{parameter subtree: first step}`
+    (`ssljax.optim.make_optimizer`).
 
     Raises:
       ConfigError: unknown name or bad arguments.
@@ -70,7 +80,21 @@ def optimizer(block: ml_collections.ConfigDict,
     if name not in optim.OPTIMIZERS:
         raise ConfigError(optim.OPTIMIZERS.unknown_message(name))
     kwargs: dict[str, Any] = {k: block[k] for k in optim.OPTIMIZERS[name].reads}
+    wd_end = block.get("weight_decay_end", -1.0)
+    if wd_end is not None and wd_end >= 0:
+        if name == "lars" or schedule_steps <= 0:
+            raise ConfigError(f"optimizer.weight_decay_end={wd_end}: a weight-decay schedule "
+                              "needs optimizer.name=sgd or adamw; set weight_decay_end=-1 "
+                              "for a constant weight decay")
+        kwargs["weight_decay"] = optim.cosine_ramp(block.weight_decay, wd_end, schedule_steps)
+    fixed = tuple(block.get("fixed_lr", ()))
     try:
-        return optim.make_optimizer(name, schedule, freeze=tuple(block.freeze), **kwargs)
+        peak = optim.peak_lr(block.base_lr, batch_size, block.lr_scaling) if fixed else 0.0
+        return optim.make_optimizer(name, schedule, freeze=tuple(block.freeze),
+                                    late_start=late_start,
+                                    fixed_lr={key: peak for key in fixed},
+                                    no_decay_lr_scale=block.get("no_decay_lr_scale", 1.0),
+                                    clip_norm_per_tensor=block.get("clip_norm_per_tensor", 0.0),
+                                    **kwargs)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"optimizer: {e}") from None

@@ -179,3 +179,51 @@ def test_supcon_uses_the_labels():
                                     state=jax.device_put(start, parallel.replicated(run.mesh)))
     assert np.isfinite(l_true[0]) and np.isfinite(l_one[0]) and l_true[0] != l_one[0]
     assert run.method.uses_labels and not methods.METHODS["simclr"].uses_labels
+
+
+# --------------------------------------------------------------------------- SimCLR
+
+
+def _tf_contrastive_loss(hidden, temperature):
+    """google-research/simclr `tf2/objective.py` `add_contrastive_loss` in float64 NumPy:
+    l2-normalise, split into the two views, logits_ab|aa with the self-similarity masked by
+    LARGE_NUM, loss = mean CE of view a's anchors + mean CE of view b's anchors."""
+    large = 1e9
+    h = hidden / np.linalg.norm(hidden, axis=1, keepdims=True)
+    h1, h2 = np.split(h, 2, axis=0)
+    n = h1.shape[0]
+    masks = np.eye(n)
+
+    def ce(logits):
+        logits = logits - logits.max(axis=1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return -np.mean(logp[np.arange(n), np.arange(n)])  # label = the positive in logits_ab
+
+    aa = h1 @ h1.T / temperature - masks * large
+    bb = h2 @ h2.T / temperature - masks * large
+    loss_a = ce(np.concatenate([h1 @ h2.T / temperature, aa], axis=1))
+    loss_b = ce(np.concatenate([h2 @ h1.T / temperature, bb], axis=1))
+    return loss_a + loss_b
+
+
+def test_simclr_objective_is_the_tf_references_value_and_gradient():
+    from ssljax.methods.simclr import objective  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    hidden = rng.standard_normal((12, 5))
+    z = jax.numpy.asarray(hidden, jax.numpy.float32)
+
+    def f(x):
+        return objective(x[:6], x[6:], temperature=0.5, axis_name=None)
+
+    value, grad = jax.value_and_grad(f)(z)
+    np.testing.assert_allclose(value, _tf_contrastive_loss(hidden, 0.5), rtol=1e-5)
+    np.testing.assert_allclose(value, 2 * losses.nt_xent(z[:6], z[6:], temperature=0.5),
+                               rtol=1e-6)
+    eps, num = 1e-6, np.zeros_like(hidden)
+    for idx in np.ndindex(hidden.shape):
+        d = np.zeros_like(hidden)
+        d[idx] = eps
+        num[idx] = (_tf_contrastive_loss(hidden + d, 0.5)
+                    - _tf_contrastive_loss(hidden - d, 0.5)) / (2 * eps)
+    np.testing.assert_allclose(grad, num, rtol=1e-3, atol=1e-5)

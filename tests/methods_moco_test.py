@@ -84,6 +84,14 @@ def test_queue_size_not_divisible_by_batch_is_a_config_error():
 # --------------------------------------------------------------------------- shuffle-BN
 
 
+def test_shuffle_bn_on_one_device_is_a_warning():
+    method = methods.get_method(_mocov2_config(queue_size=4 * BATCH, bn="shuffle"), 10)
+    (line,) = method.device_warnings(1)
+    assert "bn=shuffle on one device" in line and "--cpu_devices" in line
+    assert method.device_warnings(8) == []
+    assert methods.get_method(_mocov2_config(bn="global"), 10).device_warnings(1) == []
+
+
 def test_shuffle_rows_round_trip_on_8_devices_mixes_devices():
     assert len(jax.devices()) >= 8
     mesh = parallel.make_mesh(8)

@@ -347,6 +347,8 @@ def test_mlp_head_structure():
         "dense2": {"kernel": (16, 8)},
     }
     assert set(shapes["batch_stats"]) == {"bn0", "bn1", "bn2"}
+    simclr = _shapes(MLPHead((16,), 8, last_bn=True, last_bn_center=False), jnp.zeros((4, 12)))
+    assert jax.tree.map(lambda s: s.shape, simclr["params"]["bn1"]) == {"scale": (8,)}
     byol = _shapes(MLPHead((32,), 8), jnp.zeros((4, 12)))["params"]
     assert set(byol["dense1"]) == {"kernel", "bias"}
     linear = _shapes(MLPHead((), 10, use_bn=False), jnp.zeros((4, 12)))

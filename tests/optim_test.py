@@ -255,3 +255,134 @@ def test_cosine_ema_schedule():
                                rtol=1e-6)
     with pytest.raises(ValueError, match="total_steps"):
         optim.cosine_ema_schedule(0, 0, 0.99)
+
+
+# ---------------------------------------------------------------- DINO's recipe pieces
+
+
+def _dino_cosine_scheduler(base, final, epochs, niter_per_ep, warmup_epochs=0, start_warmup=0):
+    """The DINO authors' `utils.cosine_scheduler` (NumPy, float64)."""
+    warmup_iters = warmup_epochs * niter_per_ep
+    warmup = np.linspace(start_warmup, base, warmup_iters) if warmup_iters > 0 else np.array([])
+    iters = np.arange(epochs * niter_per_ep - warmup_iters)
+    schedule = final + 0.5 * (base - final) * (1 + np.cos(np.pi * iters / len(iters)))
+    return np.concatenate((warmup, schedule))
+
+
+def test_cosine_ramp_matches_dinos_weight_decay_schedule():
+    ref = _dino_cosine_scheduler(0.04, 0.4, epochs=7, niter_per_ep=13)
+    got = jax.jit(jax.vmap(optim.cosine_ramp(0.04, 0.4, 7 * 13)))(jnp.arange(7 * 13))
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(optim.cosine_ramp(0.04, 0.4, 91)(500), 0.4, rtol=1e-6)
+    with pytest.raises(ValueError, match="total_steps"):
+        optim.cosine_ramp(0.04, 0.4, 0)
+
+
+def test_clip_per_tensor_matches_dinos_clip_gradients():
+    grads = _rng_tree(3)
+    grads["dense"]["bias"] = grads["dense"]["bias"] * 1e-3  # one leaf below the threshold
+    clipped, _ = optim.clip_per_tensor(1.5).update(grads, optax.EmptyState())
+    for path, g in jax.tree_util.tree_flatten_with_path(grads)[0]:
+        g64 = np.asarray(g, np.float64)
+        coef = 1.5 / (np.linalg.norm(g64.ravel()) + 1e-6)  # DINO: clip / (norm + 1e-6)
+        want = g64 * coef if coef < 1 else g64
+        got = clipped
+        for k in path:
+            got = got[k.key]
+        np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=jax.tree_util.keystr(path))
+    np.testing.assert_array_equal(clipped["dense"]["bias"], grads["dense"]["bias"])
+    with pytest.raises(ValueError, match="max_norm"):
+        optim.clip_per_tensor(0.0)
+
+
+@pytest.mark.parametrize("name,kwargs", [("sgd", {"weight_decay": 0.1}),
+                                         ("adamw", {"weight_decay": 0.1})])
+def test_exclude_bn_and_bias_false_decays_every_leaf(name, kwargs):
+    params = _rng_tree(4)
+    zeros = jax.tree.map(np.zeros_like, params)
+    (default,) = _run(optim.make_optimizer(name, 0.5, **kwargs), params, [zeros])
+    (all_,) = _run(optim.make_optimizer(name, 0.5, exclude_bn_and_bias=False, **kwargs),
+                   params, [zeros])
+    np.testing.assert_array_equal(default["bn"]["scale"], 0.0)
+    # torch.optim.SGD / AdamW over model.parameters(): every leaf decays, first step -lr·wd·w.
+    for leaf in (("bn", "scale"), ("bn", "bias"), ("dense", "bias"), ("dense", "kernel")):
+        np.testing.assert_allclose(all_[leaf[0]][leaf[1]],
+                                   -0.5 * 0.1 * params[leaf[0]][leaf[1]], rtol=1e-6)
+
+
+def _numpy_adamw(p, grads, lrs, wds, b1=0.9, b2=0.999, eps=1e-8):
+    """torch.optim.AdamW on one tensor (float64): a fresh optimizer over `grads`."""
+    p, m, v = np.asarray(p, np.float64), 0.0, 0.0
+    for t, (g, lr, wd) in enumerate(zip(grads, lrs, wds, strict=True), start=1):
+        p = p * (1 - lr * wd)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    return p
+
+
+def test_late_start_group_is_a_fresh_adamw_after_its_freeze():
+    from ssljax.engine import hold  # noqa: PLC0415
+
+    params = {"body": {"kernel": np.ones((3, 2), np.float32)},
+              "last_layer": {"kernel": np.full((2, 4), 0.5, np.float32)}}
+    rng = np.random.default_rng(0)
+    grads_seq = [jax.tree.map(lambda p: rng.standard_normal(p.shape).astype(np.float32), params)
+                 for _ in range(7)]
+    start, total = 3, 7
+    lr = optax.warmup_cosine_decay_schedule(0.0, 0.1, 2, total)
+    wd = optim.cosine_ramp(0.04, 0.4, total)
+    tx = optim.make_optimizer("adamw", lr, weight_decay=wd, late_start={"last_layer": start},
+                              clip_norm_per_tensor=3.0)
+    p = jax.tree.map(jnp.asarray, params)
+    state = tx.init(p)
+    state0_last = jax.device_get(state[1].inner_states["last_layer"])  # (clip, groups)
+    for step, g in enumerate(grads_seq):
+        updates, new_state = tx.update(jax.tree.map(jnp.asarray, g), state, p)
+        new_p = optax.apply_updates(p, updates)
+        frozen = {"last_layer": jnp.asarray(step < start)}
+        p, state = hold(new_p, p, frozen), hold(new_state, state, frozen)
+        if step == start - 1:  # through the freeze: bit-identical, its state untouched
+            np.testing.assert_array_equal(p["last_layer"]["kernel"], params["last_layer"]["kernel"])
+            jax.tree.map(np.testing.assert_array_equal,
+                         jax.device_get(state[1].inner_states["last_layer"]), state0_last)
+    clip = lambda g: g * min(1.0, 3.0 / (np.linalg.norm(g) + 1e-6))  # noqa: E731
+    steps = range(start, total)
+    last_grads = [clip(np.float64(grads_seq[t]["last_layer"]["kernel"])) for t in steps]
+    want_last = _numpy_adamw(params["last_layer"]["kernel"], last_grads,
+                             [float(lr(t)) for t in steps], [float(wd(t)) for t in steps])
+    np.testing.assert_allclose(p["last_layer"]["kernel"], want_last, rtol=1e-5, atol=1e-7)
+    want_body = _numpy_adamw(params["body"]["kernel"],
+                             [clip(np.float64(g["body"]["kernel"])) for g in grads_seq],
+                             [float(lr(t)) for t in range(total)],
+                             [float(wd(t)) for t in range(total)])
+    np.testing.assert_allclose(p["body"]["kernel"], want_body, rtol=1e-5, atol=1e-7)
+
+
+def test_fixed_lr_group_keeps_the_initial_rate_as_simsiams_fix_pred_lr():
+    params = {"encoder": {"kernel": np.ones((3, 2), np.float32)},
+              "predictor": {"dense0": {"kernel": np.ones((2, 2), np.float32)}}}
+    grads = jax.tree.map(lambda p: np.full(p.shape, 0.5, np.float32), params)
+    schedule = optax.cosine_decay_schedule(0.2, 4)
+    tx = optim.make_optimizer("sgd", schedule, momentum=0.0, fixed_lr={"predictor": 0.2})
+    for t, u in enumerate(_run(tx, params, [grads] * 4)):
+        # main_simsiam.py adjust_learning_rate: fix_lr groups stay at init_lr.
+        np.testing.assert_allclose(u["predictor"]["dense0"]["kernel"], -0.2 * 0.5, rtol=1e-6)
+        np.testing.assert_allclose(u["encoder"]["kernel"], -float(schedule(t)) * 0.5, rtol=1e-6)
+    assert optim.peak_lr(0.05, 512, "linear") == pytest.approx(0.1)
+
+
+def test_no_decay_lr_scale_is_barlow_twins_bias_learning_rate():
+    """facebookresearch/barlowtwins LARS: weights at lr·0.2 with decay and adaptation,
+    biases/BN at lr·0.0048 without either (plain momentum SGD)."""
+    params, grads = _rng_tree(7), _rng_tree(8)
+    lr_w, lr_b, wd = 0.2, 0.0048, 1e-6
+    tx = optim.make_optimizer("lars", lr_w, weight_decay=wd, momentum=0.9,
+                              no_decay_lr_scale=lr_b / lr_w)
+    (u,) = _run(tx, params, [grads])
+    np.testing.assert_allclose(u["bn"]["bias"], -lr_b * grads["bn"]["bias"], rtol=1e-5)
+    np.testing.assert_allclose(u["dense"]["bias"], -lr_b * grads["dense"]["bias"], rtol=1e-5)
+    w, g = np.float64(params["dense"]["kernel"]), np.float64(grads["dense"]["kernel"])
+    d = g + wd * w
+    q = 1e-3 * np.linalg.norm(w) / np.linalg.norm(d)  # eta·‖w‖/‖dp‖
+    np.testing.assert_allclose(u["dense"]["kernel"], -lr_w * q * d, rtol=1e-5)

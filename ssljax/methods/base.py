@@ -100,13 +100,15 @@ def build_encoder(config: ml_collections.ConfigDict, axis_name: str | None) -> n
 def build_head(
     head_cfg: ml_collections.ConfigDict, config: ml_collections.ConfigDict, axis_name: str | None
 ) -> nn.Module:
-    """An `MLPHead` from a config block: hidden_dims, out_dim, use_bn, last_bn, last_bn_affine."""
+    """An `MLPHead` from a config block: hidden_dims, out_dim, use_bn, last_bn, last_bn_affine,
+    last_bn_center."""
     return models.MLPHead(
         hidden_dims=tuple(head_cfg.hidden_dims),
         out_dim=head_cfg.out_dim,
         use_bn=head_cfg.use_bn,
         last_bn=head_cfg.last_bn,
         last_bn_affine=head_cfg.last_bn_affine,
+        last_bn_center=head_cfg.get("last_bn_center", True),
         dtype=compute_dtype(config),
         bn_axis_name=axis_name,
     )
@@ -282,6 +284,22 @@ class Method(abc.ABC):
         parameter whose `.grad` is None (SwAV's prototypes in the first epoch).
         """
         del step
+        return {}
+
+    def device_warnings(self, num_devices: int) -> list[str]:
+        """One-line warnings about this method on a mesh of `num_devices` devices (all
+        processes), logged at start-up (default: none)."""
+        del num_devices
+        return []
+
+    def late_start(self) -> dict[str, int]:
+        """Parameter subtrees whose optimizer starts late: `{path component: first step}`.
+
+        Each gets an optimizer of its own (`ssljax.optim.make_optimizer(late_start=...)`),
+        held with the parameters by `frozen` until that step, so that its first update is
+        a fresh optimizer's (Adam's bias correction from step 1), as in PyTorch where the
+        parameter had no `.grad` (DINO's last layer). Default: none.
+        """
         return {}
 
     def apply(self, params: Any, batch_stats: Any, x: Any, *, train: bool = True):

@@ -14,8 +14,12 @@ Schedules (all functions of the step, so they resume exactly):
     `loss.teacher_temp` (0.07) over `loss.warmup_teacher_temp_epochs` (30) epochs, per
     epoch as the authors' `np.linspace` does, then constant;
   - teacher EMA τ: 1 − (1 − τ_base)(cos(πk/K) + 1)/2, τ_base = `ema.tau_base` (0.996);
-  - the last (weight-normalised) layer gets no gradient during the first
-    `head.freeze_last_layer_epochs` (1) epochs.
+  - the last (weight-normalised) layer is frozen during the first
+    `head.freeze_last_layer_epochs` (1) epochs as the authors' `cancel_gradients_last_layer`
+    freezes it (`.grad = None`): no step, no weight decay, no optimizer state; it has an
+    optimizer of its own (`Method.late_start`) whose step count starts when it is
+    unfrozen, so its first AdamW steps are a fresh AdamW's (bias correction from 1), as
+    PyTorch's per-parameter state gives.
 Both the teacher temperature and τ are logged (`teacher_temp`, `tau`), with
 `embedding_std` of the student's outputs and `teacher_entropy` (mean entropy of the
 teacher's sharpened distribution: log K when uniform, 0 when one-hot — the two collapse
@@ -32,8 +36,6 @@ in Self-Supervised Vision Transformers", ICCV 2021 (arXiv:2104.14294), Algorithm
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -112,15 +114,6 @@ def build_dino_head(config, axis_name: str | None) -> models.DINOHead:
     )
 
 
-def _freeze_last_layer(params: Any, frozen: jax.Array) -> Any:
-    """`params` whose head's last layer passes no gradient while `frozen` is True."""
-    head = params["head"]
-    last = jax.tree.map(
-        lambda p: jnp.where(frozen, lax.stop_gradient(p), p), head["last_layer"]
-    )
-    return {**params, "head": {**head, "last_layer": last}}
-
-
 class DINO(EMAMethod):
     """DINO with an EMA teacher, multi-crop, centering and a teacher-temperature schedule.
 
@@ -140,7 +133,7 @@ class DINO(EMAMethod):
         **ema_defaults(0.996, "cosine"),
         "augment.preset": "dino", "augment.num_local": 8,
     }
-    ignores = ("head.last_bn", "head.last_bn_affine")
+    ignores = ("head.last_bn", "head.last_bn_affine", "head.last_bn_center")
     num_global = 2
 
     def build_model(self):
@@ -153,6 +146,17 @@ class DINO(EMAMethod):
     def init_extra(self, feature_dims):
         return {"center": jnp.zeros((1, feature_dims["proj"]), jnp.float32)}
 
+    def _freeze_steps(self) -> int:
+        return int(round(self.config.head.freeze_last_layer_epochs * self.steps_per_epoch))
+
+    def late_start(self):
+        steps = self._freeze_steps()
+        return {"last_layer": steps} if steps > 0 else {}
+
+    def frozen(self, step):
+        steps = self._freeze_steps()
+        return {"last_layer": step < steps} if steps > 0 else {}
+
     def teacher_temp(self, step: jax.Array) -> jax.Array:
         """The teacher temperature at 0-based `step` (see `teacher_temperature`)."""
         c = self.config.loss
@@ -163,11 +167,9 @@ class DINO(EMAMethod):
 
     def loss(self, params, state, views, rng):
         n, ng, step = views[0].shape[0], self.num_global, state.step
-        frozen = step < self.config.head.freeze_last_layer_epochs * self.steps_per_epoch
-        student_params = _freeze_last_layer(params, frozen)
         # Different devices draw different stochastic-depth masks.
         rng = jax.random.fold_in(rng, lax.axis_index(DATA_AXIS))
-        s_out, batch_stats = apply_model(self.model, student_params, state.batch_stats,
+        s_out, batch_stats = apply_model(self.model, params, state.batch_stats,
                                          list(views), rngs={"dropout": rng})
         students = split_crops(s_out["proj"], n, len(views))
         t_out, t_stats = self.target.apply(state.target_params, state.target_batch_stats,

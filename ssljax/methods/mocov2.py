@@ -18,13 +18,18 @@ the key encoder runs on a batch permuted across devices (`parallel.shuffle_rows`
 keys are then put back in order (`parallel.unshuffle_rows`), so that a query and its
 positive key never share BN statistics — the intra-batch "cheating" the MoCo paper
 describes (Section 3.3). With `bn="global"` both encoders use cross-device BN and no
-shuffle is needed; `bn="local"` uses per-device BN for both without shuffling.
+shuffle is needed; `bn="local"` uses per-device BN for both without shuffling. On one
+device shuffle-BN cannot separate a query from its key (one BN batch) and the program
+says so in a warning at start-up.
 
 Loss direction: one direction (query = view 1, key = view 2), as in the MoCo v2 paper
 and code. `config.symmetric=True` (an option, not the paper's recipe) adds the loss with
 the views swapped and enqueues the keys of both views (K must then be a multiple of
 twice the global batch), as the reference CIFAR-10 demo (`--symmetric`) does; it
 "behaves like 2x epochs of the asymmetric counterpart" (that demo's notes).
+
+Optimizer (the authors' `main_moco.py`): SGD with weight decay on every parameter, BN
+and biases included (`optimizer.exclude_bn_and_bias=False`, the default here).
 
 References: He et al., "Momentum Contrast for Unsupervised Visual Representation
 Learning", CVPR 2020 (arXiv:1911.05722), Algorithm 1 and Section 3.3; Chen et al.,
@@ -56,6 +61,8 @@ class MoCoV2(EMAMethod):
     name = "mocov2"
     defaults = {"head.hidden_dims": (2048,), "head.out_dim": 128, "head.use_bn": False,
                 "loss.temperature": 0.2, "queue_size": 65536, "symmetric": False,
+                # torch.optim.SGD(model.parameters(), ...): BN and biases decay too.
+                "optimizer.exclude_bn_and_bias": False,
                 **ema_defaults(0.999, "constant")}
 
     def __init__(self, config, num_classes):
@@ -66,6 +73,14 @@ class MoCoV2(EMAMethod):
         check_queue_size(self.queue_size, config.batch_size * (2 if self.symmetric else 1))
         self.temperature = float(config.loss.temperature)
         # The key encoder is the whole query network (MoCo v2 has no predictor).
+
+    def device_warnings(self, num_devices):
+        if self.shuffle_bn and num_devices == 1:
+            return ["bn=shuffle on one device permutes rows within the device, which leaves "
+                    "the key encoder's BatchNorm statistics unchanged (no protection against "
+                    "the leak of MoCo §3.3); run on several devices (--cpu_devices=N on a "
+                    "CPU) or use bn=global"]
+        return []
 
     def init_extra(self, feature_dims):
         key = jax.random.fold_in(jax.random.PRNGKey(self.config.seed), _QUEUE_SEED)

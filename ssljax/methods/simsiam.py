@@ -14,6 +14,11 @@ the output BN without affine parameters (config `head`: hidden_dims (2048, 2048)
 out_dim 2048, last_bn True, last_bn_affine False); predictor = 2048 → 512 (BN, ReLU)
 → 2048 (config `predictor`: hidden_dims (512,), last_bn False).
 
+Optimizer (the authors' `main_simsiam.py`): SGD with weight decay on every parameter,
+BatchNorm and biases included (`optimizer.exclude_bn_and_bias=False`, the default here);
+`--fix-pred-lr` is `optimizer.fixed_lr=("predictor",)` (the predictor stays at the
+initial learning rate while the rest follows the cosine).
+
 Reference: Chen and He, "Exploring Simple Siamese Representation Learning", CVPR 2021
 (arXiv:2011.10566), Algorithm 1, Section 4 and Figure 2.
 """
@@ -32,7 +37,8 @@ class SimSiam(base.Method):
 
     name = "simsiam"
     uses_predictor = True
-    defaults = {"head.hidden_dims": (2048, 2048), "head.out_dim": 2048, "head.last_bn": True,
+    defaults = {"optimizer.exclude_bn_and_bias": False,  # SGD over every parameter
+                "head.hidden_dims": (2048, 2048), "head.out_dim": 2048, "head.last_bn": True,
                 "head.last_bn_affine": False, **base.predictor_defaults(512, 2048),
                 "stop_gradient": True}
 

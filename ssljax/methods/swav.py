@@ -85,7 +85,8 @@ class SwAV(base.Method):
         "swav.queue_start_epoch": 15, "augment.num_local": 6,
         "augment.crop_scale": (0.14, 1.0), "augment.local_crop_scale": (0.05, 0.14),
     }
-    ignores = ("head.use_bn", "head.last_bn", "head.last_bn_affine")
+    ignores = ("head.use_bn", "head.last_bn", "head.last_bn_affine",
+               "head.last_bn_center")
 
     def __init__(self, config, num_classes):
         super().__init__(config, num_classes)

@@ -44,6 +44,9 @@ class MLPHead(nn.Module):
         last_bn: BatchNorm after the final Dense (SimCLR v2, SimSiam, MoCo v3).
         last_bn_affine: whether that last BN has a learned scale and bias (SimSiam's
             projector uses an affine-free one).
+        last_bn_center: with `last_bn_affine`, whether that BN also learns a bias;
+            False gives SimCLR's scale-only output BN (`BatchNormRelu(center=False)` after
+            the last `LinearLayer` of the reference `ProjectionHead`, v1 and v2).
         dtype: computation dtype; parameters stay float32, the output is float32.
         bn_axis_name: BatchNorm axis name ("data": cross-device BN; None: local BN).
     """
@@ -53,6 +56,7 @@ class MLPHead(nn.Module):
     use_bn: bool = True
     last_bn: bool = False
     last_bn_affine: bool = True
+    last_bn_center: bool = True
     dtype: Dtype = jnp.float32
     bn_axis_name: str | None = None
 
@@ -80,7 +84,7 @@ class MLPHead(nn.Module):
                      name=f"dense{last}")(x)
         if self.last_bn:
             x = norm(name=f"bn{last}", use_scale=self.last_bn_affine,
-                     use_bias=self.last_bn_affine)(x)
+                     use_bias=self.last_bn_affine and self.last_bn_center)(x)
         return x.astype(jnp.float32)
 
 
