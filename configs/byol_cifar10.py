@@ -24,9 +24,8 @@ Deviations: ResNet-18 with the CIFAR stem instead of ResNet-50, 32-px views (so 
 p 1.0 / 0.1, has a 3-tap kernel, 10% of the side, for sigma up to 2), batch 512 instead of
 4096, base lr 1.0 instead of 0.2 and tau from 0.99 instead of 0.996 (the CIFAR adaptation
 above); views not normalised by mean/std (`augment.mean`/`std` unset; the reference
-normalises); the projector's and predictor's output Linear has a bias (reference:
-bias-free); the target starts as a copy of the online network (reference: its own random
-init); optax's LARS applies the lr before the momentum (reference: after it).
+normalises); the target starts as a copy of the online network (reference: its own
+random init); optax's LARS applies the lr before the momentum (reference: after it).
 """
 
 from ssljax.config_base import pretrain_base
@@ -47,10 +46,12 @@ def get_config():
     c.head.out_dim = 256
     c.head.use_bn = True
     c.head.last_bn = False
+    c.head.last_bias = False  # haiku MLP: the output Linear has with_bias=False
     c.predictor.hidden_dims = (4096,)
     c.predictor.out_dim = 256
     c.predictor.use_bn = True
     c.predictor.last_bn = False
+    c.predictor.last_bias = False
     c.ema.tau_base = 0.99
     c.ema.schedule = "cosine"
     c.optimizer.name = "lars"

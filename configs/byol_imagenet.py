@@ -23,8 +23,7 @@ README: 74.0–74.5%).
 Deviations: random-resized crops are cut on device from the central square that the TFDS
 pipeline has already resized to 224 px (`ssljax/data/tfds_source.py`), not from the
 full-resolution image; views are not normalised by the ImageNet mean/std (`augment.mean`/
-`std` unset; the reference normalises); the projector's and predictor's output Linear has
-a bias (reference: bias-free); the target starts as a copy of the online network
+`std` unset; the reference normalises); the target starts as a copy of the online network
 (reference: its own random init); optax's LARS applies the lr before the momentum
 (reference: after it); bfloat16 compute (reference: float32). The last BN γ of each block
 starts at 0, as in the released code (its README: the paper's runs used γ = 1, with no
@@ -52,10 +51,12 @@ def get_config():
     c.head.out_dim = 256
     c.head.use_bn = True
     c.head.last_bn = False
+    c.head.last_bias = False  # haiku MLP: the output Linear has with_bias=False
     c.predictor.hidden_dims = (4096,)
     c.predictor.out_dim = 256
     c.predictor.use_bn = True
     c.predictor.last_bn = False
+    c.predictor.last_bias = False
     c.ema.tau_base = 0.996
     c.ema.schedule = "cosine"
     c.optimizer.name = "lars"

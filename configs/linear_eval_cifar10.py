@@ -7,8 +7,16 @@ Cached protocol (default): L-BFGS logistic regression on frozen features of the 
 un-augmented training images. `--config.protocol=paper`: crop (0.08, 1) + flip to 32x32
 through the frozen encoder, Nesterov SGD at batch 1024, lr 0.1·1024/256 = 0.4, cosine,
 no weight decay, 90 epochs (SimCLR, Appendix B.6 and B.9).
-Expected: within about a point of the pretraining run's own `linear_top1`
-(ResNet-18, 1000 epochs: ≈ 0.90); not yet measured with ssljax.
+Expected: within about a point of the pretraining run's own `linear_top1`; not yet
+measured with ssljax.
+
+Reference: google-research/simclr at 383d414, the README's linear-eval command
+(`--train_mode=finetune --fine_tune_after_block=4 --optimizer=momentum` (Nesterov in
+`tf2/model.py` `build_optimizer`) `--learning_rate=0.1 --weight_decay=0.0`, batch 512,
+100 epochs) and the paper's Appendix B.6 / B.9.
+Deviations: the paper protocol puts a BatchNorm without affine parameters before the
+linear layer (MoCo v3's and MAE's probe; SimCLR's `SupervisedHead` is a plain linear
+layer); batch 1024 and 90 epochs (the README's CIFAR command: 512 and 100).
 """
 
 from ssljax.config_base import linear_eval_base

@@ -11,6 +11,15 @@ would hold 1.28M features in device memory; use it with `--config.cached.optimiz
 --config.cached.batch_size=4096` on a big accelerator only.
 Expected: the SimCLR paper's ResNet-50 reaches 69.3% top-1 after 1000 pretraining epochs.
 Not yet reproduced with ssljax.
+
+Reference: google-research/simclr at 383d414, `tf2/run.py` in `--train_mode=finetune
+--fine_tune_after_block=4` (the linear head on frozen features; Nesterov momentum,
+`tf2/model.py` `build_optimizer`) and the paper's Appendix B.6 (batch 4096, lr 1.6,
+no weight decay, 90 epochs) and Table 6 (69.3%).
+Deviations: a BatchNorm without affine parameters before the linear layer (MoCo v3's
+and MAE's probe; SimCLR's `SupervisedHead` is a plain linear layer); for DINO and
+MoCo v3 ViTs the features are the final CLS token (DINO's `eval_linear.py` concatenates
+the last 4 blocks' CLS tokens for ViT-S).
 """
 
 from ssljax.config_base import linear_eval_base

@@ -23,8 +23,7 @@ Deviations: ResNet-18 with the CIFAR stem instead of ResNet-50, 32-px views (so 
 p 1.0 / 0.1, has a 3-tap kernel, 10% of the side, for sigma up to 2), batch 512 instead of
 4096, temperature 0.2 instead of 1.0 and momentum from 0.99 instead of 0.996 (the CIFAR
 adaptation above); views not normalised by mean/std (`augment.mean`/`std` unset; the
-reference normalises); the predictor's output Linear has a bias (reference: every Linear
-bias-free); optax's LARS applies the lr before the momentum (reference: after it).
+reference normalises); optax's LARS applies the lr before the momentum (reference: after it).
 """
 
 from ssljax.config_base import pretrain_base
@@ -51,6 +50,7 @@ def get_config():
     c.predictor.out_dim = 256
     c.predictor.use_bn = True
     c.predictor.last_bn = False
+    c.predictor.last_bias = False  # moco/builder.py _build_mlp: every Linear bias=False
     c.loss.temperature = 0.2
     c.ema.tau_base = 0.99
     c.ema.schedule = "cosine"

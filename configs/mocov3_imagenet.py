@@ -2,8 +2,8 @@
 
 ResNet-50 (reference CONFIG.md, 1000-epoch setup): BYOL's asymmetric augmentations with
 minimum crop area 0.2; projector 2048 → 4096 → 256 and predictor 256 → 4096 → 256,
-Linear layers bias-free where BN follows (projector output BN without affine, predictor
-without output BN); momentum 0.996 → 1 (cosine); temperature 1.0; LARS (BN parameters
+every Linear layer bias-free (projector output BN without affine, predictor without
+output BN); momentum 0.996 → 1 (cosine); temperature 1.0; LARS (BN parameters
 and biases excluded) with base lr 0.3 scaled linearly (4.8 at batch 4096), 10 warm-up
 epochs then cosine, weight decay 1.5e-6; global BatchNorm; batch 4096; 1000 epochs. The
 100-epoch setup uses base lr 0.6, weight decay 1e-6 and momentum 0.99:
@@ -29,8 +29,7 @@ Deviations: random-resized crops are cut on device from the central square that 
 pipeline has already resized to 224 px (`ssljax/data/tfds_source.py`), not from the
 full-resolution image; views are not normalised by the ImageNet mean/std (`augment.mean`/
 `std` unset; the reference normalises); bfloat16 compute (reference: float16 autocast).
-ResNet-50: the predictor's output Linear has a bias (reference: every Linear bias-free);
-optax's LARS applies the lr before the momentum (reference: after it). ViT: ssljax's ViT
+ResNet-50: optax's LARS applies the lr before the momentum (reference: after it). ViT: ssljax's ViT
 learns its position embeddings (the reference fixes 2-D sin-cos ones); ssljax's
 `vit_small` has 6 heads (the reference's ViT-Small has 12).
 """
@@ -62,6 +61,7 @@ def get_config(encoder=None):
     c.predictor.hidden_dims = (4096,)
     c.predictor.out_dim = 256
     c.predictor.use_bn = True
+    c.predictor.last_bias = False  # moco/builder.py _build_mlp: every Linear bias=False
     c.ema.schedule = "cosine"
     c.eval.max_train_examples = 100000
     c.eval.max_eval_examples = 50000

@@ -17,12 +17,10 @@ numbers come from this PyTorch code (google-research `supcon/README.md`). Expect
 README's 96.0% CIFAR-10 top-1 for ResNet-50 (cross-entropy 95.0%); solo-learn's ResNet-18
 row is 93.82%. Not reproduced with ssljax.
 Deviations: the MoCo v2 preset blurs with p 0.5 (the reference has no blur) and does not
-normalise per channel (the reference does); the projector has BN after its hidden layer
-(the reference's head is Linear-ReLU-Linear); no warm-up and a cosine to 0 (the
-reference: 10 warm-up epochs from lr 0.01, forced for batch > 256, then a per-epoch cosine
-to 0.5·0.1³ = 5e-4); BN parameters and biases get no weight decay
-(`optim.SGD(model.parameters())` decays all); BN statistics over the global batch (the
-reference wraps the encoder in `DataParallel`: per-GPU BN).
+normalise per channel (the reference does); the 10 warm-up epochs (forced for batch > 256)
+start at lr 0 (the reference's at 0.01) and the cosine to 0.5·0.1³ = 5e-4 is per step
+(the reference's per epoch); BN statistics over the global batch (the reference wraps the
+encoder in `DataParallel`: per-GPU BN).
 """
 
 from ssljax.config_base import pretrain_base
@@ -42,11 +40,14 @@ def get_config():
     c.augment.preset = "mocov2"
     c.head.hidden_dims = (2048,)
     c.head.out_dim = 128
+    c.head.use_bn = False  # networks/resnet_big.py: Linear-ReLU-Linear
     c.loss.temperature = 0.1
     c.loss.base_temperature = 0.07
     c.optimizer.name = "sgd"
     c.optimizer.base_lr = 0.125
-    c.optimizer.warmup_epochs = 0
+    c.optimizer.warmup_epochs = 10  # --warm, forced for batch > 256
+    c.optimizer.end_lr = 5e-4  # 0.5 · 0.1³
     c.optimizer.weight_decay = 1e-4
+    c.optimizer.exclude_bn_and_bias = False  # optim.SGD(model.parameters(), ...)
     c.optimizer.momentum = 0.9
     return c

@@ -16,10 +16,7 @@ ccc94ce); Khosla et al., "Supervised Contrastive Learning", NeurIPS 2020
 (`supcon/README.md`). Expected: the abstract reports 81.4% top-1 for ResNet-200; the
 ResNet-50 number of the paper's table was not verified here. Not reproduced with ssljax.
 Deviations: SimCLR's augmentations instead of AutoAugment (`--augmentation_magnitude=1.0`;
-not implemented in ssljax); the reference multiplies the loss by the temperature
-(`scale_by_temperature=True`, i.e. a base temperature of 1), here `loss.base_temperature`
-0.1 leaves it unscaled, so the gradient is 10× larger and LARS's weight decay relatively
-10× weaker; the reference L2-normalises the encoder output before the projection
+not implemented in ssljax); the reference L2-normalises the encoder output before the projection
 (`normalize_embedding=True`); it decays biases too (`use_bias_weight_decay=True`), here
 biases and BN parameters are excluded.
 """
@@ -47,7 +44,7 @@ def get_config():
     c.head.out_dim = 128
     c.head.use_bn = False
     c.loss.temperature = 0.1
-    c.loss.base_temperature = 0.1
+    c.loss.base_temperature = 1.0  # scale_by_temperature=True: the loss × τ
     c.optimizer.name = "lars"
     c.optimizer.base_lr = 0.4
     c.optimizer.warmup_epochs = 12

@@ -17,10 +17,7 @@ al., SwAV, NeurIPS 2020 (arXiv:2006.09882). Expected: 75.3% ImageNet linear top-
 epochs, batch 4096, 2×224 + 6×96: the README's model table; the paper's Table 1 row was
 not re-checked here); 74.3% for the 400-epoch batch-256 recipe with a queue of 3840. Not
 reproduced with ssljax.
-Deviations: the warm-up starts at lr 0 (reference `--start_warmup 0.3`); the reference's
-SGD + LARC (trust 1e-3, `clip=False`, like optax's LARS) decays and LARS-adapts every
-parameter, BN parameters and biases included (`model.parameters()` in one group), while
-`optimizer.exclude_bn_and_bias` (True) keeps them out here; BN statistics span the whole
+Deviations: the warm-up starts at lr 0 (reference `--start_warmup 0.3`); BN statistics span the whole
 batch of 4096 (reference: apex SyncBN in groups of `--syncbn_process_group_size` 8 GPUs,
 i.e. 512 images).
 """
@@ -59,4 +56,6 @@ def get_config():
     c.optimizer.end_lr = 0.0048
     c.optimizer.warmup_epochs = 10
     c.optimizer.weight_decay = 1e-6
+    # SGD(model.parameters()) + LARC: BN parameters and biases decay and adapt too.
+    c.optimizer.exclude_bn_and_bias = False
     return c

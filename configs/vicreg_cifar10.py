@@ -22,9 +22,8 @@ views).
 Deviations: ResNet-18 with the CIFAR stem instead of ResNet-50, expander 2048 wide instead
 of 8192, 32-px views (so the blur, p 1.0 / 0.1, has a 3-tap kernel, 10% of the side, for
 sigma up to 2), batch 512 instead of 2048 (the CIFAR adaptation above); views not
-normalised by mean/std (`augment.mean`/`std` unset; the reference normalises); the
-expander's last Linear has a bias (reference: `bias=False`); optax's LARS applies the lr
-before the momentum (reference: after it).
+normalised by mean/std (`augment.mean`/`std` unset; the reference normalises); optax's
+LARS applies the lr before the momentum (reference: after it).
 """
 
 from ssljax.config_base import pretrain_base
@@ -46,6 +45,7 @@ def get_config():
     c.head.out_dim = 2048
     c.head.use_bn = True
     c.head.last_bn = False
+    c.head.last_bias = False  # the expander's last nn.Linear(..., bias=False)
     c.loss.sim_coeff = 25.0
     c.loss.std_coeff = 25.0
     c.loss.cov_coeff = 1.0

@@ -22,9 +22,8 @@ Deviations: random-resized crops are cut on device from
 the central square that the TFDS pipeline has already resized to 224 px
 (`ssljax/data/tfds_source.py`), not from the full-resolution image; views are not
 normalised by the ImageNet mean/std (`augment.mean`/`std` unset; the reference
-normalises); the expander's last Linear has a bias (reference: `bias=False`); optax's LARS
-applies the lr before the momentum (reference: after it); bfloat16 compute (reference:
-float16 autocast).
+normalises); optax's LARS applies the lr before the momentum (reference: after it);
+bfloat16 compute (reference: float16 autocast).
 """
 
 from ssljax.config_base import pretrain_base
@@ -49,6 +48,7 @@ def get_config():
     c.head.out_dim = 8192
     c.head.use_bn = True
     c.head.last_bn = False
+    c.head.last_bias = False  # the expander's last nn.Linear(..., bias=False)
     c.loss.sim_coeff = 25.0
     c.loss.std_coeff = 25.0
     c.loss.cov_coeff = 1.0

@@ -89,7 +89,7 @@ def _common_pretrain() -> ml_collections.ConfigDict:
     # schema takes from the encoder module named by `encoder.name`.
     c.encoder = _block(name="small_cnn", dtype="float32")  # dtype: float32 | bfloat16
     c.head = _block(hidden_dims=(512,), out_dim=128, use_bn=True, last_bn=False,
-                    last_bn_affine=True, last_bn_center=True)
+                    last_bn_affine=True, last_bn_center=True, last_bias=True)
     c.loss = ml_collections.ConfigDict()  # the method's own keys (Method.defaults)
     c.optimizer = optimizer_block()
     c.probe = _block(learning_rate=1e-3)

@@ -92,3 +92,20 @@ def test_digits_config_step_traces_and_logs_embedding_std(path):
     assert "embedding_std" in metrics, sorted(metrics)
     assert metrics["embedding_std"].shape == ()
     assert data.dataset_info(config.dataset).num_classes == 10
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(REPO)) for p in
+                                        [*REPO.glob("configs/*_cifar10.py"),
+                                         *REPO.glob("configs/*_imagenet.py")]))
+def test_paper_config_names_its_reference_and_deviations(path):
+    """Every paper recipe says which code it follows and what still differs (issue 18)."""
+    doc = ast.get_docstring(ast.parse((REPO / path).read_text())) or ""
+    lines = doc.splitlines()
+    refs = [line for line in lines if line.startswith("Reference:")]
+    devs = [line for line in lines if line.startswith("Deviations:")]
+    assert len(refs) == 1 and len(devs) == 1, f"{path}: needs one 'Reference:' and one " \
+                                              "'Deviations:' line"
+    ref = doc[doc.index("Reference:"):doc.index("Deviations:")]
+    # The code it follows, at a commit (a 7-hex-digit abbreviation at least).
+    assert re.search(r"\b[0-9a-f]{7,40}\b", ref), f"{path}: the Reference names no commit"
+    assert len(doc[doc.index("Deviations:") + len("Deviations:"):].strip()) > 3, path

@@ -101,7 +101,7 @@ def build_head(
     head_cfg: ml_collections.ConfigDict, config: ml_collections.ConfigDict, axis_name: str | None
 ) -> nn.Module:
     """An `MLPHead` from a config block: hidden_dims, out_dim, use_bn, last_bn, last_bn_affine,
-    last_bn_center."""
+    last_bn_center, last_bias."""
     return models.MLPHead(
         hidden_dims=tuple(head_cfg.hidden_dims),
         out_dim=head_cfg.out_dim,
@@ -109,6 +109,7 @@ def build_head(
         last_bn=head_cfg.last_bn,
         last_bn_affine=head_cfg.last_bn_affine,
         last_bn_center=head_cfg.get("last_bn_center", True),
+        last_bias=head_cfg.get("last_bias", True),
         dtype=compute_dtype(config),
         bn_axis_name=axis_name,
     )
@@ -129,7 +130,7 @@ def predictor_defaults(hidden: int, out: int, *, last_bn: bool = False,
     """`Method.defaults` entries of a `predictor` block (an `MLPHead`)."""
     return {"predictor.hidden_dims": (hidden,), "predictor.out_dim": out,
             "predictor.use_bn": True, "predictor.last_bn": last_bn,
-            "predictor.last_bn_affine": last_bn_affine}
+            "predictor.last_bn_affine": last_bn_affine, "predictor.last_bias": True}
 
 
 def view_specs(config: ml_collections.ConfigDict, image_size: int) -> tuple[augment.ViewSpec, ...]:

@@ -133,7 +133,8 @@ class DINO(EMAMethod):
         **ema_defaults(0.996, "cosine"),
         "augment.preset": "dino", "augment.num_local": 8,
     }
-    ignores = ("head.last_bn", "head.last_bn_affine", "head.last_bn_center")
+    ignores = ("head.last_bn", "head.last_bn_affine", "head.last_bn_center",
+               "head.last_bias")
     num_global = 2
 
     def build_model(self):

@@ -12,7 +12,9 @@ where each query is contrasted against the keys of the whole global batch
 
 Heads as the reference code: every Linear is bias-free and followed by BN (the last one
 without affine parameters, `last_bn_affine=False`), hidden layers 4096, output 256.
-ResNet: 2-layer projector (hidden (4096,)) and 2-layer predictor without the final BN;
+ResNet: 2-layer projector (hidden (4096,)) and 2-layer predictor without the final BN,
+whose last Linear is bias-free with `predictor.last_bias=False` (the paper configs; the
+digits recipe keeps the bias it was measured with);
 ViT: 3-layer projector (hidden (4096, 4096)) and a predictor ending in BN. The paper's
 text describes a 3-layer projector; the released ResNet recipe uses 2 (configs follow
 the code). For ViTs, `optimizer.freeze=("patch_embed",)` keeps the random patch

@@ -86,7 +86,7 @@ class SwAV(base.Method):
         "augment.crop_scale": (0.14, 1.0), "augment.local_crop_scale": (0.05, 0.14),
     }
     ignores = ("head.use_bn", "head.last_bn", "head.last_bn_affine",
-               "head.last_bn_center")
+               "head.last_bn_center", "head.last_bias")
 
     def __init__(self, config, num_classes):
         super().__init__(config, num_classes)

@@ -47,6 +47,9 @@ class MLPHead(nn.Module):
         last_bn_center: with `last_bn_affine`, whether that BN also learns a bias;
             False gives SimCLR's scale-only output BN (`BatchNormRelu(center=False)` after
             the last `LinearLayer` of the reference `ProjectionHead`, v1 and v2).
+        last_bias: without `last_bn`, whether the final Dense has a bias; False as
+            BYOL's haiku MLP (`with_bias=False`), VICReg's expander and MoCo v3's
+            `_build_mlp` (`bias=False`).
         dtype: computation dtype; parameters stay float32, the output is float32.
         bn_axis_name: BatchNorm axis name ("data": cross-device BN; None: local BN).
     """
@@ -57,6 +60,7 @@ class MLPHead(nn.Module):
     last_bn: bool = False
     last_bn_affine: bool = True
     last_bn_center: bool = True
+    last_bias: bool = True
     dtype: Dtype = jnp.float32
     bn_axis_name: str | None = None
 
@@ -80,8 +84,8 @@ class MLPHead(nn.Module):
                 x = norm(name=f"bn{i}")(x)
             x = nn.relu(x)
         last = len(self.hidden_dims)
-        x = nn.Dense(self.out_dim, use_bias=not self.last_bn, dtype=self.dtype,
-                     name=f"dense{last}")(x)
+        x = nn.Dense(self.out_dim, use_bias=self.last_bias and not self.last_bn,
+                     dtype=self.dtype, name=f"dense{last}")(x)
         if self.last_bn:
             x = norm(name=f"bn{last}", use_scale=self.last_bn_affine,
                      use_bias=self.last_bn_affine and self.last_bn_center)(x)
