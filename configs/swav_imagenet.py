@@ -17,9 +17,9 @@ al., SwAV, NeurIPS 2020 (arXiv:2006.09882). Expected: 75.3% ImageNet linear top-
 epochs, batch 4096, 2×224 + 6×96: the README's model table; the paper's Table 1 row was
 not re-checked here); 74.3% for the 400-epoch batch-256 recipe with a queue of 3840. Not
 reproduced with ssljax.
-Deviations: the warm-up starts at lr 0 (reference `--start_warmup 0.3`); BN statistics span the whole
-batch of 4096 (reference: apex SyncBN in groups of `--syncbn_process_group_size` 8 GPUs,
-i.e. 512 images).
+Deviations: the warm-up starts at lr 0 (reference `--start_warmup 0.3`); BN statistics
+span the whole batch of 4096 (reference: apex SyncBN in groups of
+`--syncbn_process_group_size` 8 GPUs, i.e. 512 images).
 """
 
 from ssljax.config_base import pretrain_base
