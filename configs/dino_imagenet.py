@@ -18,9 +18,11 @@ Reference: facebookresearch/dino at 7c446df, `main_dino.py` (defaults and the RE
 commands), `utils.py` (`cosine_scheduler`, `clip_gradients`, `cancel_gradients_last_layer`,
 `get_params_groups`), `eval_knn.py`; the paper's Table 2 (ViT-S/16 linear 77.0%, k-NN
 74.5% at 800 epochs).
-Deviations: the linear probe at the end of pretraining reads the final CLS token only
-(the authors' `eval_linear.py` concatenates the CLS tokens of the last 4 blocks for
-ViT-S); batch 1024 and 10 local crops are the paper's ViT-S setting, not the README's
+The kNN and linear probe at the end of pretraining read, as DINO's `eval_linear.py` does
+for ViT-S, the CLS tokens of the last 4 blocks (`eval.vit_features="cls_last4"`; for a
+separate `linear_eval`, `--config.encoder.features=cls_last4`).
+Deviations: the end-of-pretraining linear probe is L-BFGS on un-augmented features
+(DINO's `eval_linear.py` trains 100 epochs of SGD on augmented crops); batch 1024 and 10 local crops are the paper's ViT-S setting, not the README's
 100-epoch command (batch 512, 8 local crops, teacher temperature 0.04).
 
     python -m ssljax.pretrain --config=configs/dino_imagenet.py --workdir=gs://.../dino_vits16
@@ -95,6 +97,7 @@ def get_config(encoder=None):
         c.optimizer.warmup_epochs = 10
         c.optimizer.weight_decay = 0.04
         c.optimizer.weight_decay_end = 0.4
+        c.eval.vit_features = "cls_last4"  # eval_linear.py --n_last_blocks 4 (ViT-S)
     else:
         c.batch_size = 512
         c.bn = "global"  # the authors synchronise BatchNorm across GPUs

@@ -16,10 +16,10 @@ Reference: google-research/simclr at 383d414, `tf2/run.py` in `--train_mode=fine
 --fine_tune_after_block=4` (the linear head on frozen features; Nesterov momentum,
 `tf2/model.py` `build_optimizer`) and the paper's Appendix B.6 (batch 4096, lr 1.6,
 no weight decay, 90 epochs) and Table 6 (69.3%).
+For a DINO ViT-S, `--config.encoder.features=cls_last4` reads the last 4 blocks' CLS
+tokens as DINO's `eval_linear.py` does (`cls_avgpool` for its ViT-B protocol).
 Deviations: a BatchNorm without affine parameters before the linear layer (MoCo v3's
-and MAE's probe; SimCLR's `SupervisedHead` is a plain linear layer); for DINO and
-MoCo v3 ViTs the features are the final CLS token (DINO's `eval_linear.py` concatenates
-the last 4 blocks' CLS tokens for ViT-S).
+and MAE's probe; SimCLR's `SupervisedHead` is a plain linear layer).
 """
 
 from ssljax.config_base import linear_eval_base

@@ -95,6 +95,7 @@ def _common_pretrain() -> ml_collections.ConfigDict:
     c.probe = _block(learning_rate=1e-3)
     c.eval = _block(
         encoder="online",  # online | target (the EMA network: DINO's teacher)
+        vit_features="",  # ViTs: "" (as trained) | cls | cls_last4 | cls_avgpool (DINO)
         knn_k=200,
         knn_temperature=0.07,
         linear_epochs=100,  # L-BFGS iterations of the final linear probe
@@ -174,7 +175,7 @@ def _eval_common() -> ml_collections.ConfigDict:
     c.image_size = 0  # 0 = the checkpoint's view size (the dataset's for scratch)
     # Empty values mean "the checkpoint's"; a set value must match it. Encoder attributes
     # (e.g. stem) may be added the same way.
-    c.encoder = _block(name="", dtype="")
+    c.encoder = _block(name="", dtype="", features="")  # features: ViT tokens (cls_last4...)
     c.dataset = dataset_block("")  # name "" = the pretraining run's dataset
     c.batch_size = 256
     c.num_epochs = 90

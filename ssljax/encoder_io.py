@@ -137,11 +137,17 @@ def _as_tuple(v: Any) -> tuple[float, ...] | None:
     return None if v is None else tuple(np.atleast_1d(v).tolist())
 
 
+_RUNTIME_KEYS = ("dtype", "features")  # encoder keys that may differ from the checkpoint's
+
+
 def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -> EncoderSource:
     """Reads `config.init_from` and checks `config.encoder` against the checkpoint.
 
-    Every non-empty key of `config.encoder` except `dtype` (e.g. `encoder.name`) must
-    equal the pretraining run's value; empty values mean "the checkpoint's".
+    Every non-empty key of `config.encoder` except `dtype` and `features` (e.g.
+    `encoder.name`) must equal the pretraining run's value; empty values mean "the
+    checkpoint's". `dtype` and `features` (a ViT's output tokens, `ssljax.models.ViT`:
+    `cls_last4` is DINO's ViT-S linear probe) change how the saved encoder runs, not
+    what it holds.
 
     Raises:
       CheckpointError: `init_from` is missing, not a pretraining workdir, or its encoder
@@ -167,13 +173,19 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
     for key, value in own.items():
         theirs = saved[key] if key in saved else _default_attribute(saved["name"], key)
         same = json.loads(json.dumps(theirs)) == json.loads(json.dumps(value))
-        if key != "dtype" and not same:
+        if key not in _RUNTIME_KEYS and not same:
             raise CheckpointError(
                 f"init_from={config.init_from} holds a {saved['name']!r} encoder with "
                 f"{key}={theirs!r}, but this config sets encoder.{key}={value!r}; set "
                 f"--config.encoder.{key}= (empty: use the checkpoint's) or pick a matching "
                 "checkpoint")
     enc_cfg = {**saved, "dtype": own.get("dtype", saved.get("dtype", "float32"))}
+    if "features" in own:
+        if not isinstance(models.get_encoder(saved["name"]), models.ViT):
+            raise ConfigError(f"encoder.features={own['features']!r} applies to ViT encoders; "
+                              f"{config.init_from} holds a {saved['name']!r}; set "
+                              "--config.encoder.features=")
+        enc_cfg["features"] = own["features"]
     view = spec.get("eval_view") or {}
     shape = spec.get("input_shape") or [0, 0, 0]
     channels = int(shape[2]) if len(shape) == 3 else None

@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from ssljax import augment, parallel
+from ssljax import augment, models, parallel
 from ssljax.errors import ConfigError
 from ssljax.evaluate import features, health, knn, linear
 
@@ -35,6 +35,8 @@ def eval_encoder(config: ml_collections.ConfigDict, method: Any) -> str:
     Raises:
       ConfigError: an unknown value, or "target" for a method without an EMA target.
     """
+    if config.eval.get("vit_features", ""):
+        eval_module(config, method)  # checks eval.vit_features up front
     choice = config.eval.encoder or "online"
     if choice not in EVAL_ENCODERS:
         raise ConfigError(f"eval.encoder={choice!r} must be one of {', '.join(EVAL_ENCODERS)}")
@@ -42,6 +44,29 @@ def eval_encoder(config: ml_collections.ConfigDict, method: Any) -> str:
         raise ConfigError(
             f"eval.encoder=target but {method.name} has no EMA target; use eval.encoder=online")
     return choice
+
+
+def eval_module(config: ml_collections.ConfigDict, method: Any) -> Any:
+    """The encoder module the evaluation runs: the method's, with `eval.vit_features`.
+
+    `eval.vit_features` ("" = as trained; "cls", "cls_last4", "cls_avgpool") picks which
+    ViT tokens the kNN and linear probe read (`ssljax.models.ViT.features`; DINO's linear
+    evaluation of ViT-S/16 reads the last 4 blocks' CLS tokens).
+
+    Raises:
+      ConfigError: `eval.vit_features` set for an encoder that is not a ViT, or unknown.
+    """
+    choice = config.eval.get("vit_features", "")
+    if not choice:
+        return method.model.encoder
+    encoder = method.model.encoder
+    if not isinstance(encoder, models.ViT):
+        raise ConfigError(f"eval.vit_features={choice!r} applies to ViT encoders, not "
+                          f"{config.encoder.name}; set --config.eval.vit_features=")
+    if choice not in models.VIT_FEATURES:
+        raise ConfigError(f"eval.vit_features={choice!r} must be one of "
+                          f"{', '.join(models.VIT_FEATURES)}")
+    return encoder.clone(features=choice)
 
 
 def eval_variables(state: Any, encoder: str) -> tuple[Any, Any]:
@@ -92,7 +117,7 @@ def evaluate_representation(
     params, stats = eval_variables(state, eval_encoder(config, method))
     variables = {"encoder": {"params": params["encoder"],
                              "batch_stats": (stats or {}).get("encoder", {})}}
-    forward = features.make_forward(method.model.encoder, view)
+    forward = features.make_forward(eval_module(config, method), view)
     tr = features.split_outputs(forward, variables, ds, ds.train_split, mesh,
                                 batch_size=ev.batch_size, max_examples=ev.max_train_examples)
     te = features.split_outputs(forward, variables, ds, ds.eval_split, mesh,

@@ -390,3 +390,34 @@ def test_dino_head():
     grads = jax.jit(jax.grad(lambda p: jnp.sum(free.apply(
         {**fv, "params": p}, jnp.zeros((4, 12)), train=False))))(fv["params"])
     assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+
+
+# ---------------------------------------------------------------- ViT evaluation features
+
+
+def test_vit_features_are_dinos_intermediate_cls_tokens_and_avgpool():
+    """`cls_last4` = the CLS tokens of the last 4 blocks, each through the final LayerNorm
+    (DINO's `get_intermediate_layers`); a ViT truncated to k blocks with the same weights
+    gives the k-th of them as its own CLS feature. `cls_avgpool` interleaves the CLS token
+    and the mean patch token as DINO's `cat(..., -1).reshape` does."""
+    vit = functools.partial(models.ViT, dim=16, num_heads=2, patch_size=8)
+    x = jax.random.uniform(jax.random.key(1), (3, 16, 16, 3))
+    variables = vit(depth=4).init(jax.random.key(0), x, train=False)
+    last4 = vit(depth=4, features="cls_last4").apply(variables, x, train=False)
+    assert last4.shape == (3, 64) and vit(depth=4, features="cls_last4").feature_dim == 64
+    for k in range(1, 5):
+        params = {n: p for n, p in variables["params"].items()
+                  if not n.startswith("block") or int(n[5:]) < k}
+        cls_k = vit(depth=k).apply({"params": params}, x, train=False)
+        np.testing.assert_allclose(last4[:, 16 * (k - 1):16 * k], cls_k, rtol=1e-5, atol=1e-6)
+    pooled, inter = vit(depth=4, features="cls_avgpool").apply(
+        variables, x, train=False, capture_intermediates=True)
+    tokens = inter["intermediates"]["norm"]["__call__"][0]  # [N, 1 + patches, D]
+    assert pooled.shape == (3, 32)
+    np.testing.assert_allclose(pooled[:, 0::2], tokens[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(pooled[:, 1::2], tokens[:, 1:].mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(pooled[:, 0::2], last4[:, 48:], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="needs 4 blocks"):
+        vit(depth=2, features="cls_last4").init(jax.random.key(0), x, train=False)
+    with pytest.raises(ValueError, match="must be one of cls, cls_last4, cls_avgpool"):
+        vit(depth=2, features="patch").init(jax.random.key(0), x, train=False)

@@ -39,3 +39,23 @@ def test_target_subtrees_replace_the_online_ones():
     params, stats = eval_variables(state, "target")
     assert params == {"encoder": "ema_enc", "projector": "ema_proj", "predictor": "pred"}
     assert stats == {"encoder": "ema_bn", "predictor": "pred_bn"}
+
+
+def test_vit_features_change_the_evaluated_tokens_of_vits_only():
+    from ssljax import models  # noqa: PLC0415
+    from ssljax.pretrain_eval import eval_module  # noqa: PLC0415
+
+    def config(choice, name):
+        return ml_collections.ConfigDict({"eval": {"encoder": "", "vit_features": choice},
+                                          "encoder": {"name": name}})
+
+    vit = types.SimpleNamespace(name="dino", has_target=True, model=types.SimpleNamespace(
+        encoder=models.get_encoder("vit_small")))
+    cnn = types.SimpleNamespace(name="dino", has_target=True, model=types.SimpleNamespace(
+        encoder=models.get_encoder("small_cnn")))
+    assert eval_module(config("", "vit_small"), vit) is vit.model.encoder
+    assert eval_module(config("cls_last4", "vit_small"), vit).feature_dim == 4 * 384
+    with pytest.raises(ConfigError, match="applies to ViT encoders, not small_cnn"):
+        eval_encoder(config("cls_last4", "small_cnn"), cnn)  # checked before any training
+    with pytest.raises(ConfigError, match="must be one of cls, cls_last4, cls_avgpool"):
+        eval_module(config("patches", "vit_small"), vit)

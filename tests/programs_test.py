@@ -155,3 +155,13 @@ def test_an_encoder_of_another_shape_is_a_mismatch(pretrained, tmp_path):
     with pytest.raises(SSLJaxError, match=r"does not match this config's encoder \(.* is "
                                           r"\[.*\] there and \[.*\] here\)"):
         encoder_io.restore_encoder(pretrained / "encoder", dict(abstract))
+
+
+def test_encoder_features_may_differ_from_the_checkpoint_only_on_a_vit(pretrained):
+    from ssljax import encoder_io  # noqa: PLC0415
+    from ssljax.errors import ConfigError  # noqa: PLC0415
+
+    config = _load("linear_eval_mnist", init_from=str(pretrained), encoder__features="cls_last4")
+    with pytest.raises(ConfigError, match=r"encoder.features='cls_last4' applies to ViT encoders;"
+                                          r" .* holds a 'small_cnn'"):
+        encoder_io.resolve_encoder(config, allow_scratch=False)

@@ -32,6 +32,7 @@ from ssljax.models.resnet import (
     batch_norm,
 )
 from ssljax.models.small_cnn import SmallCNN
+from ssljax.models.vit import FEATURES as VIT_FEATURES
 from ssljax.models.vit import ViT, interpolate_pos_embed, vit_base, vit_small, vit_test, vit_tiny
 from ssljax.registry import Registry
 
@@ -48,6 +49,7 @@ __all__ = [
     "ResNet34",
     "ResNet50",
     "SmallCNN",
+    "VIT_FEATURES",
     "ViT",
     "WeightNormDense",
     "batch_norm",

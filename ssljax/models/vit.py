@@ -120,8 +120,11 @@ def interpolate_pos_embed(pos_embed: jnp.ndarray, grid: tuple[int, int]) -> jnp.
     return jnp.concatenate([cls_pos, patch_pos], axis=1)
 
 
+FEATURES = ("cls", "cls_last4", "cls_avgpool")
+
+
 class ViT(nn.Module):
-    """Vision Transformer encoder; features are the final-LayerNorm CLS token.
+    """Vision Transformer encoder; features are the final-LayerNorm CLS token (by default).
 
     Attributes:
         dim: token dimension D.
@@ -134,6 +137,14 @@ class ViT(nn.Module):
         drop_path_rate: stochastic depth, increasing linearly over the blocks to this
             rate (needs a "dropout" PRNG stream when training).
         dtype: computation dtype; parameters stay float32.
+        features: what the encoder outputs, as DINO's `eval_linear.py` reads a ViT:
+            "cls" (the final CLS token, [N, D]); "cls_last4" (the CLS tokens of the last
+            4 blocks, each through the final LayerNorm, concatenated: [N, 4D], DINO's
+            ViT-S/16 probe, `--n_last_blocks 4`); "cls_avgpool" (the final CLS token and
+            the mean of the final patch tokens, interleaved as DINO's `reshape` leaves
+            them: [N, 2D], its ViT-B probe, `--n_last_blocks 1 --avgpool_patchtokens`).
+            DINO's code cannot combine 4 blocks with the average pool (its
+            `torch.cat` needs n = 1), so neither does this.
     """
 
     dim: int
@@ -144,11 +155,12 @@ class ViT(nn.Module):
     img_size: int | None = None
     drop_path_rate: float = 0.0
     dtype: Dtype = jnp.float32
+    features: str = "cls"
 
     @property
     def feature_dim(self) -> int:
-        """Size D of the output features."""
-        return self.dim
+        """Size of the output features: D, 4D (`cls_last4`) or 2D (`cls_avgpool`)."""
+        return self.dim * {"cls_last4": 4, "cls_avgpool": 2}.get(self.features, 1)
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
@@ -163,6 +175,10 @@ class ViT(nn.Module):
         """
         if x.ndim != 4:
             raise ValueError(f"ViT expects NHWC images [N, H, W, C], got shape {x.shape}")
+        if self.features not in FEATURES:
+            raise ValueError(f"ViT features={self.features!r} must be one of {', '.join(FEATURES)}")
+        if self.features == "cls_last4" and self.depth < 4:
+            raise ValueError(f"ViT features='cls_last4' needs 4 blocks, this ViT has {self.depth}")
         n, h, w, _ = x.shape
         p = self.patch_size
         if h % p or w % p:
@@ -192,12 +208,20 @@ class ViT(nn.Module):
         pos = self.param("pos_embed", dense_init, pos_shape)
         x = x + interpolate_pos_embed(pos, grid).astype(x.dtype)
 
+        norm = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm")
+        last = 4 if self.features == "cls_last4" else 1
+        outputs = []
         for i in range(self.depth):
             rate = self.drop_path_rate * i / max(self.depth - 1, 1)
             x = EncoderBlock(self.num_heads, self.mlp_ratio, rate, dtype=self.dtype,
                              name=f"block{i}")(x, train)
-        x = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm")(x)
-        return x[:, 0].astype(jnp.float32)
+            if self.depth - i <= last:  # DINO's get_intermediate_layers: norm of each
+                outputs.append(norm(x))
+        if self.features == "cls_avgpool":
+            y = outputs[-1]
+            pooled = jnp.stack([y[:, 0], jnp.mean(y[:, 1:], axis=1)], axis=-1)  # [N, D, 2]
+            return pooled.reshape(n, 2 * self.dim).astype(jnp.float32)
+        return jnp.concatenate([y[:, 0] for y in outputs], axis=-1).astype(jnp.float32)
 
 
 def vit_test(**kwargs: Any) -> ViT:
