@@ -22,8 +22,9 @@ The kNN and linear probe at the end of pretraining read, as DINO's `eval_linear.
 for ViT-S, the CLS tokens of the last 4 blocks (`eval.vit_features="cls_last4"`; for a
 separate `linear_eval`, `--config.encoder.features=cls_last4`).
 Deviations: the end-of-pretraining linear probe is L-BFGS on un-augmented features
-(DINO's `eval_linear.py` trains 100 epochs of SGD on augmented crops); batch 1024 and 10 local crops are the paper's ViT-S setting, not the README's
-100-epoch command (batch 512, 8 local crops, teacher temperature 0.04).
+(DINO's `eval_linear.py` trains 100 epochs of SGD on augmented crops); batch 1024 and
+10 local crops are the paper's ViT-S setting, not the README's 100-epoch command (batch
+512, 8 local crops, teacher temperature 0.04).
 
     python -m ssljax.pretrain --config=configs/dino_imagenet.py --workdir=gs://.../dino_vits16
 
