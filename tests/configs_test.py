@@ -109,3 +109,35 @@ def test_paper_config_names_its_reference_and_deviations(path):
     # The code it follows, at a commit (a 7-hex-digit abbreviation at least).
     assert re.search(r"\b[0-9a-f]{7,40}\b", ref), f"{path}: the Reference names no commit"
     assert len(doc[doc.index("Deviations:") + len("Deviations:"):].strip()) > 3, path
+
+
+# Which parameters each reference decays, and whether its ResNet zero-initialises the last
+# BN of each residual block (issue 18): weight decay on BN and biases in MoCo v2 / SimSiam
+# (`torch.optim.SGD(model.parameters())`), SwAV (SGD + LARC over all parameters), SupCon
+# (PyTorch) and MoCo v3's ViT (`AdamW(model.parameters())`); torchvision's default
+# (no zero-init) in MoCo v2 and DINO-R50, SimSiam's builder passes zero_init_residual=True.
+_DECAY_ALL = {"mocov2_cifar10", "mocov2_imagenet", "simsiam_cifar10", "simsiam_imagenet",
+              "swav_imagenet", "supcon_cifar10", "mocov3_imagenet:vit_small",
+              "mocov3_imagenet:vit_base"}
+_NO_ZERO_INIT = {"mocov2_cifar10", "mocov2_imagenet", "dino_imagenet:resnet50"}
+
+
+@pytest.mark.parametrize("path, variant", [(p, v) for p, v in CASES
+                                           if p.stem.endswith(("_cifar10", "_imagenet"))
+                                           and _program(p) == "pretrain"],
+                         ids=lambda x: getattr(x, "stem", None) or str(x))
+def test_paper_configs_decay_and_initialise_as_their_references(path, variant):
+    name = path.stem + (f":{variant}" if variant else "")
+    config, _ = config_schema.resolve(_load(path, variant), warn=False)
+    assert config.optimizer.exclude_bn_and_bias == (name not in _DECAY_ALL), name
+    if config.encoder.name.startswith("resnet"):
+        zero = config.encoder.get("zero_init_residual", True)
+        assert zero == (name not in _NO_ZERO_INIT), name
+
+
+def test_method_default_decay_masks():
+    from ssljax.config_base import pretrain_base  # noqa: PLC0415
+
+    decay_all = {m for m in methods.METHODS
+                 if not pretrain_base(m).optimizer.exclude_bn_and_bias}
+    assert decay_all == {"mocov2", "simsiam"}
