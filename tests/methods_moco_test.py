@@ -84,12 +84,49 @@ def test_queue_size_not_divisible_by_batch_is_a_config_error():
 # --------------------------------------------------------------------------- shuffle-BN
 
 
-def test_shuffle_bn_on_one_device_is_a_warning():
-    method = methods.get_method(_mocov2_config(queue_size=4 * BATCH, bn="shuffle"), 10)
+def test_shuffle_bn_on_one_device_without_split_bn_is_a_warning():
+    method = methods.get_method(_mocov2_config(shuffle_groups=1), 10)
     (line,) = method.device_warnings(1)
-    assert "bn=shuffle on one device" in line and "--cpu_devices" in line
+    assert "bn=shuffle on one device" in line and "shuffle_groups=8" in line
     assert method.device_warnings(8) == []
+    assert methods.get_method(_mocov2_config(), 10).device_warnings(1) == []  # split BN
     assert methods.get_method(_mocov2_config(bn="global"), 10).device_warnings(1) == []
+    with pytest.raises(ConfigError, match="shuffle_groups=0 must be >= 1"):
+        methods.get_method(_mocov2_config(shuffle_groups=0), 10)
+
+
+def test_split_bn_statistics_per_group_match_numpy():
+    """Each group of rows normalised with its own mean and (biased) variance; the running
+    averages move by the mean over groups (SplitBatchNorm)."""
+    import flax.linen as nn  # noqa: PLC0415
+
+    from ssljax.models.resnet import batch_norm  # noqa: PLC0415
+
+    class Net(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return {"y": batch_norm(True, name="bn")(x)}
+
+    net = Net()
+    x = np.random.default_rng(0).standard_normal((12, 3)).astype(np.float32) * 3 + 1
+    variables = net.init(jax.random.key(0), x)
+
+    def apply(params, stats, rows):
+        out, new = net.apply({"params": params, "batch_stats": stats}, rows,
+                             mutable=["batch_stats"])
+        return out, new["batch_stats"]
+
+    out, stats = mocov2.split_apply(apply, variables["params"], variables["batch_stats"],
+                                    jnp.asarray(x), 4)
+    groups = x.astype(np.float64).reshape(4, 3, 3)
+    mean, var = groups.mean(axis=1, keepdims=True), groups.var(axis=1, keepdims=True)
+    want = ((groups - mean) / np.sqrt(var + 1e-5)).reshape(12, 3)
+    np.testing.assert_allclose(out["y"], want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(stats["bn"]["mean"], 0.1 * mean.mean(axis=0)[0], rtol=1e-5)
+    np.testing.assert_allclose(stats["bn"]["var"], 0.9 + 0.1 * var.mean(axis=0)[0], rtol=1e-5)
+    with pytest.raises(ConfigError, match="12 rows per device do not split into 5 groups"):
+        mocov2.split_apply(apply, variables["params"], variables["batch_stats"],
+                           jnp.asarray(x), 5)
 
 
 def test_shuffle_rows_round_trip_on_8_devices_mixes_devices():

@@ -109,3 +109,10 @@ def test_mocov2_shuffle_bn_on_8_devices():
     # so that the replicated state is well defined.
     stats = jax.tree.leaves(s8.target_batch_stats)
     assert stats and all(np.all(np.isfinite(s)) for s in stats)
+    # Split BN: one device with shuffle_groups=8 computes what 8 devices compute (the
+    # same key shuffle, the same 8 BN batches in each encoder).
+    s1, losses1, _ = _two_steps(config, 1)
+    np.testing.assert_allclose(losses1, losses, rtol=2e-5)
+    for what in ("params", "batch_stats", "target_params", "target_batch_stats"):
+        harness.assert_trees_close(getattr(s1, what), getattr(s8, what), what)
+    harness.assert_trees_close(s1.extra, s8.extra, "extra", atol=2e-5)

@@ -18,8 +18,18 @@ the key encoder runs on a batch permuted across devices (`parallel.shuffle_rows`
 keys are then put back in order (`parallel.unshuffle_rows`), so that a query and its
 positive key never share BN statistics — the intra-batch "cheating" the MoCo paper
 describes (Section 3.3). With `bn="global"` both encoders use cross-device BN and no
-shuffle is needed; `bn="local"` uses per-device BN for both without shuffling. On one
-device shuffle-BN cannot separate a query from its key (one BN batch) and the program
+shuffle is needed; `bn="local"` uses per-device BN for both without shuffling.
+
+Split BN (`shuffle_groups`, default 8): shuffle-BN needs several BN batches. With fewer
+devices than `shuffle_groups`, each device splits its rows into `shuffle_groups / D`
+groups with BatchNorm statistics of their own, in both encoders, as the reference
+CIFAR-10 demo's `SplitBatchNorm` emulates 8 GPUs on one (the running averages are the
+mean over groups). The groups are contiguous blocks of rows, so one device with G groups
+computes exactly what G devices do (the demo's `view(-1, C·G, H, W)` interleaves rows
+g, g + G, ... instead: the same statistics for rows in random order). The keys are
+shuffled across all rows first, so a key is normalised with statistics of another group
+than its query's (with probability 1 − 1/G). `shuffle_groups=1` turns it
+off; then on one device shuffle-BN cannot separate a query from its key and the program
 says so in a warning at start-up.
 
 Loss direction: one direction (query = view 1, key = view 2), as in the MoCo v2 paper
@@ -43,6 +53,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ssljax import losses, parallel
+from ssljax.errors import ConfigError
 from ssljax.methods.queue import check_queue_size, enqueue, gather_keys, init_queue
 from ssljax.methods.target import EMAMethod, ema_defaults
 from ssljax.parallel import DATA_AXIS
@@ -55,12 +66,14 @@ class MoCoV2(EMAMethod):
 
     Config: `queue_size` (65536), `loss.temperature` (0.2), `ema.tau_base` (0.999,
     `ema.schedule` "constant"), `head` (hidden (2048,), out 128, use_bn False), `bn`
-    ("shuffle" for the paper's shuffle-BN), `symmetric` (False).
+    ("shuffle" for the paper's shuffle-BN), `shuffle_groups` (8: BN groups emulated on
+    fewer devices), `symmetric` (False).
     """
 
     name = "mocov2"
     defaults = {"head.hidden_dims": (2048,), "head.out_dim": 128, "head.use_bn": False,
                 "loss.temperature": 0.2, "queue_size": 65536, "symmetric": False,
+                "shuffle_groups": 8,
                 # torch.optim.SGD(model.parameters(), ...): BN and biases decay too.
                 "optimizer.exclude_bn_and_bias": False,
                 **ema_defaults(0.999, "constant")}
@@ -68,6 +81,9 @@ class MoCoV2(EMAMethod):
     def __init__(self, config, num_classes):
         super().__init__(config, num_classes)
         self.shuffle_bn = config.bn == "shuffle"
+        self.groups = int(config.shuffle_groups)
+        if self.groups < 1:
+            raise ConfigError(f"shuffle_groups={self.groups} must be >= 1 (1: no split BN)")
         self.symmetric = bool(config.symmetric)
         self.queue_size = int(config.queue_size)
         check_queue_size(self.queue_size, config.batch_size * (2 if self.symmetric else 1))
@@ -75,36 +91,47 @@ class MoCoV2(EMAMethod):
         # The key encoder is the whole query network (MoCo v2 has no predictor).
 
     def device_warnings(self, num_devices):
-        if self.shuffle_bn and num_devices == 1:
+        if self.shuffle_bn and num_devices == 1 and self.groups == 1:
             return ["bn=shuffle on one device permutes rows within the device, which leaves "
                     "the key encoder's BatchNorm statistics unchanged (no protection against "
-                    "the leak of MoCo §3.3); run on several devices (--cpu_devices=N on a "
-                    "CPU) or use bn=global"]
+                    "the leak of MoCo §3.3); set shuffle_groups=8 (split BN), run on several "
+                    "devices (--cpu_devices=N on a CPU) or use bn=global"]
         return []
 
     def init_extra(self, feature_dims):
         key = jax.random.fold_in(jax.random.PRNGKey(self.config.seed), _QUEUE_SEED)
         return init_queue(key, self.queue_size, feature_dims["proj"])
 
+    def splits(self, local_rows: int) -> int:
+        """BN groups per device: `shuffle_groups / devices` under shuffle-BN (at least 1)."""
+        if not self.shuffle_bn:
+            return 1
+        devices = max(1, self.config.batch_size // local_rows)
+        return max(1, self.groups // devices)
+
     def _keys(self, t_params, t_stats, x, rng):
         """Normalised keys [n, d] of this device's rows and the key encoder's new BN stats."""
+        splits = self.splits(x.shape[0])
         if self.shuffle_bn:
             xs, perm = parallel.shuffle_rows(x, rng)
-            out, stats = self.target.apply(t_params, t_stats, xs)
+            out, stats = split_apply(self.target.apply, t_params, t_stats, xs, splits)
             k = parallel.unshuffle_rows(out["proj"], perm)
         else:
             out, stats = self.target.apply(t_params, t_stats, x)
             k = out["proj"]
         return losses.l2_normalize(k), stats
 
+    def _queries(self, params, batch_stats, x):
+        return split_apply(self.apply, params, batch_stats, x, self.splits(x.shape[0]))
+
     def loss(self, params, state, views, rng):
         queue = lax.stop_gradient(state.extra["queue"])
         t_params, t_stats = state.target_params, state.target_batch_stats
-        out1, batch_stats = self.apply(params, state.batch_stats, views[0])
+        out1, batch_stats = self._queries(params, state.batch_stats, views[0])
         k2, t_stats = self._keys(t_params, t_stats, views[1], jax.random.fold_in(rng, 2))
         t = self.temperature
         if self.symmetric:
-            out2, batch_stats = self.apply(params, batch_stats, views[1])
+            out2, batch_stats = self._queries(params, batch_stats, views[1])
             k1, t_stats = self._keys(t_params, t_stats, views[0], jax.random.fold_in(rng, 1))
             local = (losses.info_nce(out1["proj"], k2, queue, temperature=t)
                      + losses.info_nce(out2["proj"], k1, queue, temperature=t))
@@ -119,3 +146,33 @@ class MoCoV2(EMAMethod):
         queue, ptr = enqueue(state.extra["queue"], state.extra["queue_ptr"], out.carry["keys"])
         state = super().after_update(state, out)
         return state.replace(extra={**state.extra, "queue": queue, "queue_ptr": ptr})
+
+
+def split_apply(apply, params, stats, x, splits: int):
+    """`apply(params, stats, x)` with BatchNorm statistics per group of rows (split BN).
+
+    Group g is rows g·n/G ... (g + 1)·n/G − 1 (G = `splits`): the rows G devices would
+    hold, so one device with G groups computes what G devices compute. Each group is
+    normalised with its own batch statistics and the new running averages are the mean
+    over groups, as the MoCo CIFAR-10 demo's `SplitBatchNorm`
+    (`running_mean_split.view(G, C).mean(0)`). The parameters are shared.
+
+    Args:
+      apply: `(params, stats, x) -> (outputs pytree of [n, ...] arrays, new stats)`.
+      params, stats: as `apply` takes them.
+      x: [n, ...] rows, n divisible by `splits`.
+      splits: G (1: a plain call).
+
+    Returns:
+      (outputs in the rows' order, running statistics averaged over the groups).
+    """
+    if splits == 1:
+        return apply(params, stats, x)
+    n = x.shape[0]
+    if n % splits:
+        raise ConfigError(f"split BN: {n} rows per device do not split into {splits} groups; "
+                          "pick batch_size and shuffle_groups so that they do")
+    groups = x.reshape(splits, n // splits, *x.shape[1:])
+    out, new = jax.vmap(lambda g: apply(params, stats, g))(groups)
+    out = jax.tree.map(lambda o: o.reshape(n, *o.shape[2:]), out)
+    return out, jax.tree.map(lambda s: jnp.mean(s, axis=0), new)
