@@ -220,6 +220,8 @@ def finetune_base() -> ml_collections.ConfigDict:
     """
     c = _eval_common()
     c.freeze_encoder = False
+    # SimCLR v2: > 0 fine-tunes the encoder with the first N pretrained projector layers
+    c.projector_layers = 0
     c.bn = "local"  # local | global: BatchNorm statistics of the fine-tuned encoder
     c.num_epochs = 30
     c.optimizer.base_lr = 0.05

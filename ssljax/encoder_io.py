@@ -3,8 +3,12 @@
 A pretraining workdir ends with
 
     encoder/             the encoder only ({"params", "batch_stats"}, Orbax)
+    projector/           the hidden layers of an MLP projector (`dense{i}`, `bn{i}`), for
+                         SimCLR v2's fine-tuning from the projector (`finetune
+                         --config.projector_layers=1`); absent for other heads
     encoder_spec.json    how to rebuild it and feed it: encoder config block, input shape,
-                         the eval view (size, normalisation), method, step, network, dataset
+                         the eval view (size, normalisation), method, step, network,
+                         dataset, and `projector` ({"hidden_dims", "use_bn"}) when saved
 
 `export_encoder` writes both atomically; `resolve_encoder` reads `config.init_from` (the
 workdir or its `encoder/` folder), checks the evaluation config's `encoder` block against
@@ -33,6 +37,7 @@ from ssljax.checkpoint import error_summary, save_variables, structure_mismatch,
 from ssljax.errors import CheckpointError, ConfigError
 
 ENCODER_DIR = "encoder"
+PROJECTOR_DIR = "projector"
 ENCODER_SPEC = "encoder_spec.json"
 
 
@@ -40,17 +45,21 @@ ENCODER_SPEC = "encoder_spec.json"
 
 
 def export_encoder(workdir: str | os.PathLike, params: Any, batch_stats: Any,
-                   spec: dict[str, Any]) -> Path:
+                   spec: dict[str, Any], projector: dict[str, Any] | None = None) -> Path:
     """Saves the encoder alone (`workdir/encoder`) and its `encoder_spec.json`.
 
     Args:
       workdir: the pretraining workdir.
       params: the encoder's parameter tree.
       batch_stats: the encoder's BatchNorm statistics (may be empty).
-      spec: JSON-able description: encoder config, input shape, eval view, method, step.
+      spec: JSON-able description: encoder config, input shape, eval view, method, step
+        (with `projector` when `projector` is given).
+      projector: `{"params", "batch_stats"}` of the projector's hidden layers, or None.
     """
     wd = Path(workdir).absolute()
     target = save_variables(wd / ENCODER_DIR, {"params": params, "batch_stats": batch_stats})
+    if projector is not None:
+        save_variables(wd / PROJECTOR_DIR, projector)
     if jax.process_index() == 0:
         write_json_atomic(wd / ENCODER_SPEC, spec)
     return target
@@ -212,6 +221,63 @@ def build_encoder(encoder_cfg: dict[str, Any], axis_name: str | None) -> nn.Modu
         return models.encoder_from_block(encoder_cfg, axis_name)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"encoder: {e}") from None
+
+
+def projector_trunk(encoder: nn.Module, source: EncoderSource, layers: int,
+                    bn_axis: str | None) -> nn.Module:
+    """The encoder followed by the first `layers` layers of its pretrained projector.
+
+    Raises:
+      ConfigError: no checkpoint (training from scratch) or more layers than it saved.
+      CheckpointError: the checkpoint saved no projector (an older export, or a method
+        whose head is not an MLP).
+    """
+    if source.enc_dir is None:
+        raise ConfigError("projector_layers > 0 needs a pretrained projector; set "
+                          "--config.init_from=<pretrain workdir> or projector_layers=0")
+    info = source.spec.get("projector")
+    path = source.enc_dir.parent / PROJECTOR_DIR
+    if not info or not path.is_dir():
+        raise CheckpointError(
+            f"{source.enc_dir.parent} saved no projector (its method's head is not an MLP "
+            f"with hidden layers, or it was exported before {PROJECTOR_DIR}/ existed); set "
+            "--config.projector_layers=0 or rerun its pretraining command")
+    hidden = list(info["hidden_dims"])
+    if not 0 < layers <= len(hidden):
+        raise ConfigError(f"projector_layers={layers}: the pretrained projector has "
+                          f"{len(hidden)} hidden layer(s); use 1..{len(hidden)} (or 0)")
+    return models.ProjectorTrunk(encoder, tuple(hidden[:layers]), use_bn=bool(info["use_bn"]),
+                                 dtype=getattr(encoder, "dtype", jnp.float32),
+                                 bn_axis_name=bn_axis)
+
+
+def trunk_variables(trunk: nn.Module, encoder_vars: dict[str, Any], source: EncoderSource,
+                    input_shape: tuple[int, ...], mesh: Any) -> dict[str, Any]:
+    """The restored encoder's variables with the projector's first layers, replicated.
+
+    Raises:
+      CheckpointError: the saved projector does not fit (shapes or layers differ).
+    """
+    path = (source.enc_dir.parent / PROJECTOR_DIR).absolute()
+    try:
+        saved = ocp.StandardCheckpointer().restore(path)
+    except Exception as e:  # noqa: BLE001 - a missing or damaged file
+        raise CheckpointError(f"the projector in {path} is incomplete or damaged "
+                              f"({error_summary(e)}); rerun its pretraining command") from None
+    abstract = jax.eval_shape(lambda: trunk.init(jax.random.PRNGKey(0),
+                                                 jnp.zeros((2, *input_shape)), train=False))
+    params = {"encoder": encoder_vars["params"]}
+    params.update({k: saved["params"].get(k) for k in abstract["params"] if k != "encoder"})
+    stats = {"encoder": encoder_vars["batch_stats"]} if encoder_vars["batch_stats"] else {}
+    stats.update({k: (saved.get("batch_stats") or {}).get(k)
+                  for k in abstract.get("batch_stats", {}) if k != "encoder"})
+    got = {"params": params, "batch_stats": stats}
+    want = {"params": abstract["params"], "batch_stats": abstract.get("batch_stats", {})}
+    shape = lambda t: jax.tree.map(lambda a: tuple(a.shape), t, is_leaf=lambda a: a is None)  # noqa: E731
+    if shape(got) != shape(want):
+        raise CheckpointError(f"the projector in {path} does not fit this encoder "
+                              "(layers or shapes differ); rerun its pretraining command")
+    return jax.device_put(got, parallel.replicated(mesh))
 
 
 def encoder_variables(encoder: nn.Module, source: EncoderSource, input_shape: tuple[int, ...],

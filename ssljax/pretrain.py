@@ -30,6 +30,7 @@ from ssljax import (
     data,
     encoder_io,
     engine,
+    models,
     parallel,
     training,
 )
@@ -194,7 +195,8 @@ def _run(config, workdir, run, state, ckpt, writer, stop, start_step, n_steps, t
             "dataset": config.dataset.to_dict(),
         }
         enc_params, enc_stats = _encoder_variables(state, evaluated)
-        encoder_io.export_encoder(workdir, enc_params, enc_stats, export_spec)
+        projector, export_spec["projector"] = _projector_variables(method, state, evaluated)
+        encoder_io.export_encoder(workdir, enc_params, enc_stats, export_spec, projector)
         ev = evaluate_representation(config, method, state, mesh, eval_view, final=True)
         results.update({k: v for k, v in ev.items() if k in (
             "linear_top1", "linear_top5", "knn_top1", "encoder_std", "encoder_effective_rank")})
@@ -293,6 +295,21 @@ def _last_logged_loss(workdir: str) -> float | None:
 def _encoder_variables(state, encoder: str) -> tuple[Any, Any]:
     params, stats = eval_variables(state, encoder)
     return jax.device_get(params["encoder"]), jax.device_get((stats or {}).get("encoder", {}))
+
+
+def _projector_variables(method, state, encoder: str) -> tuple[Any, Any]:
+    """The hidden layers of an MLP projector ({"params", "batch_stats"}) and their spec, for
+    SimCLR v2's fine-tuning from the projector; (None, None) for other heads."""
+    head = getattr(method.model, "projector", None)
+    params, stats = eval_variables(state, encoder)
+    if not isinstance(head, models.MLPHead) or not head.hidden_dims or "projector" not in params:
+        return None, None
+    names = {f"{kind}{i}" for kind in ("dense", "bn") for i in range(len(head.hidden_dims))}
+    keep = lambda tree: {k: v for k, v in (tree or {}).items() if k in names}  # noqa: E731
+    variables = {"params": keep(params["projector"]),
+                 "batch_stats": keep((stats or {}).get("projector"))}
+    return jax.device_get(variables), {"hidden_dims": list(head.hidden_dims),
+                                       "use_bn": bool(head.use_bn)}
 
 
 def run() -> None:

@@ -148,7 +148,13 @@ def setup(config: Any, workdir_path: str, program: str, *, allow_scratch: bool,
     mesh = parallel.make_mesh()
     encoder = encoder_io.build_encoder(source.encoder_cfg, bn_axis)
     input_shape = (view.out_size, view.out_size, view.channels)
+    layers = int(config.get("projector_layers", 0))
+    # SimCLR v2: fine-tune from the projector's first layer(s), checked before restoring.
+    trunk = encoder_io.projector_trunk(encoder, source, layers, bn_axis) if layers else None
     enc_vars = encoder_io.encoder_variables(encoder, source, input_shape, mesh, config.seed)
+    if trunk is not None:
+        encoder = trunk
+        enc_vars = encoder_io.trunk_variables(trunk, enc_vars, source, input_shape, mesh)
     main = parallel.is_main_process()
     if main:
         workdir.probe(workdir_path, checkpoints=False)
@@ -234,6 +240,7 @@ def finish(s: Setup, workdir_path: str, results: dict[str, Any], rows: list[dict
         "dataset": s.dataset["name"], "encoder": s.source.encoder_cfg["name"],
         "method": s.source.spec.get("method"), "pretrain_step": s.source.spec.get("step"),
         "init_from": str(s.config.init_from), "seconds": round(time.time() - s.t_start, 1),
+        "projector_layers": int(s.config.get("projector_layers", 0)),
         **parallel.process_summary(s.mesh),
     })
     if parallel.is_main_process():

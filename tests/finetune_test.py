@@ -154,3 +154,32 @@ def test_bad_input_is_one_line_and_leaves_workdir_alone(pretrained, tmp_path, ar
     for word in words:
         assert word in lines[-1], lines[-1]
     assert snapshot(wd) == before and proc.stdout.strip() == ""
+
+
+def test_simclr_v2_finetunes_from_the_projectors_first_layer(pretrained, tmp_path):
+    """`projector_layers=1`: the classifier reads relu(bn0(dense0(encoder(x)))) with the
+    pretrained projector layer (SimCLR v2, Appendix B.5), and both are fine-tuned."""
+    import orbax.checkpoint as ocp  # noqa: PLC0415
+
+    spec = json.loads((pretrained / "encoder_spec.json").read_text())
+    assert spec["projector"]["hidden_dims"] == [256] and spec["projector"]["use_bn"]
+    saved = ocp.StandardCheckpointer().restore((pretrained / "projector").absolute())
+    assert set(saved["params"]) == {"dense0", "bn0"}  # the hidden layer, not the output
+    res = finetune.train_and_evaluate(
+        _config(init_from=str(pretrained), label_fraction=0.01, num_steps=2,
+                projector_layers=1), str(tmp_path / "v2"))
+    assert res["steps"] == 2 and res["projector_layers"] == 1 and 0.0 <= res["top1"] <= 1.0
+    s = supervised.setup(config_schema.resolve(
+        _config(init_from=str(pretrained), projector_layers=1), "finetune")[0],
+        str(tmp_path / "setup"), "finetune", allow_scratch=True)
+    assert s.feature_dim == 256
+    np.testing.assert_array_equal(s.encoder_vars["params"]["dense0"]["kernel"],
+                                  saved["params"]["dense0"]["kernel"])
+    np.testing.assert_array_equal(s.encoder_vars["batch_stats"]["bn0"]["mean"],
+                                  saved["batch_stats"]["bn0"]["mean"])
+    with pytest.raises(ConfigError, match="the pretrained projector has 1 hidden layer"):
+        supervised.setup(_config(init_from=str(pretrained), projector_layers=2),
+                         str(tmp_path / "two"), "finetune", allow_scratch=True)
+    with pytest.raises(ConfigError, match="needs a pretrained projector"):
+        supervised.setup(_config(init_from="", projector_layers=1, **{"encoder.name": "small_cnn"}),
+                         str(tmp_path / "scratch"), "finetune", allow_scratch=True)

@@ -19,7 +19,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from ssljax.models.heads import DINOHead, MLPHead, WeightNormDense
+from ssljax.models.heads import DINOHead, MLPHead, ProjectorTrunk, WeightNormDense
 from ssljax.models.resnet import (
     BN_EPSILON,
     BN_MOMENTUM,
@@ -50,6 +50,7 @@ __all__ = [
     "ResNet50",
     "SmallCNN",
     "VIT_FEATURES",
+    "ProjectorTrunk",
     "ViT",
     "WeightNormDense",
     "batch_norm",

@@ -92,6 +92,47 @@ class MLPHead(nn.Module):
         return x.astype(jnp.float32)
 
 
+class ProjectorTrunk(nn.Module):
+    """An encoder followed by the first layers of its projector: SimCLR v2's fine-tuning net.
+
+    SimCLR v2 (Chen et al. 2020b, §2 and Appendix B.5) fine-tunes "from the first layer of
+    the projection head": the classifier reads `relu(bn0(dense0(encoder(x))))` (one layer,
+    `len(hidden_dims) == 1`), and those layers keep their pretrained weights. The layers
+    are named as `MLPHead`'s (`dense{i}`, `bn{i}`), so a pretrained head's subtrees drop in.
+
+    Attributes:
+        encoder: the encoder module (its variables live under "encoder").
+        hidden_dims: sizes of the kept projector layers.
+        use_bn: BatchNorm after each Dense (then the Dense has no bias), as the head had.
+        dtype: computation dtype.
+        bn_axis_name: BatchNorm axis name of the kept layers.
+    """
+
+    encoder: nn.Module
+    hidden_dims: Sequence[int]
+    use_bn: bool = True
+    dtype: Dtype = jnp.float32
+    bn_axis_name: str | None = None
+
+    @property
+    def feature_dim(self) -> int:
+        """Size of the output: the last kept layer's width."""
+        return int(self.hidden_dims[-1])
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
+        """`[N, H, W, C]` images → float32 `[N, hidden_dims[-1]]`."""
+        h = self.encoder(x, train=train).astype(self.dtype)
+        norm = functools.partial(batch_norm, train, dtype=self.dtype,
+                                 axis_name=self.bn_axis_name)
+        for i, width in enumerate(self.hidden_dims):
+            h = nn.Dense(width, use_bias=not self.use_bn, dtype=self.dtype, name=f"dense{i}")(h)
+            if self.use_bn:
+                h = norm(name=f"bn{i}")(h)
+            h = nn.relu(h)
+        return h.astype(jnp.float32)
+
+
 class WeightNormDense(nn.Module):
     """Bias-free Dense whose kernel columns are normalised: `y = x @ (g · v / ‖v‖)`.
 
