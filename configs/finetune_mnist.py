@@ -12,11 +12,11 @@ The labelled subset is class-balanced (1%: 4 digits per class, 10%: 40 per class
 seeded by `seed`. Training: `num_steps` steps at batch 128 (smaller when there are fewer
 labels) whatever the fraction, crops of scale (0.5, 1) and aspect (0.8, 1.25), no flips,
 AdamW at lr 1e-3 with cosine decay and no weight decay, BN statistics updated. AdamW,
-not the SimCLR paper's Nesterov SGD (lr 0.05·bs/256, kept in the ImageNet configs): in a
-wave-1 measurement on an older checkpoint SGD fine-tuning kept less of what pretraining
-learnt on this small CNN. Those numbers, and the 10%-label gain over scratch, are being
-re-measured on the current code (issue 22); `python benchmarks/transfer_mnist.py runs/demo`
-prints them for a checkpoint of `configs/simclr_mnist.py`, about 2 minutes per run.
+not the SimCLR paper's Nesterov SGD (lr 0.05·bs/256, kept in the ImageNet configs): in an
+earlier run on an older checkpoint SGD fine-tuning kept less of what pretraining learnt on
+this small CNN (not re-measured on the current code). `python benchmarks/transfer_mnist.py
+runs/demo` prints the fine-tuning results and the 10%-label gain over scratch for a
+checkpoint of `configs/simclr_mnist.py`.
 """
 
 from ssljax.config_base import finetune_base

