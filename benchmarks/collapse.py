@@ -1,6 +1,6 @@
 """Collapse demonstration: SimSiam with and without the stop-gradient on the digits.
 
-    python benchmarks/collapse.py                 # 2 runs of 300 steps; ~10 min, 2-core CPU
+    python benchmarks/collapse.py                 # 2 runs of 300 steps
     python benchmarks/collapse.py --steps=60      # a quicker look
 
 Runs `python -m ssljax.pretrain --config=configs/simsiam_mnist.py` twice (each in its own
@@ -19,7 +19,7 @@ last, ONE line of JSON with, per run:
 
 Expected (paper, Figure 2): without the stop-gradient the loss runs to −1 and the
 normalised std to ~0 — with the projector's output BatchNorm it cannot reach exactly 0
-(the batch mean of each dimension is 0), it falls to about 2/sqrt(batch) — and kNN
+(the batch mean of each dimension is 0, so the outputs cannot all be equal) — and kNN
 drops towards chance; with it the std stays near 1 and the probes are far above chance.
 """
 

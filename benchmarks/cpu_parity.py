@@ -1,6 +1,6 @@
 """CPU step parity: ssljax (JAX/XLA:CPU) vs an equivalent PyTorch CPU SimCLR step.
 
-    python benchmarks/cpu_parity.py                 # all variants, ~10 min on 2 cores
+    python benchmarks/cpu_parity.py                 # all variants
     python benchmarks/cpu_parity.py --steps=3 --variants=torch,jax   # a quick look
 
 Needs PyTorch (CPU build): `pip install torch --index-url https://download.pytorch.org/whl/cpu`

@@ -1,6 +1,6 @@
 """Input-pipeline throughput: host decode/resize/batch and device augmentation.
 
-    python benchmarks/input_pipeline.py            # ~1-2 minutes on a 2-core CPU
+    python benchmarks/input_pipeline.py            # full sizes
     python benchmarks/input_pipeline.py --quick    # smaller sizes, a smoke run
 
 Prints ONE line of JSON (images per second unless said otherwise):

@@ -26,9 +26,9 @@ Baselines, measured in the same run (`--baselines=logreg,knn,supervised`, or `al
 Prints a Markdown table (the README's tables are pasted from it) and, last, ONE line of
 JSON with every run, the baselines and the per-method summary.
 
-Targets: digits (issue 5) linear top-1 >= 0.96 within 10 minutes; Fashion-MNIST (issue 22)
->= 0.88 for every joint-embedding and masked method and >= 0.90 for the best, within 15
-minutes on a 2-core CPU.
+Targets: digits linear top-1 >= 0.96 within 10 minutes; Fashion-MNIST >= 0.88 for every
+joint-embedding method (and masked methods, when added) and >= 0.90 for the best, within
+15 minutes on a 2-core CPU.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every CPU performance number of the project notes, side by side in one run (~25 min on
-# 2 cores; the accelerator ones: benchmarks/accelerator.sh).
+# Every CPU performance number of the README's Benchmarks section, side by side in one run
+# (the accelerator ones: benchmarks/accelerator.sh).
 #
 #   bash benchmarks/performance.sh                  # writes runs/performance.jsonl
 #   bash benchmarks/performance.sh out.jsonl        # or there

@@ -4,8 +4,9 @@ Recipe: BYOL's asymmetric augmentations at 32×32 (`augment.preset="byol"`); CIF
 (3×3 conv, stride 1, no max-pool); projector and predictor 4096 → 256; LARS with base
 lr 1.0 scaled linearly (2.0 at batch 512), 10 warm-up epochs then cosine, weight decay
 1.5e-6 (BN and biases excluded); target decay tau 0.99 → 1 (cosine; 0.99 rather than
-ImageNet's 0.996 because a CIFAR run has ~10× fewer steps, as common CIFAR
-re-implementations do); global BatchNorm; 1000 epochs.
+ImageNet's 0.996 because a CIFAR run has ~3× fewer steps: 1000 × 50,000 / 512 ≈ 98,000
+vs 1000 × 1.28M / 4096 ≈ 313,000; common CIFAR re-implementations do the same); global
+BatchNorm; 1000 epochs.
 
     python -m ssljax.pretrain --config=configs/byol_cifar10.py --workdir=runs/byol_c10
 

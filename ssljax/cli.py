@@ -245,7 +245,7 @@ INTERRUPTED = {
     # A second Ctrl-C (or one outside the training loop): stop without checkpointing.
     "pretrain": "interrupted; the newest checkpoint (if any) is kept, rerun the same command "
                 "to resume",
-    # linear_eval and finetune keep no checkpoints (their runs take minutes).
+    # linear_eval and finetune keep no checkpoints (their runs are short next to pretraining).
     "evaluation": "interrupted; this program keeps no checkpoints: rerun the same command to "
                   "start again",
 }

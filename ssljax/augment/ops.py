@@ -256,7 +256,7 @@ def adjust_hue(image: jax.Array, shift: jax.Array) -> jax.Array:
     r_max = (r >= g) & (r >= b)
     g_max = g >= b
     h6 = jnp.where(r_max, (g - b) * inv, jnp.where(g_max, 2.0 + (b - r) * inv, 4.0 + (r - g) * inv))
-    # Wrap into [0, 6) with floor and selects: jnp.mod (fmod) is ~10x slower on CPU.
+    # Wrap into [0, 6) with floor and selects: jnp.mod (fmod) is slower on CPU.
     h6 = h6 + 6.0 * shift
     h6 = h6 - 6.0 * jnp.floor(h6 * (1.0 / 6.0))
     channels = []

@@ -5,8 +5,9 @@ GLOBAL row index), and `augment_view` applies a whole `ViewSpec` pipeline
 (crop -> flip -> colour jitter -> grayscale -> blur -> solarize -> normalize) with those
 per-example keys. Because no key depends on the device or host layout, 1 device and 8
 devices make identical random choices (boxes, flips, factors, order, sigmas) for the same
-global batch, and the views agree up to float rounding (~1e-7: XLA vectorises a per-device
-batch of 2 differently from a batch of 16, e.g. in the contrast mean).
+global batch, and the views agree up to float rounding (XLA vectorises a per-device batch
+of 2 differently from a batch of 16, e.g. in the contrast mean;
+`tests/augment_multidevice_test.py` allows 1e-5).
 
 For evaluation, `EvalView` says how un-augmented images enter an encoder (size, channels,
 normalisation) and `eval_inputs` applies it; the pretraining program's final evaluation,

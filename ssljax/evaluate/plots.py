@@ -238,7 +238,7 @@ def save_run_plots(workdir: str | os.PathLike, rows: Sequence[Mapping[str, Any]]
 
     What every program writes at its end; a plot that fails is logged, never raised (a
     finished run must not fail on a picture). Curves need at least two points; t-SNE runs
-    on at most `max_tsne_points` held-out points, so it stays a few seconds.
+    on at most `max_tsne_points` held-out points, so its cost does not grow with the data.
 
     Args:
         workdir: the run's directory.

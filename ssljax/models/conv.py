@@ -4,13 +4,13 @@ Three things made the convolutions of a CPU training step slow in jaxlib 0.10 (m
 on the 2-core development machine, CIFAR ResNet-18, ``benchmarks/cpu_parity.py``):
 
 1. XLA:CPU hands convolutions to YNNPACK by default. For the 3×3, 64→64 layer on 256
-   images of 32×32 that ran at about 90 GFLOP/s; XLA's own (Eigen) convolution ran at
-   about 200 GFLOP/s. `set_cpu_flags` keeps YNNPACK for matrix products and reductions
-   only (`CPU_FLAG`); the ``ssljax`` programs call it before JAX starts. It made the
+   images of 32×32, XLA's own (Eigen) convolution was about twice as fast.
+   `set_cpu_flags` keeps YNNPACK for matrix products and reductions only (`CPU_FLAG`);
+   the ``ssljax`` programs call it before JAX starts. It made the
    ResNet-18 forward pass 1.7× faster (2.04 s → 1.23 s for 256 images, one device).
 2. XLA writes the kernel gradient ``dW`` as one convolution whose "kernel" is the whole
-   output-gradient image: about 7 GFLOP/s on YNNPACK, and on Eigen it needs transposes
-   of every activation that cost more than the convolution.
+   output-gradient image: slow on YNNPACK, and on Eigen it needs transposes of every
+   activation that cost more than the convolution.
 3. It writes the input gradient of a strided convolution as a convolution over a
    zero-dilated image, which neither library runs fast.
 
@@ -33,7 +33,8 @@ flags alone (YNNPACK convolutions) and keeps the custom gradients; ``xla`` is XL
 flags and gradients.
 
 The result equals ``lax.conv_general_dilated``'s gradient up to float32 summation order
-(relative difference about 1e-6, tested in ``tests/models_conv_test.py``).
+(``tests/models_conv_test.py`` checks both gradients against a float64 reference at
+rtol 1e-5).
 """
 
 from __future__ import annotations
@@ -293,7 +294,7 @@ def conv2d(
     for size, k, s, (lo, hi) in zip(lhs.shape[1:3], rhs.shape[:2], strides, padding, strict=True):
         out_pixels *= (size + lo + hi - k) // s + 1
     if lhs.shape[0] * out_pixels <= PLAIN_MAX_ROWS:
-        # A few chunks' worth of output pixels (e.g. 256 images of 4×4): XLA's own gradients
-        # were as fast or faster there (measured on 2 cores, ResNet-18's last stage).
+        # A few chunks' worth of output pixels (e.g. 256 images of 4×4, ResNet-18's last
+        # stage): the per-tap gradients gain nothing there, so XLA's own are used.
         return _plain(lhs, rhs, strides, padding)
     return _conv_fast_dw(lhs, _varying_like(rhs, lhs), strides, padding)
