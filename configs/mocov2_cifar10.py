@@ -3,8 +3,8 @@
 Recipe (facebookresearch/moco `colab/moco_cifar10_demo.ipynb`): random resized crop
 (area 0.08–1), flip, colour jitter 0.4/0.4/0.4/0.1 with p 0.8, grayscale 0.2 (the
 `mocov2` preset, which also blurs with p 0.5 — the demo does not blur); CIFAR stem;
-queue of 4,096 keys, momentum 0.99, temperature 0.1; SGD momentum 0.9, lr 0.06 at batch 512 (base 0.03
-scaled linearly), weight decay 5e-4, cosine; 200 epochs; asymmetric loss (the demo's
+queue of 4,096 keys, momentum 0.99, temperature 0.1; SGD momentum 0.9, lr 0.06 at batch
+512 (base 0.03 scaled linearly), weight decay 5e-4, cosine; 200 epochs; asymmetric loss (the demo's
 `--symmetric` is `--config.symmetric=True`); weight decay on every parameter, BN and
 biases included, and no zero-initialised residual BN (torchvision's default), as the demo.
 
