@@ -22,7 +22,10 @@ checkpoint of `configs/simclr_mnist.py`.
 from ssljax.config_base import finetune_base
 
 
-def get_config():
+def get_config(variant=None):
+    """`variant="fashion_mnist"`: the same recipe on Fashion-MNIST, with horizontal flips."""
+    if variant not in (None, "", "fashion_mnist"):
+        raise ValueError(f"config variant {variant!r} is unknown; use fashion_mnist")
     c = finetune_base()
     c.dataset.name = "mnist"
     c.encoder.name = "small_cnn"
@@ -36,4 +39,7 @@ def get_config():
     c.augment.crop_ratio = (0.8, 1.25)
     c.augment.flip = False
     c.log_every_steps = 25
+    if variant == "fashion_mnist":
+        c.dataset.name = "fashion_mnist"
+        c.augment.flip = True  # clothes are mirror-symmetric, digits are not
     return c
