@@ -47,11 +47,11 @@ def test_sigterm_checkpoints_and_exits_zero(tmp_path):
     while time.time() < deadline and not (ckpts.exists() and (ckpts / "10").is_dir()):
         assert proc.poll() is None, proc.stderr.read()[-2000:]
         time.sleep(0.1)
-    t0 = time.time()
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    # A hang guard, not a speed goal: a preempted run that does not stop within a minute
+    # is stuck (communicate raises TimeoutExpired).
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
-    assert time.time() - t0 < 60
     res = last_json(out)
     assert res["status"] == "preempted"
     steps = sorted(int(p.name) for p in (wd / "checkpoints").iterdir() if p.name.isdigit())
