@@ -15,6 +15,8 @@ subprocess, as a user would):
    `fashion_mnist` variant on Fashion-MNIST; `--fractions`), from the SSL encoder and from
    a random initialisation of the same network, once per label-subset seed (`--seeds`:
    the mean is reported, with the range); overrides after `--` go to every fine-tuning;
+   `--projector_layers=1` fine-tunes the SSL encoder with its projector's first layer
+   (SimCLR v2), the scratch runs keeping the plain encoder;
 3. on an image-folder dataset it writes first ("threes vs eights": MNIST 3s and 8s drawn
    in a random bright colour on a random dark background, RGB PNGs in train/<class>/ and
    test/<class>/ folders, 50 training images per class, 100 test images per class):
@@ -151,6 +153,9 @@ def main() -> None:
     parser.add_argument("--fractions", default=",".join(f"{f:g}" for f in FRACTIONS),
                         help="label fractions of the fine-tuning part")
     parser.add_argument("--seeds", default="0", help="label-subset seeds of the fine-tuning")
+    parser.add_argument("--projector_layers", type=int, default=0,
+                        help="SSL fine-tuning from the first N pretrained projector layers "
+                             "(SimCLR v2); the scratch runs keep the plain encoder")
     parser.add_argument("--quick", action="store_true", help="few steps (smoke test only)")
     parser.add_argument("overrides", nargs="*",
                         help="after --: --config.key=value for every fine-tuning run")
@@ -187,12 +192,15 @@ def main() -> None:
                             f"--config.init_from={init}", f"--config.protocol={p}",
                             *le_data, *quick)
     if "finetune" in parts:
+        ssl_extra = ((f"--config.projector_layers={args.projector_layers}",)
+                     if args.projector_layers else ())
         for frac in fracs:
-            for name, src in (("ssl", init), ("scratch", "")):
+            for name, src, extra in (("ssl", init, ssl_extra), ("scratch", "", ())):
                 finetune[(frac, name)] = [run(
                     "ssljax.finetune", ft_cfg, out / f"finetune_{name}_{frac:g}_seed{seed}",
                     f"--config.init_from={src}", f"--config.label_fraction={frac}",
-                    f"--config.seed={seed}", *quick, *args.overrides) for seed in seeds]
+                    f"--config.seed={seed}", *extra, *quick, *args.overrides)
+                    for seed in seeds]
     if "folder" in parts:
         folder = out / "threes_vs_eights"
         if not folder.exists():
@@ -211,7 +219,8 @@ def main() -> None:
                                    *extra, *folder_args)
 
     summary = {"benchmark": "transfer_mnist", "dataset": args.dataset, "init_from": str(init),
-               "seeds": seeds, "overrides": args.overrides, "quick": args.quick,
+               "seeds": seeds, "overrides": args.overrides,
+               "projector_layers": args.projector_layers, "quick": args.quick,
                **_report(linear, finetune, folder_runs, args.dataset),
                "seconds": round(time.time() - t0, 1)}
     print(json.dumps(summary), flush=True)

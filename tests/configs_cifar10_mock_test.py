@@ -1,4 +1,4 @@
-"""The CIFAR-10 paper recipes of the issue-21 methods run two steps on TFDS mock data.
+"""The CIFAR-10 paper recipes of the later methods run two steps on TFDS mock data.
 
 `configs/<method>_cifar10.py` as written (ResNet-18 with the CIFAR stem, ResNet-50 for
 SupCon; the paper's heads, loss, optimizer, augmentation and multi-crop), resolved against
@@ -24,7 +24,7 @@ tfds = pytest.importorskip("tensorflow_datasets")
 
 pytestmark = pytest.mark.slow  # a ResNet-18 compilation per method
 
-METHODS = ("directpred", "swav", "nnclr", "dcl", "dclw", "supcon")
+METHODS = ("directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder")
 BATCH = 16
 
 

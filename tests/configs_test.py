@@ -114,11 +114,12 @@ def test_paper_config_names_its_reference_and_deviations(path):
 # Which parameters each reference decays, and whether its ResNet zero-initialises the last
 # BN of each residual block (issue 18): weight decay on BN and biases in MoCo v2 / SimSiam
 # (`torch.optim.SGD(model.parameters())`), SwAV (SGD + LARC over all parameters), SupCon
-# (PyTorch) and MoCo v3's ViT (`AdamW(model.parameters())`); torchvision's default
+# (PyTorch), MoCo v3's ViT (`AdamW(model.parameters())`) and RotNet (`SGD(parameters)`
+# in its `algorithms/Algorithm.py`); torchvision's default
 # (no zero-init) in MoCo v2 and DINO-R50, SimSiam's builder passes zero_init_residual=True.
 _DECAY_ALL = {"mocov2_cifar10", "mocov2_imagenet", "simsiam_cifar10", "simsiam_imagenet",
               "swav_imagenet", "supcon_cifar10", "mocov3_imagenet:vit_small",
-              "mocov3_imagenet:vit_base"}
+              "mocov3_imagenet:vit_base", "rotnet_cifar10", "rotnet_imagenet"}
 _NO_ZERO_INIT = {"mocov2_cifar10", "mocov2_imagenet", "dino_imagenet:resnet50"}
 
 
@@ -140,4 +141,4 @@ def test_method_default_decay_masks():
 
     decay_all = {m for m in methods.METHODS
                  if not pretrain_base(m).optimizer.exclude_bn_and_bias}
-    assert decay_all == {"mocov2", "simsiam"}
+    assert decay_all == {"mocov2", "simsiam", "rotnet"}

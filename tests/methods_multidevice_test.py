@@ -39,6 +39,9 @@ def _config(method: str):
         c.head.num_prototypes, c.augment.num_local = 20, 0
     if method == "nnclr":
         c.nnclr.queue_size = 3 * BATCH
+    if method == "autoencoder":  # masking noise: per-example keys by global row
+        c.decoder.channels = (16, 8, 8)
+        c.autoencoder.noise, c.autoencoder.noise_amount = "masking", 0.25
     return c
 
 
@@ -59,7 +62,7 @@ def _two_steps(config, devices):
 @pytest.mark.parametrize("method", [
     pytest.param(m, marks=() if m in FAST else pytest.mark.slow)
     for m in ("simclr", "byol", "simsiam", "mocov2", "mocov3", "barlowtwins", "vicreg",
-              "directpred", "swav", "nnclr", "dcl", "dclw", "supcon")
+              "directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder")
 ])
 def test_two_steps_equal_on_1_and_8_devices(method):
     assert len(jax.devices()) >= 8  # tests/conftest.py fakes 8 CPU devices

@@ -9,8 +9,10 @@ per call and splits it per example. The package has three layers:
   global row) — `example_keys`, `augment_view`, `augment_views` — and the evaluation
   input (`EvalView`, `eval_inputs`);
 - `ssljax.augment.presets`: the papers' recipes (`simclr_views`, `byol_views`,
-  `mocov2_views`, `dino_views`, `digits_views`), the `PRESETS` registry and multi-crop
-  (`make_views`).
+  `mocov2_views`, `dino_views`, `digits_views`, `crop_flip_views`), the `PRESETS`
+  registry and multi-crop (`make_views`);
+- `ssljax.augment.pretext`: the classic pretext tasks' inputs (`rotations` for RotNet,
+  `corrupt` for denoising autoencoders).
 
 Every public name is importable from `ssljax.augment` directly. No TensorFlow.
 
@@ -33,6 +35,7 @@ from ssljax.augment.presets import (
     PRESETS,
     Preset,
     byol_views,
+    crop_flip_views,
     digits_views,
     dino_views,
     fashion_views,
@@ -40,6 +43,7 @@ from ssljax.augment.presets import (
     mocov2_views,
     simclr_views,
 )
+from ssljax.augment.pretext import corrupt, rotations
 from ssljax.augment.views import (
     EvalView,
     ViewSpec,
@@ -64,6 +68,8 @@ __all__ = [
     "augment_views",
     "byol_views",
     "color_jitter",
+    "corrupt",
+    "crop_flip_views",
     "digits_views",
     "dino_views",
     "eval_inputs",
@@ -77,6 +83,7 @@ __all__ = [
     "mocov2_views",
     "normalize",
     "random_resized_crop",
+    "rotations",
     "simclr_views",
     "solarize",
 ]

@@ -192,6 +192,27 @@ def fashion_views(
     return spec, spec
 
 
+def crop_flip_views(
+    image_size: int = 32,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> tuple[ViewSpec]:
+    """One lightly augmented view: the supervised CIFAR recipe of the pretext-task papers.
+
+    RotNet's CIFAR-10 code (like most supervised CIFAR code) pads by 4 pixels, takes a
+    random 32x32 crop and flips horizontally with p 0.5; here a random resized crop of scale
+    (0.64, 1) and ratio (3/4, 4/3) (about the same range of shifts, as a resized crop) and
+    the flip. No colour jitter: the pretext task is the only learning signal.
+
+    Reference:
+        Gidaris et al., RotNet, ICLR 2018 (gidariss/FeatureLearningRotNet, `dataloader.py`:
+        `RandomCrop(32, padding=4)`, `RandomHorizontalFlip()`).
+    """
+    return (views.ViewSpec(out_size=image_size, crop_scale=(0.64, 1.0), flip_p=0.5,
+                           mean=opt_tuple(mean), std=opt_tuple(std)),)
+
+
 def _dino_local(size: int, mean=None, std=None) -> ViewSpec:
     return dino_views(size, size, 1, mean=mean, std=std)[2]
 
@@ -220,6 +241,7 @@ PRESETS.register("dino", Preset(lambda size, **kw: dino_views(size, size, 0, **k
                                 local=_dino_local))
 PRESETS.register("digits", Preset(digits_views))
 PRESETS.register("fashion", Preset(fashion_views))
+PRESETS.register("crop_flip", Preset(crop_flip_views))
 
 
 def default_local_size(image_size: int) -> int:

@@ -23,7 +23,7 @@ Matrix products use `lax.Precision.HIGHEST`, so results do not depend on an acce
 reduced-precision float32 matmul default (bfloat16 passes on TPU, TF32 on recent GPUs).
 
 The functions live in modules by family (`contrastive`, `noncontrastive`, `clustering`,
-`distillation`);
+`distillation`, `pretext`);
 `import ssljax.losses as L; L.<name>` works for every public name, and the package imports
 with JAX only.
 """
@@ -33,6 +33,7 @@ from ssljax.losses.clustering import sinkhorn_knopp, swav
 from ssljax.losses.contrastive import dcl, info_nce, moco_v3, nearest_neighbour, nt_xent, supcon
 from ssljax.losses.distillation import dino, dino_center_update
 from ssljax.losses.noncontrastive import barlow_twins, byol, simsiam, vicreg
+from ssljax.losses.pretext import masked_reconstruction, pretext_ce
 
 __all__ = [
     "barlow_twins",
@@ -42,9 +43,11 @@ __all__ = [
     "dino_center_update",
     "info_nce",
     "l2_normalize",
+    "masked_reconstruction",
     "moco_v3",
     "nearest_neighbour",
     "nt_xent",
+    "pretext_ce",
     "simsiam",
     "sinkhorn_knopp",
     "supcon",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ml_collections
 
+from ssljax.methods.autoencoder import AutoEncoder
 from ssljax.methods.barlowtwins import BarlowTwins
 from ssljax.methods.base import Method, SSLModel, StepOutput
 from ssljax.methods.byol import BYOL
@@ -18,6 +19,7 @@ from ssljax.methods.directpred import DirectPred
 from ssljax.methods.mocov2 import MoCoV2
 from ssljax.methods.mocov3 import MoCoV3
 from ssljax.methods.nnclr import NNCLR
+from ssljax.methods.rotnet import RotNet
 from ssljax.methods.simclr import SimCLR
 from ssljax.methods.simsiam import SimSiam
 from ssljax.methods.supcon import SupCon
@@ -28,7 +30,7 @@ from ssljax.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry("method", key="method")
 for _cls in (SimCLR, MoCoV2, MoCoV3, BYOL, SimSiam, BarlowTwins, VICReg, DINO, DirectPred,
-             SwAV, NNCLR, DCL, DCLW, SupCon):
+             SwAV, NNCLR, DCL, DCLW, SupCon, RotNet, AutoEncoder):
     METHODS.register(_cls.name, _cls)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ssljax.models.decoders import ConvDecoder
 from ssljax.models.heads import DINOHead, MLPHead, ProjectorTrunk, WeightNormDense
 from ssljax.models.resnet import (
     BN_EPSILON,
@@ -41,6 +42,7 @@ __all__ = [
     "BN_MOMENTUM",
     "BasicBlock",
     "Bottleneck",
+    "ConvDecoder",
     "DINOHead",
     "ENCODERS",
     "MLPHead",

