@@ -62,5 +62,4 @@ def get_config(variant=None):
     c.optimizer.lr_scaling = "linear"
     c.optimizer.warmup_epochs = 3
     c.optimizer.weight_decay = 1e-4
-    # Fashion-MNIST: 4 epochs measured 0.876 linear / 0.815 kNN in 9 min 10 s.
-    return dataset_variant(c, variant, num_epochs=6, optimizer__warmup_epochs=1.0)
+    return dataset_variant(c, variant, num_epochs=4, optimizer__warmup_epochs=1.0)

@@ -41,5 +41,4 @@ def get_config(variant=None):
     c.optimizer.lr_scaling = "none"
     c.optimizer.warmup_epochs = 2
     c.optimizer.weight_decay = 1e-4
-    # Fashion-MNIST: 5 epochs measured 0.878 linear / 0.825 kNN in 10 min 00 s.
-    return dataset_variant(c, variant, num_epochs=7, optimizer__warmup_epochs=1.0)
+    return dataset_variant(c, variant, num_epochs=5, optimizer__warmup_epochs=1.0)

@@ -24,7 +24,8 @@ tfds = pytest.importorskip("tensorflow_datasets")
 
 pytestmark = pytest.mark.slow  # a ResNet-18 compilation per method
 
-METHODS = ("directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder")
+METHODS = ("directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder",
+           "context_encoder")
 BATCH = 16
 
 

@@ -39,9 +39,12 @@ def _config(method: str):
         c.head.num_prototypes, c.augment.num_local = 20, 0
     if method == "nnclr":
         c.nnclr.queue_size = 3 * BATCH
-    if method == "autoencoder":  # masking noise: per-example keys by global row
+    if method in ("autoencoder", "context_encoder"):  # keys by global row: noise, holes
         c.decoder.channels = (16, 8, 8)
+    if method == "autoencoder":
         c.autoencoder.noise, c.autoencoder.noise_amount = "masking", 0.25
+    if method == "context_encoder":
+        c.context_encoder.region, c.context_encoder.overlap_px = "random", 1
     return c
 
 
@@ -62,7 +65,8 @@ def _two_steps(config, devices):
 @pytest.mark.parametrize("method", [
     pytest.param(m, marks=() if m in FAST else pytest.mark.slow)
     for m in ("simclr", "byol", "simsiam", "mocov2", "mocov3", "barlowtwins", "vicreg",
-              "directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder")
+              "directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder",
+              "context_encoder")
 ])
 def test_two_steps_equal_on_1_and_8_devices(method):
     assert len(jax.devices()) >= 8  # tests/conftest.py fakes 8 CPU devices

@@ -72,16 +72,17 @@ def test_pretext_ce_matches_numpy():
 
 
 def _np_masked_reconstruction(pred, target, mask, border_weight, width):
-    """Float64 loops: a mask pixel is in the band if a pixel outside the mask (inside the
-    image) lies within `width` (Chebyshev distance)."""
+    """Float64 loops: a mask pixel is in the band if a pixel outside the mask (outside the
+    image counts as outside) lies within `width` (Chebyshev distance)."""
     n, h, w, c = pred.shape
     weights = np.zeros((n, h, w))
+    padded = np.pad(mask, ((0, 0), (width, width), (width, width)))
     for i in range(n):
         for y in range(h):
             for x in range(w):
                 if not mask[i, y, x]:
                     continue
-                win = mask[i, max(0, y - width):y + width + 1, max(0, x - width):x + width + 1]
+                win = padded[i, y:y + 2 * width + 1, x:x + 2 * width + 1]
                 weights[i, y, x] = border_weight if width and (win == 0).any() else 1.0
     err = ((pred - target) ** 2).sum(-1)
     return (weights * err).sum() / (c * weights.sum())
@@ -92,7 +93,7 @@ def test_masked_reconstruction_matches_numpy_with_border_band():
     pred, target = rng.normal(size=(2, 12, 12, 3)), rng.normal(size=(2, 12, 12, 3))
     mask = np.zeros((2, 12, 12))
     mask[0, 3:9, 3:9] = 1  # a central region, as the context encoder's
-    mask[1, 0:6, 4:12] = 1  # a block touching the image's edge: no band along the edge
+    mask[1, 0:6, 4:12] = 1  # a block touching the image's edge: a band along the edge too
     for bw, width in ((10.0, 2), (10.0, 0), (1.0, 3), (4.0, 1)):
         got = losses.masked_reconstruction(jnp.asarray(pred, jnp.float32),
                                            jnp.asarray(target, jnp.float32),
@@ -170,3 +171,62 @@ def test_autoencoder_image_size_must_suit_the_decoder():
     method = methods.get_method(c, num_classes=10)
     with pytest.raises(ConfigError, match="divisible by 32, got 16"):
         method.views(16)
+
+
+# --------------------------------------------------------------------------- context encoder
+
+
+def test_region_masks_center_matches_the_reference_slices():
+    # train.lua at fineSize 128, overlapPred 4: region rows/cols 33..96 (1-based), the hole
+    # 37..92; here 0-based [32, 96) and [36, 92).
+    holes, regions = augment.region_masks(None, 2, 128, 56, 4, "center")
+    want_region, want_hole = np.zeros((128, 128)), np.zeros((128, 128))
+    want_region[32:96, 32:96] = 1
+    want_hole[36:92, 36:92] = 1
+    np.testing.assert_array_equal(np.asarray(regions[1]), want_region)
+    np.testing.assert_array_equal(np.asarray(holes[0]), want_hole)
+
+
+def test_region_masks_random_holes_sit_inside_their_regions():
+    keys = augment.example_keys(jax.random.PRNGKey(3), 0, 0, jnp.arange(64))
+    holes, regions = map(np.asarray, augment.region_masks(keys, 64, 28, 10, 2, "random"))
+    assert np.all(holes.sum((1, 2)) == 100) and np.all(regions.sum((1, 2)) == 196)
+    assert np.all(holes <= regions)
+    for h, r in zip(holes, regions, strict=True):
+        ys, xs = np.nonzero(r)
+        hy, hx = np.nonzero(h)
+        assert hy.min() == ys.min() + 2 and hx.max() == xs.max() - 2  # the 2-px band
+    corners = {(int(np.nonzero(r)[0].min()), int(np.nonzero(r)[1].min())) for r in regions}
+    assert len(corners) > 20  # positions vary per example
+    filled = np.asarray(augment.fill_holes(jnp.ones((64, 28, 28, 1)), jnp.asarray(holes),
+                                           jnp.asarray([0.25])))
+    np.testing.assert_array_equal(filled[..., 0], np.where(holes > 0, 0.25, 1.0))
+    with pytest.raises(ValueError, match="does not fit"):
+        augment.region_masks(None, 1, 16, 14, 2)
+    with pytest.raises(ValueError, match="unknown"):
+        augment.region_masks(None, 1, 16, 4, 2, "corner")
+
+
+def test_context_encoder_learns_to_inpaint():
+    c = harness.tiny_config("context_encoder", optimizer__name="adamw",
+                            optimizer__base_lr=3e-3, optimizer__lr_scaling="none",
+                            decoder__channels=(16, 8, 8), context_encoder__overlap_px=1)
+    run, ls, metrics = _steps(c, 20)
+    assert np.all(np.isfinite(ls)) and float(metrics["nonfinite"]) == 0.0
+    assert np.mean(ls[-3:]) < 0.6 * ls[0], ls
+    assert run.method.hole_side == 6 and run.method.region_side == 8  # 16 px views
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"context_encoder__region": "corner"}, "region='corner' is unknown"),
+    ({"context_encoder__region_fraction": 1.5}, r"must be in \(0, 1\]"),
+])
+def test_context_encoder_bad_config_is_one_line(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        methods.get_method(harness.tiny_config("context_encoder", **overrides), num_classes=10)
+
+
+def test_context_encoder_hole_must_fit_inside_the_overlap():
+    c = harness.tiny_config("context_encoder", context_encoder__overlap_px=4)
+    with pytest.raises(ConfigError, match="leaves no hole"):
+        methods.get_method(c, num_classes=10).views(16)

@@ -43,7 +43,7 @@ from ssljax.augment.presets import (
     mocov2_views,
     simclr_views,
 )
-from ssljax.augment.pretext import corrupt, rotations
+from ssljax.augment.pretext import corrupt, fill_holes, region_masks, rotations
 from ssljax.augment.views import (
     EvalView,
     ViewSpec,
@@ -75,6 +75,7 @@ __all__ = [
     "eval_inputs",
     "fashion_views",
     "example_keys",
+    "fill_holes",
     "gaussian_blur",
     "grayscale",
     "horizontal_flip",
@@ -83,6 +84,7 @@ __all__ = [
     "mocov2_views",
     "normalize",
     "random_resized_crop",
+    "region_masks",
     "rotations",
     "simclr_views",
     "solarize",

@@ -1,17 +1,21 @@
-"""Input transforms of the classic pretext tasks: rotations and input corruption.
+"""Input transforms of the classic pretext tasks: rotations, corruption and holes.
 
 Batched and pure like the rest of `ssljax.augment`; the random ones take one PRNG key per
 example (`example_keys`), so a batch is transformed identically on 1 or 8 devices.
 
 - `rotations(x)`: every image in the four rotations of RotNet, with their labels;
-- `corrupt(keys, x, noise, amount)`: the input corruption of a denoising autoencoder.
+- `corrupt(keys, x, noise, amount)`: the input corruption of a denoising autoencoder;
+- `region_masks(...)`, `fill_holes(...)`: a context encoder's holes and the regions it
+  reconstructs (the hole plus an overlap band).
 
 References:
     Gidaris, Singh and Komodakis, "Unsupervised Representation Learning by Predicting
     Image Rotations", ICLR 2018 (gidariss/FeatureLearningRotNet, `dataloader.py`
     `rotate_img`). Vincent et al., "Extracting and Composing Robust Features with Denoising
     Autoencoders", ICML 2008 (masking noise); "Stacked Denoising Autoencoders", JMLR 2010
-    (additive Gaussian noise).
+    (additive Gaussian noise). Pathak et al., "Context Encoders: Feature Learning by
+    Inpainting", CVPR 2016 (pathak22/context-encoder `train.lua`: the central hole filled
+    with the mean, the prediction overlapping the context by `overlapPred` pixels).
 """
 
 from __future__ import annotations
@@ -73,3 +77,60 @@ def corrupt(keys: jax.Array, x: jax.Array, noise: str, amount: float) -> jax.Arr
         return jnp.where(keep, img, jnp.zeros_like(img))
 
     return jax.vmap(one)(keys, x)
+
+
+REGIONS = ("center", "random")
+
+
+def region_masks(keys: jax.Array | None, n: int, size: int, hole: int, overlap: int,
+                 region: str = "center") -> tuple[jax.Array, jax.Array]:
+    """The context encoder's square holes and the regions it reconstructs.
+
+    The hole (side `hole`) is what the encoder does not see; the reconstructed region is
+    the hole grown by `overlap` pixels on each side (the prediction overlaps the visible
+    context there, where the loss weights errors more).
+
+    Args:
+        keys: one PRNG key per image (used by "random"; None for "center").
+        n: number of images.
+        size: image side.
+        hole: side of the hole, 1 <= hole and hole + 2·overlap <= size.
+        overlap: width of the overlap band.
+        region: "center" (the hole in the middle, Pathak et al.'s central region) or
+            "random" (one hole per image at a uniformly random position, the region inside
+            the image).
+
+    Returns:
+        (hole masks, region masks): float32 `[N, size, size]` in {0, 1}.
+
+    Raises:
+        ValueError: an unknown region or a hole that does not fit.
+    """
+    if region not in REGIONS:
+        raise ValueError(f"region={region!r} is unknown; use one of {REGIONS}")
+    if not (hole >= 1 and overlap >= 0 and hole + 2 * overlap <= size):
+        raise ValueError(f"a hole of {hole} px with a {overlap} px overlap does not fit a "
+                         f"{size} px image; lower the hole size or the overlap")
+    span = size - hole - 2 * overlap  # positions of the region's top-left corner: 0..span
+    if region == "center":
+        corner = jnp.full((n, 2), span // 2, jnp.int32)
+    else:
+        if keys is None:
+            raise ValueError("region='random' needs one PRNG key per image")
+        corner = jax.vmap(lambda k: jax.random.randint(k, (2,), 0, span + 1))(keys)
+    idx = jnp.arange(size)
+
+    def square(top_left: jax.Array, offset: int, side: int) -> jax.Array:
+        rows = (idx >= top_left[0] + offset) & (idx < top_left[0] + offset + side)
+        cols = (idx >= top_left[1] + offset) & (idx < top_left[1] + offset + side)
+        return (rows[:, None] & cols[None, :]).astype(jnp.float32)
+
+    holes = jax.vmap(lambda c: square(c, overlap, hole))(corner)
+    regions = jax.vmap(lambda c: square(c, 0, hole + 2 * overlap))(corner)
+    return holes, regions
+
+
+def fill_holes(x: jax.Array, holes: jax.Array, fill: jax.Array) -> jax.Array:
+    """`x` with its holes `[N, H, W]` set to `fill` (per channel `[C]`, e.g. the mean)."""
+    m = holes[..., None]
+    return x * (1.0 - m) + jnp.asarray(fill, x.dtype) * m

@@ -21,7 +21,14 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ssljax.losses._common import as_f32, check_nonnegative, check_positive, check_same_shape
+from ssljax.losses._common import (
+    AxisName,
+    as_f32,
+    check_nonnegative,
+    check_positive,
+    check_same_shape,
+    psum,
+)
 
 
 def pretext_ce(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -47,11 +54,12 @@ def pretext_ce(logits: jax.Array, labels: jax.Array) -> jax.Array:
 def _border_band(mask: jax.Array, width: int) -> jax.Array:
     """The pixels of `mask` [N, H, W] within `width` pixels (Chebyshev) of its outside.
 
-    Outside the image counts as inside the mask, so a mask that reaches the image's edge
-    has no band there.
+    Outside the image counts as outside the mask, so a square region grown from a hole by
+    `width` pixels has the ring around the hole as its band wherever it lies.
     """
-    eroded = lax.reduce_window(mask, jnp.inf, lax.min, (1, 2 * width + 1, 2 * width + 1),
-                               (1, 1, 1), "SAME")
+    padded = jnp.pad(mask, ((0, 0), (width, width), (width, width)))
+    eroded = lax.reduce_window(padded, jnp.inf, lax.min, (1, 2 * width + 1, 2 * width + 1),
+                               (1, 1, 1), "VALID")
     return mask - eroded
 
 
@@ -62,6 +70,7 @@ def masked_reconstruction(
     *,
     border_weight: float = 1.0,
     border_width: int = 0,
+    axis_name: AxisName = None,
 ) -> jax.Array:
     """Weighted mean squared reconstruction error over a region of each image.
 
@@ -78,6 +87,8 @@ def masked_reconstruction(
         border_weight: weight of the band relative to the rest of the region (the
             context encoder's 10).
         border_width: width of the band in pixels (0: no band).
+        axis_name: inside `shard_map`, the mesh axis of the batch: the sums run over the
+            global batch (masks of different sizes per device give the global mean).
 
     Returns:
         float32 scalar: the weighted mean over pixels and channels (0 for an empty mask).
@@ -97,4 +108,5 @@ def masked_reconstruction(
     if border_width > 0 and border_weight != 1.0:
         weights = mask * (1.0 + (border_weight - 1.0) * _border_band(mask, int(border_width)))
     err = jnp.sum(jnp.square(pred - target), axis=-1)
-    return jnp.sum(weights * err) / (c * jnp.maximum(jnp.sum(weights), 1e-12))
+    total = psum(jnp.sum(weights * err), axis_name)
+    return total / (c * jnp.maximum(psum(jnp.sum(weights), axis_name), 1e-12))
