@@ -45,6 +45,8 @@ def _config(method: str):
         c.autoencoder.noise, c.autoencoder.noise_amount = "masking", 0.25
     if method == "context_encoder":
         c.context_encoder.region, c.context_encoder.overlap_px = "random", 1
+    if method == "jigsaw":
+        c.jigsaw.num_permutations, c.jigsaw.tile_px = 8, 7
     return c
 
 
@@ -66,7 +68,7 @@ def _two_steps(config, devices):
     pytest.param(m, marks=() if m in FAST else pytest.mark.slow)
     for m in ("simclr", "byol", "simsiam", "mocov2", "mocov3", "barlowtwins", "vicreg",
               "directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder",
-              "context_encoder")
+              "context_encoder", "jigsaw", "context_prediction")
 ])
 def test_two_steps_equal_on_1_and_8_devices(method):
     assert len(jax.devices()) >= 8  # tests/conftest.py fakes 8 CPU devices

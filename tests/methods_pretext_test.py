@@ -230,3 +230,97 @@ def test_context_encoder_hole_must_fit_inside_the_overlap():
     c = harness.tiny_config("context_encoder", context_encoder__overlap_px=4)
     with pytest.raises(ConfigError, match="leaves no hole"):
         methods.get_method(c, num_classes=10).views(16)
+
+
+# --------------------------------------------------------------------------- jigsaw, context
+
+
+def test_tile_grid_tiles_lie_in_their_cells():
+    rng = np.random.default_rng(4)
+    x = rng.random((5, 28, 28, 2)).astype(np.float32)
+    keys = augment.example_keys(jax.random.PRNGKey(0), 0, 0, jnp.arange(5))
+    tiles = np.asarray(augment.tile_grid(keys, jnp.asarray(x), 3, 7))
+    assert tiles.shape == (5, 9, 7, 7, 2)
+    offsets = set()
+    for i in range(5):
+        for cell in range(9):
+            r, c = divmod(cell, 3)
+            y0, x0 = r * 9, c * 9  # central 27 px of 28: start (28 - 27) // 2 = 0
+            found = [(dy, dx) for dy in range(3) for dx in range(3)
+                     if np.array_equal(x[i, y0 + dy:y0 + dy + 7, x0 + dx:x0 + dx + 7],
+                                       tiles[i, cell])]
+            assert len(found) == 1, (i, cell)
+            offsets.add(found[0])
+    assert len(offsets) > 4  # the jitter varies
+    with pytest.raises(ValueError, match="do not fit"):
+        augment.tile_grid(keys, jnp.asarray(x), 3, 10)
+
+
+def test_standardize_tiles_and_drop_colors():
+    t = jnp.asarray(np.random.default_rng(5).normal(3, 2, (2, 4, 6, 6, 3)), jnp.float32)
+    z = np.asarray(augment.standardize_tiles(t))
+    np.testing.assert_allclose(z.mean(axis=(2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(z.std(axis=(2, 3)), 1, atol=1e-3)
+    keys = augment.example_keys(jax.random.PRNGKey(1), 0, 0, jnp.arange(2))
+    d = np.asarray(augment.drop_colors(keys, t))
+    tt = np.asarray(t)
+    for i in range(2):
+        for k in range(4):
+            same = [np.array_equal(d[i, k, ..., ch], tt[i, k, ..., ch]) for ch in range(3)]
+            assert sum(same) == 1  # one channel kept, the other two replaced
+            noise = d[i, k][..., [ch for ch in range(3) if not same[ch]]]
+            assert noise.std() < tt[i, k].std() / 20
+    gray = jnp.ones((2, 4, 6, 6, 1))
+    np.testing.assert_array_equal(augment.drop_colors(keys, gray), gray)
+
+
+def test_permutation_set_is_distinct_and_well_separated():
+    perms = augment.permutation_set(64)
+    assert perms.shape == (64, 9) and len({tuple(p) for p in perms}) == 64
+    assert all(sorted(p) == list(range(9)) for p in perms)
+    dist = (perms[:, None] != perms[None]).sum(-1)
+    np.fill_diagonal(dist, 9)
+    assert dist.min() >= 6  # random 64 permutations of 9 would almost surely have pairs at 2-4
+    np.testing.assert_array_equal(perms, augment.permutation_set(64))  # deterministic
+    with pytest.raises(ValueError, match="cannot choose"):
+        augment.permutation_set(7, size=3)
+
+
+def test_jigsaw_solves_puzzles():
+    c = harness.tiny_config("jigsaw", optimizer__name="adamw", optimizer__base_lr=3e-3,
+                            optimizer__lr_scaling="none", jigsaw__num_permutations=8,
+                            jigsaw__tile_px=4)
+    run, ls, metrics = _steps(c, 25)
+    assert abs(ls[0] - np.log(8)) < 0.5, ls[0]
+    assert np.mean(ls[-3:]) < ls[0] - 0.3, ls
+    assert "puzzle_accuracy" in metrics
+    kernel = run.state.params["classifier"]["dense1"]["kernel"]
+    assert kernel.shape == (32, 8)  # hidden 32 -> 8 permutations
+
+
+def test_context_prediction_learns_positions():
+    c = harness.tiny_config("context_prediction", optimizer__name="adamw",
+                            optimizer__base_lr=3e-3, optimizer__lr_scaling="none",
+                            context_prediction__tile_px=4)
+    # Ramps whose direction varies per image: a patch pair's brightness difference tells
+    # the neighbour's position once the network compares the two patches.
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:16, 0:16] / 15.0
+    angles = rng.uniform(0, 0.5 * np.pi, harness.BATCH)  # increasing right and down
+    ramps = np.cos(angles)[:, None, None] * xx + np.sin(angles)[:, None, None] * yy
+    images = (255 * ramps / ramps.max((1, 2), keepdims=True))[..., None].astype(np.uint8)
+    run = harness.build(c, total_steps=1000)
+    _, ls, metrics = harness.run_steps(run, {"image": images, "label": np.zeros(
+        harness.BATCH, np.int32)}, 30)
+    assert abs(ls[0] - np.log(8)) < 0.5, ls[0]
+    assert np.mean(ls[-5:]) < np.mean(ls[:5]) - 0.3, ls
+    assert "position_accuracy" in metrics
+    assert run.state.params["classifier"]["dense0"]["kernel"].shape[0] == 2 * 16  # 2 patches
+
+
+@pytest.mark.parametrize("method, key", [("jigsaw", "jigsaw__tile_px"),
+                                         ("context_prediction", "context_prediction__tile_px")])
+def test_tiles_that_do_not_fit_are_one_line(method, key):
+    c = harness.tiny_config(method, **{key: 6})
+    with pytest.raises(ConfigError, match="do not fit the 5 px cells"):
+        methods.get_method(c, num_classes=10).views(16)

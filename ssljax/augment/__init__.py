@@ -43,7 +43,16 @@ from ssljax.augment.presets import (
     mocov2_views,
     simclr_views,
 )
-from ssljax.augment.pretext import corrupt, fill_holes, region_masks, rotations
+from ssljax.augment.pretext import (
+    corrupt,
+    drop_colors,
+    fill_holes,
+    permutation_set,
+    region_masks,
+    rotations,
+    standardize_tiles,
+    tile_grid,
+)
 from ssljax.augment.views import (
     EvalView,
     ViewSpec,
@@ -71,6 +80,7 @@ __all__ = [
     "corrupt",
     "crop_flip_views",
     "digits_views",
+    "drop_colors",
     "dino_views",
     "eval_inputs",
     "fashion_views",
@@ -83,9 +93,12 @@ __all__ = [
     "match_channels",
     "mocov2_views",
     "normalize",
+    "permutation_set",
     "random_resized_crop",
     "region_masks",
     "rotations",
     "simclr_views",
     "solarize",
+    "standardize_tiles",
+    "tile_grid",
 ]

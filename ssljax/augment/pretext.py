@@ -6,7 +6,9 @@ example (`example_keys`), so a batch is transformed identically on 1 or 8 device
 - `rotations(x)`: every image in the four rotations of RotNet, with their labels;
 - `corrupt(keys, x, noise, amount)`: the input corruption of a denoising autoencoder;
 - `region_masks(...)`, `fill_holes(...)`: a context encoder's holes and the regions it
-  reconstructs (the hole plus an overlap band).
+  reconstructs (the hole plus an overlap band);
+- `tile_grid(keys, x, grid, tile)`, `standardize_tiles`, `permutation_set(n)`: jigsaw
+  puzzles and context prediction's patches.
 
 References:
     Gidaris, Singh and Komodakis, "Unsupervised Representation Learning by Predicting
@@ -16,12 +18,21 @@ References:
     (additive Gaussian noise). Pathak et al., "Context Encoders: Feature Learning by
     Inpainting", CVPR 2016 (pathak22/context-encoder `train.lua`: the central hole filled
     with the mean, the prediction overlapping the context by `overlapPred` pixels).
+    Noroozi and Favaro, "Unsupervised Learning of Visual Representations by Solving
+    Jigsaw Puzzles", ECCV 2016 (tiles with gaps, per-tile normalisation, Algorithm 1's
+    permutation set). Doersch, Gupta and Efros, "Unsupervised Visual Representation
+    Learning by Context Prediction", ICCV 2015 (a patch and one of its 8 neighbours).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 NOISES = ("none", "gaussian", "masking")
 
@@ -134,3 +145,117 @@ def fill_holes(x: jax.Array, holes: jax.Array, fill: jax.Array) -> jax.Array:
     """`x` with its holes `[N, H, W]` set to `fill` (per channel `[C]`, e.g. the mean)."""
     m = holes[..., None]
     return x * (1.0 - m) + jnp.asarray(fill, x.dtype) * m
+
+
+def tile_grid(keys: jax.Array, x: jax.Array, grid: int, tile: int) -> jax.Array:
+    """A `grid`×`grid` grid of cells per image and one randomly placed tile in each.
+
+    The image's central `grid·cell` square (cell = H // grid) is split into cells; each
+    cell gives a `tile`×`tile` crop at a random offset inside it (0 … cell − tile in each
+    direction, drawn per tile), so neighbouring tiles are separated by a random gap —
+    the jigsaw puzzle's and context prediction's defence against matching edges.
+
+    Args:
+        keys: one PRNG key per image, `[N]` (typed) or `[N, 2]` (raw).
+        x: square images `[N, H, W, C]`.
+        grid: cells per side (3 for the jigsaw puzzle and context prediction).
+        tile: tile side, 1 <= tile <= H // grid.
+
+    Returns:
+        `[N, grid·grid, tile, tile, C]` tiles in row-major cell order (cell 4 of a 3×3 grid
+        is the centre).
+
+    Raises:
+        ValueError: tiles that do not fit their cells, or non-square images.
+    """
+    if x.ndim != 4 or x.shape[1] != x.shape[2]:
+        raise ValueError(f"tile_grid needs square NHWC images, got shape {tuple(x.shape)}")
+    cell = x.shape[1] // grid
+    if not 1 <= tile <= cell:
+        raise ValueError(f"{tile} px tiles do not fit the {cell} px cells of a {grid}x{grid} "
+                         f"grid on {x.shape[1]} px images; use tiles of at most {cell} px")
+    start = (x.shape[1] - grid * cell) // 2
+    origins = jnp.asarray([(start + r * cell, start + c * cell)
+                           for r in range(grid) for c in range(grid)], jnp.int32)
+
+    def one(key: jax.Array, img: jax.Array) -> jax.Array:
+        offsets = jax.random.randint(key, (grid * grid, 2), 0, cell - tile + 1)
+        corners = origins + offsets
+        return jax.vmap(lambda yx: jax.lax.dynamic_slice(
+            img, (yx[0], yx[1], 0), (tile, tile, img.shape[-1])))(corners)
+
+    return jax.vmap(one)(keys, x)
+
+
+def standardize_tiles(tiles: jax.Array, eps: float = 1e-5) -> jax.Array:
+    """Each tile `[..., T, T, C]` to zero mean and unit variance per channel (the jigsaw
+    paper's per-tile normalisation against low-level statistics shortcuts)."""
+    mean = tiles.mean(axis=(-3, -2), keepdims=True)
+    var = tiles.var(axis=(-3, -2), keepdims=True)
+    return (tiles - mean) * jax.lax.rsqrt(var + eps)
+
+
+POOL = 100_000  # candidate permutations considered by `permutation_set`
+
+
+@functools.lru_cache(maxsize=8)
+def permutation_set(n: int, size: int = 9, seed: int = 0) -> np.ndarray:
+    """`n` permutations of `size` tiles, chosen greedily for a large minimum Hamming distance.
+
+    Starting from a random permutation, each next one is the candidate farthest from those
+    chosen so far (the largest minimum Hamming distance, ties broken by a seeded random
+    order); the candidates are all `size`! permutations, or a seeded random 100,000 of them
+    when there are more. The jigsaw paper's Algorithm 1 greedily maximises the summed
+    distance to the chosen set instead; the minimum guarantees the separation of every
+    pair, which is what makes the classes distinguishable.
+
+    Args:
+        n: number of permutations (the paper: 1000 of 9!; fewer for small images).
+        size: tiles per puzzle (9 for 3×3).
+        seed: NumPy seed of the first permutation and of the tie-breaking.
+
+    Returns:
+        int32 `[n, size]`: row k is the tile order of class k.
+    """
+    if not 1 <= n <= math.factorial(size) or size > 10:
+        raise ValueError(f"cannot choose {n} permutations of {size} tiles; need 1 <= n <= "
+                         f"{size}! and size <= 10")
+    rng = np.random.default_rng(seed)
+    everything = np.asarray(list(itertools.permutations(range(size))), np.int8)
+    # A seeded order breaks ties; the candidates are capped at 100,000 of the 9! = 362,880
+    # (a random subset) so that 2000 permutations take seconds.
+    everything = everything[rng.permutation(len(everything))[:POOL]]
+    chosen = [0]
+    dist = (everything != everything[0]).sum(1).astype(np.int16)
+    for _ in range(n - 1):
+        k = int(np.argmax(dist))
+        chosen.append(k)
+        dist = np.minimum(dist, (everything != everything[k]).sum(1).astype(np.int16))
+    out = everything[chosen].astype(np.int32)
+    out.flags.writeable = False  # cached: shared by every caller
+    return out
+
+
+def drop_colors(keys: jax.Array, tiles: jax.Array) -> jax.Array:
+    """Context prediction's colour dropping: each RGB tile keeps one random channel, the
+    other two become Gaussian noise of 1/100 of the kept channel's standard deviation.
+
+    Args:
+        keys: one PRNG key per image, `[N]`.
+        tiles: `[N, K, T, T, C]`; C == 1 is returned unchanged.
+    """
+    if tiles.shape[-1] == 1:
+        return tiles
+
+    def one(key: jax.Array, tile: jax.Array) -> jax.Array:
+        k_keep, k_noise = jax.random.split(key)
+        keep = jax.random.randint(k_keep, (), 0, tile.shape[-1])
+        kept = jnp.take(tile, keep, axis=-1)
+        noise = jax.random.normal(k_noise, tile.shape, tile.dtype) * (kept.std() / 100.0)
+        mask = jnp.arange(tile.shape[-1]) == keep
+        return jnp.where(mask, tile, noise)
+
+    def per_image(key: jax.Array, image_tiles: jax.Array) -> jax.Array:
+        return jax.vmap(one)(jax.random.split(key, image_tiles.shape[0]), image_tiles)
+
+    return jax.vmap(per_image)(keys, tiles)

@@ -14,9 +14,11 @@ from ssljax.methods.barlowtwins import BarlowTwins
 from ssljax.methods.base import Method, SSLModel, StepOutput
 from ssljax.methods.byol import BYOL
 from ssljax.methods.context_encoder import ContextEncoder
+from ssljax.methods.context_prediction import ContextPrediction
 from ssljax.methods.dcl import DCL, DCLW
 from ssljax.methods.dino import DINO
 from ssljax.methods.directpred import DirectPred
+from ssljax.methods.jigsaw import Jigsaw
 from ssljax.methods.mocov2 import MoCoV2
 from ssljax.methods.mocov3 import MoCoV3
 from ssljax.methods.nnclr import NNCLR
@@ -31,7 +33,8 @@ from ssljax.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry("method", key="method")
 for _cls in (SimCLR, MoCoV2, MoCoV3, BYOL, SimSiam, BarlowTwins, VICReg, DINO, DirectPred,
-             SwAV, NNCLR, DCL, DCLW, SupCon, RotNet, AutoEncoder, ContextEncoder):
+             SwAV, NNCLR, DCL, DCLW, SupCon, RotNet, AutoEncoder, ContextEncoder, Jigsaw,
+             ContextPrediction):
     METHODS.register(_cls.name, _cls)
 
 

@@ -15,8 +15,8 @@ comes first; the view's side must be divisible by 2^(len(decoder.channels) − 1
 
 Reference: Hinton and Salakhutdinov, "Reducing the Dimensionality of Data with Neural
 Networks", Science 2006 (autoencoders); Vincent et al., "Extracting and Composing Robust
-Features with Denoising Autoencoders", ICML 2008, §2.3 (masking noise) and "Stacked
-Denoising Autoencoders", JMLR 2010, §4.2 (Gaussian noise).
+Features with Denoising Autoencoders", ICML 2008 (masking noise) and "Stacked Denoising
+Autoencoders", JMLR 2010 (Gaussian noise).
 """
 
 from __future__ import annotations
