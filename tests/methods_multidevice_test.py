@@ -47,6 +47,8 @@ def _config(method: str):
         c.context_encoder.region, c.context_encoder.overlap_px = "random", 1
     if method == "jigsaw":
         c.jigsaw.num_permutations, c.jigsaw.tile_px = 8, 7
+    if method == "cpc":
+        c.cpc.patch_px, c.cpc.stride_px, c.cpc.context_hidden = 8, 4, 16
     return c
 
 
@@ -68,7 +70,7 @@ def _two_steps(config, devices):
     pytest.param(m, marks=() if m in FAST else pytest.mark.slow)
     for m in ("simclr", "byol", "simsiam", "mocov2", "mocov3", "barlowtwins", "vicreg",
               "directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder",
-              "context_encoder", "jigsaw", "context_prediction")
+              "context_encoder", "jigsaw", "context_prediction", "cpc")
 ])
 def test_two_steps_equal_on_1_and_8_devices(method):
     assert len(jax.devices()) >= 8  # tests/conftest.py fakes 8 CPU devices

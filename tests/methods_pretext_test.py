@@ -324,3 +324,72 @@ def test_tiles_that_do_not_fit_are_one_line(method, key):
     c = harness.tiny_config(method, **{key: 6})
     with pytest.raises(ConfigError, match="do not fit the 5 px cells"):
         methods.get_method(c, num_classes=10).views(16)
+
+
+# --------------------------------------------------------------------------- CPC
+
+
+def test_patch_grid_matches_slices():
+    x = np.random.default_rng(6).random((2, 28, 28, 1)).astype(np.float32)
+    grid = np.asarray(augment.patch_grid(jnp.asarray(x), 8, 4))
+    assert grid.shape == (2, 6, 6, 8, 8, 1)
+    for i, j in ((0, 0), (2, 5), (5, 3)):
+        np.testing.assert_array_equal(grid[:, i, j], x[:, 4 * i:4 * i + 8, 4 * j:4 * j + 8])
+    with pytest.raises(ValueError, match="does not fit"):
+        augment.patch_grid(jnp.asarray(x), 8, 6)
+
+
+def test_cpc_info_nce_matches_numpy():
+    rng = np.random.default_rng(7)
+    p, z = rng.normal(size=(10, 6)), rng.normal(size=(10, 6))
+    logits = p @ z.T
+    logits -= logits.max(1, keepdims=True)
+    want = -(np.diag(logits) - np.log(np.exp(logits).sum(1))).mean()
+    got = losses.cpc_info_nce(jnp.asarray(p, jnp.float32), jnp.asarray(z, jnp.float32))
+    np.testing.assert_allclose(float(got), want, rtol=1e-5)
+
+
+def test_cpc_info_nce_on_8_devices_equals_the_global_batch():
+    from jax.sharding import PartitionSpec as P  # noqa: PLC0415
+
+    from ssljax import parallel  # noqa: PLC0415
+
+    rng = np.random.default_rng(8)
+    p = rng.normal(size=(32, 5)).astype(np.float32)
+    z = rng.normal(size=(32, 5)).astype(np.float32)
+    mesh = parallel.make_mesh(8)
+    f = jax.jit(jax.shard_map(lambda a, b: losses.cpc_info_nce(a, b, axis_name="data"),
+                              mesh=mesh, in_specs=(P("data"), P("data")), out_specs=P()))
+    np.testing.assert_allclose(float(f(p, z)), float(losses.cpc_info_nce(p, z)), rtol=1e-5)
+
+
+def test_context_network_sees_only_rows_at_or_above():
+    from ssljax.methods.cpc import ContextNetwork  # noqa: PLC0415
+
+    net = ContextNetwork(hidden=8, blocks=2)
+    z = jnp.asarray(np.random.default_rng(9).normal(size=(1, 6, 6, 4)), jnp.float32)
+    v = net.init(jax.random.PRNGKey(0), z)
+    base_out = np.asarray(net.apply(v, z))
+    changed = np.asarray(net.apply(v, z.at[:, 4:].set(5.0)))  # rows 4 and 5 only
+    np.testing.assert_array_equal(changed[:, :4], base_out[:, :4])
+    assert not np.allclose(changed[:, 4], base_out[:, 4])
+
+
+def test_cpc_learns_with_a_layer_norm_encoder():
+    c = harness.tiny_config("cpc", optimizer__name="adamw", optimizer__base_lr=3e-3,
+                            optimizer__lr_scaling="none", cpc__patch_px=8, cpc__stride_px=4,
+                            cpc__steps=1, cpc__context_hidden=16, encoder__norm="layer")
+    run, ls, metrics = _steps(c, 20)
+    assert abs(ls[0] - np.log(harness.BATCH * 2 * 3)) < 1.0, ls[0]  # 6 targets per image
+    assert np.mean(ls[-3:]) < ls[0] - 0.3, ls
+    assert "ln1" in run.state.params["encoder"] and not run.state.batch_stats.get("encoder")
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"cpc__patch_px": 8, "cpc__stride_px": 5}, "does not fit 16 px"),
+    ({"cpc__patch_px": 8, "cpc__stride_px": 4, "cpc__steps": 3}, "needs a grid of more rows"),
+])
+def test_cpc_grid_that_does_not_fit_is_one_line(overrides, match):
+    c = harness.tiny_config("cpc", **overrides)
+    with pytest.raises(ConfigError, match=match):
+        methods.get_method(c, num_classes=10).views(16)

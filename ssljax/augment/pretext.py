@@ -8,7 +8,8 @@ example (`example_keys`), so a batch is transformed identically on 1 or 8 device
 - `region_masks(...)`, `fill_holes(...)`: a context encoder's holes and the regions it
   reconstructs (the hole plus an overlap band);
 - `tile_grid(keys, x, grid, tile)`, `standardize_tiles`, `permutation_set(n)`: jigsaw
-  puzzles and context prediction's patches.
+  puzzles and context prediction's patches;
+- `patch_grid(x, patch, stride)`: contrastive predictive coding's overlapping patches.
 
 References:
     Gidaris, Singh and Komodakis, "Unsupervised Representation Learning by Predicting
@@ -259,3 +260,24 @@ def drop_colors(keys: jax.Array, tiles: jax.Array) -> jax.Array:
         return jax.vmap(one)(jax.random.split(key, image_tiles.shape[0]), image_tiles)
 
     return jax.vmap(per_image)(keys, tiles)
+
+
+def grid_side(image_size: int, patch: int, stride: int) -> int:
+    """Patches per side of `patch_grid`; raises ValueError unless the grid fits exactly."""
+    if not (1 <= patch <= image_size and stride >= 1 and (image_size - patch) % stride == 0):
+        raise ValueError(
+            f"a grid of {patch} px patches with stride {stride} does not fit {image_size} px "
+            f"images exactly; choose patch and stride with (size - patch) % stride == 0")
+    return (image_size - patch) // stride + 1
+
+
+def patch_grid(x: jax.Array, patch: int, stride: int) -> jax.Array:
+    """CPC's overlapping patch grid: `[N, H, W, C]` → `[N, G, G, patch, patch, C]`.
+
+    Patch (i, j) is `x[:, i·stride : i·stride + patch, j·stride : j·stride + patch]`;
+    G = (H − patch) / stride + 1 (CPC v2: 64-px patches with stride 32 on 256 px, 7×7).
+    """
+    g = grid_side(x.shape[1], patch, stride)
+    rows = [jnp.stack([x[:, i * stride:i * stride + patch, j * stride:j * stride + patch]
+                       for j in range(g)], axis=1) for i in range(g)]
+    return jnp.stack(rows, axis=1)

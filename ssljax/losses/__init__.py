@@ -33,11 +33,12 @@ from ssljax.losses.clustering import sinkhorn_knopp, swav
 from ssljax.losses.contrastive import dcl, info_nce, moco_v3, nearest_neighbour, nt_xent, supcon
 from ssljax.losses.distillation import dino, dino_center_update
 from ssljax.losses.noncontrastive import barlow_twins, byol, simsiam, vicreg
-from ssljax.losses.pretext import masked_reconstruction, pretext_ce
+from ssljax.losses.pretext import cpc_info_nce, masked_reconstruction, pretext_ce
 
 __all__ = [
     "barlow_twins",
     "byol",
+    "cpc_info_nce",
     "dcl",
     "dino",
     "dino_center_update",

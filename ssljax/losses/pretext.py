@@ -4,7 +4,9 @@
   rotations; jigsaw permutations and patch positions are the same loss);
 - `masked_reconstruction(pred, target, mask, *, border_weight, border_width)`: the weighted
   mean squared error of an autoencoder (mask of ones) or of a context encoder (the masked
-  region, its inner border band weighted `border_weight` times).
+  region, its inner border band weighted `border_weight` times);
+- `cpc_info_nce(preds, targets, *, axis_name)`: contrastive predictive coding's InfoNCE,
+  each prediction against every target of the global batch.
 
 References:
     Gidaris et al., "Unsupervised Representation Learning by Predicting Image Rotations",
@@ -13,6 +15,9 @@ References:
     pathak22/context-encoder `train.lua` (L2 on the region, `overlapL2Weight` 10 on its
     border band of `overlapPred` pixels). Hinton and Salakhutdinov, "Reducing the
     Dimensionality of Data with Neural Networks", Science 2006 (the autoencoder).
+    van den Oord, Li and Vinyals, "Representation Learning with Contrastive Predictive
+    Coding", arXiv:1807.03748, Eq. 4; Hénaff et al., "Data-Efficient Image Recognition with
+    Contrastive Predictive Coding", ICML 2020 (negatives from every patch of the batch).
 """
 
 from __future__ import annotations
@@ -27,7 +32,11 @@ from ssljax.losses._common import (
     check_nonnegative,
     check_positive,
     check_same_shape,
+    cross_entropy_rows,
+    dot,
+    gather,
     psum,
+    row_offset,
 )
 
 
@@ -110,3 +119,33 @@ def masked_reconstruction(
     err = jnp.sum(jnp.square(pred - target), axis=-1)
     total = psum(jnp.sum(weights * err), axis_name)
     return total / (c * jnp.maximum(psum(jnp.sum(weights), axis_name), 1e-12))
+
+
+def cpc_info_nce(preds: jax.Array, targets: jax.Array, *, axis_name: AxisName = None) -> jax.Array:
+    """InfoNCE of contrastive predictive coding: each prediction picks its own target.
+
+    The logits of prediction i are its dot products with every target of the global batch
+    (`targets` gathered from all devices: the other patches of the same and of other
+    images are the negatives); the label is i's own target, row i:
+
+        L = mean_i −log( exp(p_i·z_i) / Σ_j exp(p_i·z_j) )
+
+    Args:
+        preds: `[m, d]` predicted patch embeddings (local rows when `axis_name` is set).
+        targets: `[m, d]` the embeddings they predict, `targets[i]` the positive of
+            `preds[i]` (the caller decides whether gradients flow into them; CPC lets them).
+        axis_name: mesh axis of the enclosing `shard_map` to gather targets over, or None.
+
+    Returns:
+        The float32 scalar loss of the (global) batch.
+    """
+    preds = as_f32("preds", preds, 2)
+    targets = as_f32("targets", targets, 2)
+    check_same_shape("preds", preds, "targets", targets)
+    m = preds.shape[0]
+    if m == 0:
+        raise ValueError(f"preds must hold at least one row, got shape {tuple(preds.shape)}")
+    every = gather(targets, axis_name)  # [M, d]
+    logits = dot(preds, every)  # [m, M]
+    labels = row_offset(m, axis_name) + jnp.arange(m)
+    return psum(jnp.sum(cross_entropy_rows(logits, labels)), axis_name) / every.shape[0]

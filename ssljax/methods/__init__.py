@@ -15,6 +15,7 @@ from ssljax.methods.base import Method, SSLModel, StepOutput
 from ssljax.methods.byol import BYOL
 from ssljax.methods.context_encoder import ContextEncoder
 from ssljax.methods.context_prediction import ContextPrediction
+from ssljax.methods.cpc import CPC
 from ssljax.methods.dcl import DCL, DCLW
 from ssljax.methods.dino import DINO
 from ssljax.methods.directpred import DirectPred
@@ -34,7 +35,7 @@ from ssljax.registry import Registry
 METHODS: Registry[type[Method]] = Registry("method", key="method")
 for _cls in (SimCLR, MoCoV2, MoCoV3, BYOL, SimSiam, BarlowTwins, VICReg, DINO, DirectPred,
              SwAV, NNCLR, DCL, DCLW, SupCon, RotNet, AutoEncoder, ContextEncoder, Jigsaw,
-             ContextPrediction):
+             ContextPrediction, CPC):
     METHODS.register(_cls.name, _cls)
 
 

@@ -33,12 +33,16 @@ class SmallCNN(nn.Module):
         strides: stride of each stage's 3×3 convolution (same length as `channels`).
         dtype: computation dtype; parameters stay float32.
         bn_axis_name: BatchNorm axis name ("data": cross-device BN; None: local BN).
+        norm: "batch" (BatchNorm) or "layer" (layer normalisation of each image's map over
+            its height, width and channels, `GroupNorm(num_groups=1)`: no batch statistics,
+            as CPC v2's patch encoder uses, so patches of one image cannot see each other).
     """
 
     channels: Sequence[int] = (32, 64, 128, 256)
     strides: Sequence[int] = (2, 2, 1, 2)
     dtype: Dtype = jnp.float32
     bn_axis_name: str | None = None
+    norm: str = "batch"
 
     @property
     def feature_dim(self) -> int:
@@ -64,10 +68,16 @@ class SmallCNN(nn.Module):
             )
         if x.ndim != 4:
             raise ValueError(f"SmallCNN expects NHWC images [N, H, W, C], got shape {x.shape}")
+        if self.norm not in ("batch", "layer"):
+            raise ValueError(f"SmallCNN norm={self.norm!r} is unknown; use 'batch' or 'layer'")
         x = x.astype(self.dtype)
         for i, (ch, stride) in enumerate(zip(self.channels, self.strides, strict=True)):
             x = conv2d(ch, 3, stride, dtype=self.dtype, name=f"conv{i + 1}")(x)
-            x = batch_norm(train, dtype=self.dtype, axis_name=self.bn_axis_name,
-                           name=f"bn{i + 1}")(x)
+            if self.norm == "layer":
+                x = nn.GroupNorm(num_groups=1, epsilon=1e-5, dtype=self.dtype,
+                                 param_dtype=jnp.float32, name=f"ln{i + 1}")(x)
+            else:
+                x = batch_norm(train, dtype=self.dtype, axis_name=self.bn_axis_name,
+                               name=f"bn{i + 1}")(x)
             x = nn.relu(x)
         return jnp.mean(x.astype(jnp.float32), axis=(1, 2))
