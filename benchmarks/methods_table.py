@@ -49,8 +49,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from ssljax.methods import METHODS as _REGISTRY  # noqa: E402
 
-# Every registered method, in the registry's order; each has configs/<name>_mnist.py.
-METHODS = tuple(_REGISTRY)
+# Every registered method with a digits config (configs/<name>_mnist.py), in the
+# registry's order: all but colorization, which needs colour images.
+METHODS = tuple(m for m in _REGISTRY if (REPO / "configs" / f"{m}_mnist.py").exists())
 # The methods of the default run (`--methods` not given): those that do not use labels.
 DEFAULT = tuple(m for m in METHODS if not _REGISTRY[m].uses_labels)
 DATASETS = {"mnist": {"variant": "", "budget_s": 600.0},

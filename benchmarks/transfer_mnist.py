@@ -157,9 +157,14 @@ def main() -> None:
                         help="SSL fine-tuning from the first N pretrained projector layers "
                              "(SimCLR v2); the scratch runs keep the plain encoder")
     parser.add_argument("--quick", action="store_true", help="few steps (smoke test only)")
-    parser.add_argument("overrides", nargs="*",
-                        help="after --: --config.key=value for every fine-tuning run")
-    args = parser.parse_args()
+    args, rest = parser.parse_known_args()
+    # After `--`: --config.key=value flags for every fine-tuning run (parse_known_args, as
+    # argparse hands a `nargs="*"` positional its share before the options that follow).
+    args.overrides = [a for a in rest if a != "--"]
+    bad = [a for a in args.overrides if not a.startswith("--config.")]
+    if bad:
+        parser.error(f"unrecognized arguments: {' '.join(bad)}; fine-tuning overrides are "
+                     "--config.key=value")
     t0 = time.time()
     parts = set(args.parts.split(","))
     unknown = parts - {"linear", "finetune", "folder"}

@@ -100,8 +100,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     run = engine.build(config, mesh, num_classes=config.dataset.num_classes or info.num_classes,
                        image_shape=info.image_shape, steps_per_epoch=spe)
     method, specs, state = run.method, run.specs, run.state
-    eval_view = augment.EvalView.of(specs[0])
-    view_shape = (specs[0].out_size, specs[0].out_size, info.image_shape[2])
+    eval_view = augment.EvalView.of(specs[0], method.encoder_channels(info.image_shape[2]))
+    view_shape = (specs[0].out_size, specs[0].out_size,
+                  eval_view.channels or info.image_shape[2])
     evaluated = eval_encoder(config, method)
 
     main = parallel.is_main_process()

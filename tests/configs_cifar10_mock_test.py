@@ -25,7 +25,7 @@ tfds = pytest.importorskip("tensorflow_datasets")
 pytestmark = pytest.mark.slow  # a ResNet-18 compilation per method
 
 METHODS = ("directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder",
-           "context_encoder", "jigsaw", "context_prediction", "cpc")
+           "context_encoder", "jigsaw", "context_prediction", "cpc", "colorization")
 BATCH = 16
 
 

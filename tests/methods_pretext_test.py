@@ -393,3 +393,133 @@ def test_cpc_grid_that_does_not_fit_is_one_line(overrides, match):
     c = harness.tiny_config("cpc", **overrides)
     with pytest.raises(ConfigError, match=match):
         methods.get_method(c, num_classes=10).views(16)
+
+
+# --------------------------------------------------------------------------- colorization
+
+
+def test_lab_matches_scikit_image_on_a_real_photograph():
+    skimage = pytest.importorskip("skimage")
+    from skimage import color  # noqa: PLC0415
+
+    img = skimage.data.astronaut()[::4, ::4] / 255.0
+    want = color.rgb2lab(img)
+    got = np.asarray(augment.rgb_to_lab(jnp.asarray(img)))
+    np.testing.assert_allclose(got, want, atol=2e-3)
+    back = np.asarray(augment.lab_to_rgb(jnp.asarray(want)))
+    np.testing.assert_allclose(back, color.lab2rgb(want), atol=1e-4)
+
+
+def test_ab_bins_are_the_in_gamut_grid_cells():
+    bins = augment.ab_bins()
+    assert bins.shape == (262, 2) and np.all(bins % 10 == 0)
+    assert (0, 0) in {tuple(b) for b in bins.tolist()}
+    # sRGB's saturated colours have their bins; far corners of the grid do not.
+    red = np.asarray(augment.rgb_to_lab(jnp.asarray([1.0, 0.0, 0.0])))[1:]
+    nearest = bins[np.argmin(((bins - red) ** 2).sum(1))]
+    assert np.abs(nearest - red).max() <= 5.0
+    assert (-110, -110) not in {tuple(b) for b in bins.tolist()}
+
+
+def test_soft_encode_rebalance_and_annealed_mean_match_numpy():
+    bins = augment.ab_bins().astype(np.float64)
+    ab = np.array([[3.0, -6.0], [54.0, 42.0]])  # no ties among the 5 nearest bins
+    got = np.asarray(augment.soft_encode(jnp.asarray(ab), jnp.asarray(bins)))
+    for i in range(2):
+        d2 = ((bins - ab[i]) ** 2).sum(1)
+        idx = np.argsort(d2)[:5]
+        want = np.zeros(len(bins))
+        want[idx] = np.exp(-d2[idx] / 50.0)
+        np.testing.assert_allclose(got[i], want / want.sum(), atol=1e-6)
+    prior = np.random.default_rng(10).random(len(bins)) ** 4
+    d2 = ((bins[:, None] - bins[None]) ** 2).sum(-1)
+    smooth = np.exp(-d2 / 50.0) @ (prior / prior.sum())
+    smooth /= smooth.sum()
+    w = 1.0 / (0.5 * smooth + 0.5 / len(bins))
+    w /= (smooth * w).sum()
+    got_w = np.asarray(augment.rebalance_weights(jnp.asarray(prior), jnp.asarray(bins)))
+    np.testing.assert_allclose(got_w, w, rtol=1e-4)
+    assert got_w[np.argmin(smooth)] > got_w[np.argmax(smooth)]  # rare colours weigh more
+    logits = np.random.default_rng(11).normal(size=(3, len(bins)))
+    mean = np.asarray(augment.annealed_mean(jnp.asarray(logits), jnp.asarray(bins),
+                                            temperature=1.0))
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(mean, (p / p.sum(1, keepdims=True)) @ bins, rtol=1e-4, atol=1e-3)
+    sharp = np.asarray(augment.annealed_mean(jnp.asarray(logits), jnp.asarray(bins),
+                                             temperature=1e-3))
+    np.testing.assert_allclose(sharp, bins[logits.argmax(1)], atol=1e-3)
+
+
+def test_colorization_ce_matches_numpy():
+    rng = np.random.default_rng(12)
+    logits = rng.normal(size=(2, 3, 3, 6))
+    target = rng.random((2, 3, 3, 6))
+    target /= target.sum(-1, keepdims=True)
+    w = rng.random(6) + 0.5
+    logp = logits - logits.max(-1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
+    want = np.mean(-(target * logp).sum(-1) * w[target.argmax(-1)])
+    got = losses.colorization_ce(jnp.asarray(logits, jnp.float32),
+                                 jnp.asarray(target, jnp.float32),
+                                 rebalance_weights=jnp.asarray(w, jnp.float32))
+    np.testing.assert_allclose(float(got), want, rtol=1e-5)
+
+
+def _photo_batch(n=32, size=16, seed=0):
+    """Random crops of scikit-image's real colour photographs, as uint8 [n, size, size, 3]."""
+    skimage = pytest.importorskip("skimage")
+    from PIL import Image  # noqa: PLC0415
+
+    photos = [skimage.data.astronaut(), skimage.data.coffee(), skimage.data.chelsea(),
+              skimage.data.rocket(), skimage.data.hubble_deep_field()]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        img = photos[i % len(photos)]
+        side = int(rng.integers(64, min(img.shape[:2])))
+        y, x = (int(rng.integers(0, img.shape[d] - side + 1)) for d in (0, 1))
+        crop = Image.fromarray(img[y:y + side, x:x + side, :3])
+        out.append(np.asarray(crop.resize((size, size), Image.BILINEAR)))
+    return {"image": np.stack(out).astype(np.uint8), "label": np.zeros(n, np.int32)}
+
+
+def test_colorization_trains_on_real_photographs_and_decodes_plausible_colours():
+    c = harness.tiny_config("colorization", optimizer__name="adamw", optimizer__base_lr=3e-3,
+                            optimizer__lr_scaling="none", decoder__channels=(16, 16))
+    c.augment.preset = "crop_flip"
+    batch = _photo_batch()
+    run = harness.build(c, total_steps=1000, channels=3)
+    states, ls, metrics = harness.run_steps(run, batch, 25)
+    assert np.all(np.isfinite(ls)) and np.mean(ls[-3:]) < 0.85 * ls[0], ls
+    counts = np.asarray(states[-1].extra["ab_counts"])
+    assert counts.sum() == 25 * 32 * 4 * 4  # every target pixel of every step counted
+    rgb = jnp.asarray(batch["image"], jnp.float32) / 255.0
+    out = np.asarray(run.method.colorize(states[-1].params, states[-1].batch_stats, rgb))
+    assert out.shape == rgb.shape and out.min() >= 0.0 and out.max() <= 1.0
+    ab_pred = np.asarray(augment.rgb_to_lab(jnp.asarray(out)))[..., 1:]
+    ab_true = np.asarray(augment.rgb_to_lab(rgb))[..., 1:]
+    assert np.abs(ab_pred).max() <= 110.0
+    # Decoded colours lie near the photographs' own (mean ab within 15 units, some chroma).
+    assert np.abs(ab_pred.mean((0, 1, 2)) - ab_true.mean((0, 1, 2))).max() < 15.0
+    assert np.sqrt((ab_pred ** 2).sum(-1)).mean() > 2.0
+
+
+def test_colorization_refuses_grayscale_data_in_one_line():
+    c = harness.tiny_config("colorization", decoder__channels=(16, 16))
+    with pytest.raises(ConfigError, match="colorization needs RGB images; these have 1"):
+        harness.build(c, total_steps=10, channels=1)
+
+
+def test_colorization_on_8_devices_equals_1_device():
+    c = harness.tiny_config("colorization", bn="global", decoder__channels=(16, 16))
+    c.augment.preset = "crop_flip"
+    batch = harness.random_batch(channels=3)
+    results = []
+    for devices in (1, 8):
+        run = harness.build(c, devices, total_steps=20, channels=3)
+        states, ls, _ = harness.run_steps(run, batch, 2)
+        results.append((states[-1], ls))
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=2e-5)
+    harness.assert_trees_close(results[0][0].params, results[1][0].params, "params")
+    np.testing.assert_array_equal(results[0][0].extra["ab_counts"],
+                                  results[1][0].extra["ab_counts"])

@@ -31,6 +31,14 @@ from ssljax.augment.batched import (
     random_resized_crop,
     solarize,
 )
+from ssljax.augment.lab import (
+    ab_bins,
+    annealed_mean,
+    lab_to_rgb,
+    rebalance_weights,
+    rgb_to_lab,
+    soft_encode,
+)
 from ssljax.augment.presets import (
     PRESETS,
     Preset,
@@ -68,6 +76,12 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 __all__ = [
+    "ab_bins",
+    "annealed_mean",
+    "lab_to_rgb",
+    "rebalance_weights",
+    "rgb_to_lab",
+    "soft_encode",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "PRESETS",

@@ -33,11 +33,17 @@ from ssljax.losses.clustering import sinkhorn_knopp, swav
 from ssljax.losses.contrastive import dcl, info_nce, moco_v3, nearest_neighbour, nt_xent, supcon
 from ssljax.losses.distillation import dino, dino_center_update
 from ssljax.losses.noncontrastive import barlow_twins, byol, simsiam, vicreg
-from ssljax.losses.pretext import cpc_info_nce, masked_reconstruction, pretext_ce
+from ssljax.losses.pretext import (
+    colorization_ce,
+    cpc_info_nce,
+    masked_reconstruction,
+    pretext_ce,
+)
 
 __all__ = [
     "barlow_twins",
     "byol",
+    "colorization_ce",
     "cpc_info_nce",
     "dcl",
     "dino",

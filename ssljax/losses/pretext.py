@@ -6,7 +6,9 @@
   mean squared error of an autoencoder (mask of ones) or of a context encoder (the masked
   region, its inner border band weighted `border_weight` times);
 - `cpc_info_nce(preds, targets, *, axis_name)`: contrastive predictive coding's InfoNCE,
-  each prediction against every target of the global batch.
+  each prediction against every target of the global batch;
+- `colorization_ce(logits, ab_targets, *, rebalance_weights)`: colorization's per-pixel
+  cross-entropy over quantised ab bins, each pixel weighted by its colour's rarity.
 
 References:
     Gidaris et al., "Unsupervised Representation Learning by Predicting Image Rotations",
@@ -149,3 +151,33 @@ def cpc_info_nce(preds: jax.Array, targets: jax.Array, *, axis_name: AxisName = 
     logits = dot(preds, every)  # [m, M]
     labels = row_offset(m, axis_name) + jnp.arange(m)
     return psum(jnp.sum(cross_entropy_rows(logits, labels)), axis_name) / every.shape[0]
+
+
+def colorization_ce(logits: jax.Array, ab_targets: jax.Array, *,
+                    rebalance_weights: jax.Array | None = None) -> jax.Array:
+    """Colorization's class-rebalanced multinomial cross-entropy.
+
+        L = −mean over pixels of v(Z) · Σ_q Z_q · log softmax(logits)_q,
+        v(Z) = rebalance_weights[argmax_q Z_q]
+
+    Args:
+        logits: `[N, H, W, Q]` scores over the Q quantised ab bins.
+        ab_targets: `[N, H, W, Q]` soft-encoded true colours (`augment.lab.soft_encode`),
+            each pixel's row summing to 1.
+        rebalance_weights: `[Q]` per-bin weights (`augment.lab.rebalance_weights`), or None
+            for 1 everywhere.
+
+    Returns:
+        float32 scalar: the mean over the N·H·W pixels.
+    """
+    logits = as_f32("logits", logits, 4)
+    ab_targets = as_f32("ab_targets", ab_targets, 4)
+    check_same_shape("logits", logits, "ab_targets", ab_targets)
+    ce = -jnp.sum(ab_targets * jax.nn.log_softmax(logits, axis=-1), axis=-1)
+    if rebalance_weights is not None:
+        w = jnp.asarray(rebalance_weights, jnp.float32)
+        if w.shape != logits.shape[-1:]:
+            raise ValueError(f"rebalance_weights must have shape {logits.shape[-1:]}, got "
+                             f"{tuple(w.shape)}")
+        ce = ce * w[jnp.argmax(ab_targets, axis=-1)]
+    return jnp.mean(ce)

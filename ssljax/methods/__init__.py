@@ -13,6 +13,7 @@ from ssljax.methods.autoencoder import AutoEncoder
 from ssljax.methods.barlowtwins import BarlowTwins
 from ssljax.methods.base import Method, SSLModel, StepOutput
 from ssljax.methods.byol import BYOL
+from ssljax.methods.colorization import Colorization
 from ssljax.methods.context_encoder import ContextEncoder
 from ssljax.methods.context_prediction import ContextPrediction
 from ssljax.methods.cpc import CPC
@@ -35,7 +36,7 @@ from ssljax.registry import Registry
 METHODS: Registry[type[Method]] = Registry("method", key="method")
 for _cls in (SimCLR, MoCoV2, MoCoV3, BYOL, SimSiam, BarlowTwins, VICReg, DINO, DirectPred,
              SwAV, NNCLR, DCL, DCLW, SupCon, RotNet, AutoEncoder, ContextEncoder, Jigsaw,
-             ContextPrediction, CPC):
+             ContextPrediction, CPC, Colorization):
     METHODS.register(_cls.name, _cls)
 
 

@@ -293,6 +293,13 @@ class Method(abc.ABC):
         del num_devices
         return []
 
+    def encoder_channels(self, data_channels: int) -> int | None:
+        """Channels the encoder takes when evaluated and exported, for images with
+        `data_channels`: None (default) keeps the images' own; colorization's encoder
+        sees grayscale (1), so evaluation feeds it the luma of colour images."""
+        del data_channels
+        return None
+
     def late_start(self) -> dict[str, int]:
         """Parameter subtrees whose optimizer starts late: `{path component: first step}`.
 
