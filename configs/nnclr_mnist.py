@@ -37,6 +37,5 @@ def get_config(variant=None):
     c.optimizer.lr_scaling = "none"
     c.optimizer.warmup_epochs = 2
     c.optimizer.weight_decay = 1e-4
-    # Fashion-MNIST: 10 epochs measured 0.878 linear / 0.828 kNN in 8 min 58 s.
-    return dataset_variant(c, variant, num_epochs=15, optimizer__warmup_epochs=1.0,
+    return dataset_variant(c, variant, num_epochs=10, optimizer__warmup_epochs=1.0,
                            nnclr__queue_size=8192)
