@@ -96,6 +96,7 @@ def _common_pretrain() -> ml_collections.ConfigDict:
     c.eval = _block(
         encoder="online",  # online | target (the EMA network: DINO's teacher)
         vit_features="",  # ViTs: "" (as trained) | cls | cls_last4 | cls_avgpool (DINO)
+        feature_layer=0,  # ResNet/SmallCNN: 0 = the last stage; k = pool stage k (RotNet)
         knn_k=200,
         knn_temperature=0.07,
         linear_epochs=100,  # L-BFGS iterations of the final linear probe
@@ -175,7 +176,8 @@ def _eval_common() -> ml_collections.ConfigDict:
     c.image_size = 0  # 0 = the checkpoint's view size (the dataset's for scratch)
     # Empty values mean "the checkpoint's"; a set value must match it. Encoder attributes
     # (e.g. stem) may be added the same way.
-    c.encoder = _block(name="", dtype="", features="")  # features: ViT tokens (cls_last4...)
+    # features: ViT tokens (cls_last4...); feature_layer: a ResNet/SmallCNN stage to pool
+    c.encoder = _block(name="", dtype="", features="", feature_layer=0)
     c.dataset = dataset_block("")  # name "" = the pretraining run's dataset
     c.batch_size = 256
     c.num_epochs = 90

@@ -146,17 +146,19 @@ def _as_tuple(v: Any) -> tuple[float, ...] | None:
     return None if v is None else tuple(np.atleast_1d(v).tolist())
 
 
-_RUNTIME_KEYS = ("dtype", "features")  # encoder keys that may differ from the checkpoint's
+# encoder keys that may differ from the checkpoint's: how the saved encoder runs
+_RUNTIME_KEYS = ("dtype", "features", "feature_layer")
 
 
 def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -> EncoderSource:
     """Reads `config.init_from` and checks `config.encoder` against the checkpoint.
 
-    Every non-empty key of `config.encoder` except `dtype` and `features` (e.g.
-    `encoder.name`) must equal the pretraining run's value; empty values mean "the
-    checkpoint's". `dtype` and `features` (a ViT's output tokens, `ssljax.models.ViT`:
-    `cls_last4` is DINO's ViT-S linear probe) change how the saved encoder runs, not
-    what it holds.
+    Every non-empty key of `config.encoder` except `dtype`, `features` and
+    `feature_layer` (e.g. `encoder.name`) must equal the pretraining run's value; empty
+    values mean "the checkpoint's". `dtype`, `features` (a ViT's output tokens,
+    `ssljax.models.ViT`: `cls_last4` is DINO's ViT-S linear probe) and `feature_layer` (a
+    ResNet/SmallCNN stage to pool, > 0) change how the saved encoder runs, not what it
+    holds.
 
     Raises:
       CheckpointError: `init_from` is missing, not a pretraining workdir, or its encoder
@@ -164,6 +166,7 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
       ConfigError: `init_from=""` where a checkpoint is required, or no encoder name.
     """
     own = {k: v for k, v in config.encoder.to_dict().items() if v not in ("", None)}
+    layer = int(own.pop("feature_layer", 0) or 0)
     size = int(config.image_size)
     if not config.init_from:
         if not allow_scratch:
@@ -172,6 +175,8 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
             raise ConfigError(
                 "init_from is empty (training from scratch) but encoder.name is not set; pass "
                 "--config.encoder.name=small_cnn (or resnet18, ...)")
+        if layer:
+            own["feature_layer"] = layer
         return EncoderSource(own, None, {}, augment.EvalView(size))
     enc_dir, spec = load_encoder_spec(config.init_from)
     saved = dict(spec.get("encoder") or {})
@@ -195,6 +200,12 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
                               f"{config.init_from} holds a {saved['name']!r}; set "
                               "--config.encoder.features=")
         enc_cfg["features"] = own["features"]
+    if layer:
+        if not hasattr(models.get_encoder(saved["name"]), "feature_layer"):
+            raise ConfigError(f"encoder.feature_layer={layer} applies to ResNet and SmallCNN "
+                              f"encoders; {config.init_from} holds a {saved['name']!r}; set "
+                              "--config.encoder.feature_layer=0")
+        enc_cfg["feature_layer"] = layer
     view = spec.get("eval_view") or {}
     shape = spec.get("input_shape") or [0, 0, 0]
     channels = int(shape[2]) if len(shape) == 3 else None
@@ -288,9 +299,12 @@ def encoder_variables(encoder: nn.Module, source: EncoderSource, input_shape: tu
       CheckpointError: the saved encoder does not fit the encoder built from the spec.
     """
     rep = parallel.replicated(mesh)
+    # An encoder read at an intermediate stage (`feature_layer`) holds every stage: the
+    # saved encoder's, which its later stages simply do not use.
+    whole = encoder.clone(feature_layer=0) if getattr(encoder, "feature_layer", 0) else encoder
 
     def init():
-        v = encoder.init(jax.random.PRNGKey(seed), jnp.zeros((2, *input_shape)), train=False)
+        v = whole.init(jax.random.PRNGKey(seed), jnp.zeros((2, *input_shape)), train=False)
         return {"params": v["params"], "batch_stats": v.get("batch_stats", {})}
 
     if source.enc_dir is None:

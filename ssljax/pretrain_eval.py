@@ -36,8 +36,8 @@ def eval_encoder(config: ml_collections.ConfigDict, method: Any) -> str:
     Raises:
       ConfigError: an unknown value, or "target" for a method without an EMA target.
     """
-    if config.eval.get("vit_features", ""):
-        eval_module(config, method)  # checks eval.vit_features up front
+    if config.eval.get("vit_features", "") or config.eval.get("feature_layer", 0):
+        eval_module(config, method)  # checks eval.vit_features / feature_layer up front
     choice = config.eval.encoder or "online"
     if choice not in EVAL_ENCODERS:
         raise ConfigError(f"eval.encoder={choice!r} must be one of {', '.join(EVAL_ENCODERS)}")
@@ -54,13 +54,20 @@ def eval_module(config: ml_collections.ConfigDict, method: Any) -> Any:
     ViT tokens the kNN and linear probe read (`ssljax.models.ViT.features`; DINO's linear
     evaluation of ViT-S/16 reads the last 4 blocks' CLS tokens).
 
+    `eval.feature_layer` (0 = the last stage) pools the output of stage k of a ResNet or
+    SmallCNN instead (RotNet's best features are at an intermediate block).
+
     Raises:
-      ConfigError: `eval.vit_features` set for an encoder that is not a ViT, or unknown.
+      ConfigError: `eval.vit_features` set for an encoder that is not a ViT, or unknown;
+        `eval.feature_layer` for an encoder without stages, or out of range.
     """
+    encoder = method.model.encoder
+    layer = int(config.eval.get("feature_layer", 0) or 0)
+    if layer:
+        encoder = with_feature_layer(encoder, layer, "eval.feature_layer")
     choice = config.eval.get("vit_features", "")
     if not choice:
-        return method.model.encoder
-    encoder = method.model.encoder
+        return encoder
     if not isinstance(encoder, models.ViT):
         raise ConfigError(f"eval.vit_features={choice!r} applies to ViT encoders, not "
                           f"{config.encoder.name}; set --config.eval.vit_features=")
@@ -68,6 +75,21 @@ def eval_module(config: ml_collections.ConfigDict, method: Any) -> Any:
         raise ConfigError(f"eval.vit_features={choice!r} must be one of "
                           f"{', '.join(models.VIT_FEATURES)}")
     return encoder.clone(features=choice)
+
+
+def with_feature_layer(encoder: Any, layer: int, key: str) -> Any:
+    """`encoder` pooling the output of its stage `layer` (a ResNet or SmallCNN).
+
+    Raises:
+      ConfigError: an encoder without stages, or a stage it does not have.
+    """
+    if not isinstance(encoder, (models.ResNet, models.SmallCNN)):
+        raise ConfigError(f"{key}={layer} applies to ResNet and SmallCNN encoders, not "
+                          f"{type(encoder).__name__}; set --config.{key}=0")
+    stages = len(getattr(encoder, "stage_sizes", None) or encoder.channels)
+    if not 0 <= layer <= stages:
+        raise ConfigError(f"{key}={layer}: this encoder has stages 1..{stages} (0 = the last)")
+    return encoder.clone(feature_layer=layer)
 
 
 def eval_variables(state: Any, encoder: str) -> tuple[Any, Any]:

@@ -241,6 +241,8 @@ def finish(s: Setup, workdir_path: str, results: dict[str, Any], rows: list[dict
         "method": s.source.spec.get("method"), "pretrain_step": s.source.spec.get("step"),
         "init_from": str(s.config.init_from), "seconds": round(time.time() - s.t_start, 1),
         "projector_layers": int(s.config.get("projector_layers", 0)),
+        "feature_layer": int(s.source.encoder_cfg.get("feature_layer", 0)),
+        "feature_dim": int(s.feature_dim),
         **parallel.process_summary(s.mesh),
     })
     if parallel.is_main_process():

@@ -99,3 +99,14 @@ def test_bad_input_is_one_line_and_leaves_workdir_alone(pretrained, tmp_path, ca
         assert word in lines[-1], lines[-1]
     assert (snapshot(wd) if wd.is_dir() else wd.read_text()) == before
     assert proc.stdout.strip() == ""
+
+
+def test_intermediate_stage_features(pretrained, tmp_path):
+    """`encoder.feature_layer=2` reads the saved SmallCNN's second stage (RotNet's best)."""
+    wd = tmp_path / "layer2"
+    proc = run("ssljax.linear_eval", CONFIG, f"--workdir={wd}", *QUIET,
+               f"--config.init_from={pretrained}", "--config.cached.epochs=30",
+               "--config.encoder.feature_layer=2")
+    res = last_json(proc.stdout)
+    _check_results(wd, res, "cached")
+    assert res["feature_dim"] == 64  # the demo SmallCNN's second stage: 64 channels

@@ -523,3 +523,59 @@ def test_colorization_on_8_devices_equals_1_device():
     harness.assert_trees_close(results[0][0].params, results[1][0].params, "params")
     np.testing.assert_array_equal(results[0][0].extra["ab_counts"],
                                   results[1][0].extra["ab_counts"])
+
+
+# --------------------------------------------------------------------------- feature_layer
+
+
+@pytest.mark.parametrize("make, layer, dim", [
+    (lambda **kw: models.SmallCNN(channels=(8, 16, 32), strides=(2, 2, 2), **kw), 2, 16),
+    (lambda **kw: models.ResNet18(stem="cifar", num_filters=8, **kw), 2, 16),
+])
+def test_feature_layer_pools_an_intermediate_stage(make, layer, dim):
+    x = jnp.asarray(np.random.default_rng(13).random((2, 16, 16, 3)), jnp.float32)
+    full = make()
+    v = full.init(jax.random.PRNGKey(0), x, train=False)
+    part = make(feature_layer=layer)
+    h = part.apply(v, x, train=False)  # the full network's variables: later stages unused
+    assert h.shape == (2, dim) and part.feature_dim == dim
+    # Equal to pooling the stage's output of the full network (captured intermediates).
+    _, inter = full.apply(v, x, train=False, capture_intermediates=True)
+    name = "conv2" if isinstance(full, models.SmallCNN) else f"stage{layer}_block2"
+    assert name in inter["intermediates"]
+    with pytest.raises(ValueError, match="feature_layer=5"):
+        make(feature_layer=5).apply(v, x, train=False)
+
+
+def test_eval_feature_layer_in_pretraining_and_in_the_eval_programs(tmp_path):
+    from ssljax import encoder_io, pretrain_eval  # noqa: PLC0415
+    from ssljax.config_base import linear_eval_base  # noqa: PLC0415
+
+    c = harness.tiny_config("rotnet", eval__feature_layer=1)
+    method = methods.get_method(c, num_classes=10)
+    assert pretrain_eval.eval_module(c, method).feature_layer == 1
+    c.eval.feature_layer = 3
+    with pytest.raises(ConfigError, match="stages 1..2"):
+        pretrain_eval.eval_encoder(c, method)
+    from ssljax import config_schema  # noqa: PLC0415
+    from ssljax.config_base import pretrain_base  # noqa: PLC0415
+
+    raw = pretrain_base("rotnet")
+    raw.encoder.name, raw.eval.feature_layer = "vit_test", 1
+    vit = config_schema.resolve(raw, "pretrain", warn=False)[0]
+    with pytest.raises(ConfigError, match="applies to ResNet and SmallCNN"):
+        pretrain_eval.eval_encoder(vit, methods.get_method(vit, num_classes=10))
+    # linear_eval / finetune: encoder.feature_layer is a runtime key of the saved encoder.
+    x = jnp.zeros((1, 16, 16, 1))
+    enc = models.SmallCNN(channels=(8, 16), strides=(2, 2))
+    v = enc.init(jax.random.PRNGKey(0), x, train=False)
+    encoder_io.export_encoder(tmp_path, v["params"], v["batch_stats"], {
+        "encoder": {"name": "small_cnn", "channels": [8, 16], "strides": [2, 2]},
+        "input_shape": [16, 16, 1]})
+    ev = linear_eval_base()
+    ev.init_from = str(tmp_path)
+    ev.encoder.feature_layer = 1
+    src = encoder_io.resolve_encoder(ev, allow_scratch=False)
+    assert src.encoder_cfg["feature_layer"] == 1
+    ev.encoder.feature_layer = 0
+    assert "feature_layer" not in encoder_io.resolve_encoder(ev, allow_scratch=False).encoder_cfg

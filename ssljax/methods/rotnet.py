@@ -9,10 +9,10 @@ output has the 4 classes) is trained with cross-entropy (`losses.pretext_ce`):
     L = mean over the 4N images of CE(classifier(f(rot_k(x))), k)
 
 The augmentation (`config.augment`; its first view only) comes before the rotations; crop
-the views square (`augment.image_size`). Evaluation reads the encoder's pooled output;
-the paper's best features sit at conv block 2 of its Network-In-Network, deeper blocks
-specialise in the pretext task, so a deep encoder reads worse here than it
-would from an intermediate block.
+the views square (`augment.image_size`). Evaluation reads the encoder's pooled output, or
+an intermediate stage's with `eval.feature_layer=k` (pretraining) and
+`encoder.feature_layer=k` (`linear_eval`, `finetune`): the paper's best features sit at
+conv block 2 of its Network-In-Network, deeper blocks specialising in the pretext task.
 
 Reference: Gidaris, Singh and Komodakis, "Unsupervised Representation Learning by
 Predicting Image Rotations", ICLR 2018 (arXiv:1803.07728);

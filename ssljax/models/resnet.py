@@ -174,6 +174,8 @@ class ResNet(nn.Module):
         num_filters: channels of the stem and of the first stage before `width`.
         dtype: computation dtype (e.g. `jnp.bfloat16`); parameters stay float32.
         bn_axis_name: BatchNorm axis name ("data": cross-device BN; None: local BN).
+        feature_layer: 0 pools the last stage's output; k >= 1 stops after stage k and pools
+            its output (intermediate features, e.g. for RotNet's evaluation).
     """
 
     stage_sizes: Sequence[int]
@@ -184,11 +186,12 @@ class ResNet(nn.Module):
     num_filters: int = 64
     dtype: Dtype = jnp.float32
     bn_axis_name: str | None = None
+    feature_layer: int = 0
 
     @property
     def feature_dim(self) -> int:
         """Size D of the output features (512·width for R18/34, 2048·width for R50)."""
-        stages = len(self.stage_sizes)
+        stages = self.feature_layer or len(self.stage_sizes)
         return self.num_filters * self.width * 2 ** (stages - 1) * self.block.expansion
 
     @nn.compact
@@ -209,6 +212,9 @@ class ResNet(nn.Module):
             raise ValueError(f"ResNet width must be a positive multiplier, got {self.width}")
         if x.ndim != 4:
             raise ValueError(f"ResNet expects NHWC images [N, H, W, C], got shape {x.shape}")
+        if not 0 <= self.feature_layer <= len(self.stage_sizes):
+            raise ValueError(f"ResNet feature_layer={self.feature_layer} must be 0 (the last "
+                             f"stage) or a stage in 1..{len(self.stage_sizes)}")
         filters = self.num_filters * self.width
         x = x.astype(self.dtype)
         if self.stem == "imagenet":
@@ -219,7 +225,7 @@ class ResNet(nn.Module):
         x = nn.relu(x)
         if self.stem == "imagenet":
             x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
-        for i, num_blocks in enumerate(self.stage_sizes):
+        for i, num_blocks in enumerate(self.stage_sizes[:self.feature_layer or None]):
             for j in range(num_blocks):
                 x = self.block(
                     filters=filters * 2**i,

@@ -36,6 +36,8 @@ class SmallCNN(nn.Module):
         norm: "batch" (BatchNorm) or "layer" (layer normalisation of each image's map over
             its height, width and channels, `GroupNorm(num_groups=1)`: no batch statistics,
             as CPC v2's patch encoder uses, so patches of one image cannot see each other).
+        feature_layer: 0 pools the last stage's output; k >= 1 stops after stage k and pools
+            its output (an intermediate block's features, where RotNet's are best).
     """
 
     channels: Sequence[int] = (32, 64, 128, 256)
@@ -43,11 +45,12 @@ class SmallCNN(nn.Module):
     dtype: Dtype = jnp.float32
     bn_axis_name: str | None = None
     norm: str = "batch"
+    feature_layer: int = 0
 
     @property
     def feature_dim(self) -> int:
-        """Size D of the output features (the last stage's channels)."""
-        return self.channels[-1]
+        """Size D of the output features (the channels of the stage that is pooled)."""
+        return self.channels[self.feature_layer - 1] if self.feature_layer else self.channels[-1]
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
@@ -68,10 +71,14 @@ class SmallCNN(nn.Module):
             )
         if x.ndim != 4:
             raise ValueError(f"SmallCNN expects NHWC images [N, H, W, C], got shape {x.shape}")
+        if not 0 <= self.feature_layer <= len(self.channels):
+            raise ValueError(f"SmallCNN feature_layer={self.feature_layer} must be 0 (the last "
+                             f"stage) or a stage in 1..{len(self.channels)}")
         if self.norm not in ("batch", "layer"):
             raise ValueError(f"SmallCNN norm={self.norm!r} is unknown; use 'batch' or 'layer'")
         x = x.astype(self.dtype)
-        for i, (ch, stride) in enumerate(zip(self.channels, self.strides, strict=True)):
+        stages = list(zip(self.channels, self.strides, strict=True))
+        for i, (ch, stride) in enumerate(stages[:self.feature_layer or None]):
             x = conv2d(ch, 3, stride, dtype=self.dtype, name=f"conv{i + 1}")(x)
             if self.norm == "layer":
                 x = nn.GroupNorm(num_groups=1, epsilon=1e-5, dtype=self.dtype,
