@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow  # each notebook runs in its own Jupyter kernel: m
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(REPO.glob("colab/*.ipynb"))
 EXPECTED = [
+    "classic_pretext_tasks.ipynb",
     "losses_as_a_library.ipynb",
     "quickstart.ipynb",
     "tpu_pods.ipynb",
@@ -67,7 +68,7 @@ def stdout_of(cell: nbformat.NotebookNode) -> str:
     )
 
 
-def test_the_four_notebooks_exist():
+def test_the_five_notebooks_exist():
     assert [p.name for p in NOTEBOOKS] == EXPECTED
 
 
