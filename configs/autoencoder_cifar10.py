@@ -3,7 +3,7 @@
 Recipe: the Keras denoising-autoencoder example's training (Adam, lr 1e-3, batch 128,
 Gaussian noise of standard deviation 0.4 on the input, the clean image as the target)
 with a ResNet-18 (CIFAR stem) encoder whose pooled 512-d output is the code, and a
-decoder from a 4×4×256 map through three stride-2 transposed convolutions (128, 64, 32
+decoder from a 4×4×256 map through three ×2 upsampling + 3×3 convolution stages (128, 64, 32
 channels) to 32×32×3; mean squared error; light crop and flip (`crop_flip`); 100 epochs.
 
     python -m ssljax.pretrain --config=configs/autoencoder_cifar10.py --workdir=runs/ae_c10

@@ -3,7 +3,7 @@
 Recipe: the Keras denoising-autoencoder example's training (Adam, lr 1e-3 for batch 128,
 here scaled linearly to batch 1024, Gaussian noise of standard deviation 0.4, the clean
 image as the target) with a ResNet-50 encoder whose pooled 2048-d output is the code, and
-a decoder from a 7×7×256 map through five stride-2 transposed convolutions (128, 64, 32,
+a decoder from a 7×7×256 map through five ×2 upsampling + 3×3 convolution stages (128, 64, 32,
 32, 16 channels) to 224×224×3; mean squared error on the ImageNet-normalised views;
 random resized crops and flips; 100 epochs.
 

