@@ -12,6 +12,8 @@ drop probability.
 
     python -m ssljax.pretrain --config=configs/autoencoder_mnist.py --workdir=runs/ae_mnist
 
+Measured (`benchmarks/methods_table.py --methods=autoencoder`, seed 0, on a 2-core CPU
+where the demo took 6 min 21 s): linear top-1 0.920, kNN 0.844, 930 steps, 3 min 21 s.
 Ends with a kNN and a linear probe on the 1,000 held-out digits (raw-pixel logistic
 regression: 0.892); measure with `python benchmarks/methods_table.py --methods=autoencoder`.
 Fashion-MNIST: `--config=configs/autoencoder_mnist.py:fashion_mnist`.

@@ -10,6 +10,9 @@ without weight decay), lr 1e-3, batch 128, 30 epochs.
 
     python -m ssljax.pretrain --config=configs/context_encoder_mnist.py --workdir=runs/ce
 
+Measured (`benchmarks/methods_table.py --methods=context_encoder`, seed 0, on a 2-core
+CPU where the demo took 6 min 21 s): linear top-1 0.924, kNN 0.837, 930 steps, 3 min 14
+s.
 Ends with a kNN and a linear probe on the 1,000 held-out digits (raw-pixel logistic
 regression: 0.892); measure with `python benchmarks/methods_table.py
 --methods=context_encoder`. Fashion-MNIST:

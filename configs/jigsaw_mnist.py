@@ -10,6 +10,9 @@ tiling. AdamW, lr 1e-3, weight decay 1e-4, batch 128, 30 epochs.
 
     python -m ssljax.pretrain --config=configs/jigsaw_mnist.py --workdir=runs/jigsaw_mnist
 
+Measured (`benchmarks/methods_table.py --methods=jigsaw`, seed 0, on a 2-core CPU where
+the demo took 6 min 21 s): linear top-1 0.836, kNN 0.630, 930 steps, 4 min 30 s (below
+raw pixels: see the README).
 Ends with a kNN and a linear probe of the encoder on the 1,000 held-out digits, whole
 images (raw-pixel logistic regression: 0.892); measure with `python
 benchmarks/methods_table.py --methods=jigsaw`. Fashion-MNIST:
