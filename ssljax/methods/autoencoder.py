@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ssljax import augment, losses, models, parallel
+from ssljax import augment, losses, models
 from ssljax.augment.pretext import NOISES
 from ssljax.errors import ConfigError
 from ssljax.methods import base
@@ -54,6 +54,14 @@ class AutoEncoderModel(nn.Module):
         return {"features": h, "proj": h, "recon": decoder(h, train=train)}
 
 
+def reconstruction_model(config, axis: str | None) -> AutoEncoderModel:
+    """The configured encoder with a `decoder.channels` decoder (autoencoder, context
+    encoder)."""
+    return AutoEncoderModel(encoder=base.build_encoder(config, axis),
+                            decoder_channels=tuple(config.decoder.channels),
+                            dtype=base.compute_dtype(config), bn_axis_name=axis)
+
+
 class AutoEncoder(base.Method):
     """(Denoising) autoencoder. Config: `decoder.channels`, `autoencoder.noise`
     (none | gaussian | masking), `autoencoder.noise_amount`."""
@@ -61,8 +69,7 @@ class AutoEncoder(base.Method):
     name = "autoencoder"
     defaults = {"decoder.channels": (128, 64, 32), "autoencoder.noise": "none",
                 "autoencoder.noise_amount": 0.0}
-    ignores = ("head.hidden_dims", "head.out_dim", "head.use_bn", "head.last_bn",
-               "head.last_bn_affine", "head.last_bn_center", "head.last_bias")
+    ignores = base.HEAD_KEYS
 
     def __init__(self, config, num_classes):
         a = config.autoencoder
@@ -78,10 +85,7 @@ class AutoEncoder(base.Method):
         super().__init__(config, num_classes)
 
     def build_model(self) -> nn.Module:
-        c = self.config
-        return AutoEncoderModel(encoder=base.build_encoder(c, self.axis),
-                                decoder_channels=tuple(c.decoder.channels),
-                                dtype=base.compute_dtype(c), bn_axis_name=self.axis)
+        return reconstruction_model(self.config, self.axis)
 
     def views(self, image_size: int) -> tuple[augment.ViewSpec, ...]:
         """The first view of `config.augment`; its side must suit the decoder."""
@@ -95,7 +99,7 @@ class AutoEncoder(base.Method):
     def loss(self, params, state, views, rng):
         x = views[0]
         a = self.config.autoencoder
-        keys = augment.example_keys(rng, 0, 0, parallel.local_row_indices(x.shape[0]))
+        (keys,) = base.example_streams(rng, x.shape[0], 1)
         noisy = augment.corrupt(keys, x, a.noise, float(a.noise_amount))
         out, batch_stats = self.apply(params, state.batch_stats, noisy)
         local = losses.masked_reconstruction(out["recon"], x)

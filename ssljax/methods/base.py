@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from ssljax import augment, models
+from ssljax import augment, models, parallel
 from ssljax.errors import ConfigError
 from ssljax.evaluate.health import global_embedding_std
 from ssljax.parallel import DATA_AXIS
@@ -145,6 +145,25 @@ def view_specs(config: ml_collections.ConfigDict, image_size: int) -> tuple[augm
         )
     except ValueError as e:
         raise ConfigError(f"augment: {e}") from None
+
+
+# The `head` keys, which methods without an MLP projector (the reconstruction and
+# colorization methods, CPC) list in their `ignores`.
+HEAD_KEYS = ("head.hidden_dims", "head.out_dim", "head.use_bn", "head.last_bn",
+             "head.last_bn_affine", "head.last_bn_center", "head.last_bias")
+
+
+def example_streams(rng: jax.Array, n_local: int, count: int) -> tuple[jax.Array, ...]:
+    """`count` independent per-example key arrays `[n_local]` for this device's rows.
+
+    Keyed by the examples' global rows (`augment.example_keys` of the step's `rng`), so
+    the random choices of a pretext task (noise, holes, tiles, permutations) are the same
+    on 1 or 8 devices. Call inside shard_map.
+    """
+    keys = augment.example_keys(rng, 0, 0, parallel.local_row_indices(n_local))
+    if count == 1:
+        return (keys,)
+    return tuple(jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(keys) for i in range(count))
 
 
 # --------------------------------------------------------------------------- running networks

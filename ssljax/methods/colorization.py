@@ -80,8 +80,7 @@ class Colorization(base.Method):
     name = "colorization"
     defaults = {"decoder.channels": (128, 64), "colorization.rebalance_lambda": 0.5,
                 "colorization.neighbours": 5, "colorization.sigma": 5.0}
-    ignores = ("head.hidden_dims", "head.out_dim", "head.use_bn", "head.last_bn",
-               "head.last_bn_affine", "head.last_bn_center", "head.last_bias")
+    ignores = base.HEAD_KEYS
 
     def __init__(self, config, num_classes):
         co = config.colorization

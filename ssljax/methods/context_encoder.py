@@ -29,11 +29,11 @@ from __future__ import annotations
 import flax.linen as nn
 from jax import lax
 
-from ssljax import augment, losses, parallel
+from ssljax import augment, losses
 from ssljax.augment.pretext import REGIONS
 from ssljax.errors import ConfigError
 from ssljax.methods import base
-from ssljax.methods.autoencoder import AutoEncoderModel
+from ssljax.methods.autoencoder import reconstruction_model
 from ssljax.models.decoders import check_decodable
 from ssljax.parallel import DATA_AXIS
 
@@ -47,8 +47,7 @@ class ContextEncoder(base.Method):
     defaults = {"decoder.channels": (128, 64, 32), "context_encoder.region": "center",
                 "context_encoder.region_fraction": 0.5, "context_encoder.overlap_px": 4,
                 "context_encoder.border_weight": 10.0}
-    ignores = ("head.hidden_dims", "head.out_dim", "head.use_bn", "head.last_bn",
-               "head.last_bn_affine", "head.last_bn_center", "head.last_bias")
+    ignores = base.HEAD_KEYS
 
     def __init__(self, config, num_classes):
         ce = config.context_encoder
@@ -66,10 +65,7 @@ class ContextEncoder(base.Method):
         self.region_side = self.hole_side = 0
 
     def build_model(self) -> nn.Module:
-        c = self.config
-        return AutoEncoderModel(encoder=base.build_encoder(c, self.axis),
-                                decoder_channels=tuple(c.decoder.channels),
-                                dtype=base.compute_dtype(c), bn_axis_name=self.axis)
+        return reconstruction_model(self.config, self.axis)
 
     def views(self, image_size: int) -> tuple[augment.ViewSpec, ...]:
         """The first view of `config.augment`; its side must suit the decoder and the hole."""
@@ -95,7 +91,7 @@ class ContextEncoder(base.Method):
         if not self.hole_side:
             self.views(size)
         ce = self.config.context_encoder
-        keys = augment.example_keys(rng, 0, 0, parallel.local_row_indices(n))
+        (keys,) = base.example_streams(rng, n, 1)
         holes, regions = augment.region_masks(keys, n, size, self.hole_side,
                                               int(ce.overlap_px), ce.region)
         mean = lax.pmean(x.mean(axis=(0, 1, 2)), DATA_AXIS)  # the global batch's mean colour

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ssljax import augment, losses, parallel
+from ssljax import augment, losses
 from ssljax.methods import base
 from ssljax.methods.jigsaw import GRID, TileModel, tile_classifier, view_tiles
 from ssljax.parallel import DATA_AXIS
@@ -56,9 +56,7 @@ class ContextPrediction(base.Method):
         x = views[0]
         n = x.shape[0]
         cp = self.config.context_prediction
-        keys = augment.example_keys(rng, 0, 0, parallel.local_row_indices(n))
-        k_tiles, k_pos, k_drop = (jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(keys)
-                                  for i in range(3))
+        k_tiles, k_pos, k_drop = base.example_streams(rng, n, 3)
         tiles = augment.tile_grid(k_tiles, x, GRID, int(cp.tile_px))
         labels = jax.vmap(lambda k: jax.random.randint(k, (), 0, len(NEIGHBOURS)))(k_pos)
         neighbour = jnp.asarray(NEIGHBOURS, jnp.int32)[labels]

@@ -92,8 +92,7 @@ class CPC(base.Method):
     name = "cpc"
     defaults = {"cpc.patch_px": 8, "cpc.stride_px": 4, "cpc.steps": 2,
                 "cpc.context_blocks": 2, "cpc.context_hidden": 256}
-    ignores = ("head.hidden_dims", "head.out_dim", "head.use_bn", "head.last_bn",
-               "head.last_bn_affine", "head.last_bn_center", "head.last_bias")
+    ignores = base.HEAD_KEYS
 
     def build_model(self) -> nn.Module:
         c = self.config

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ssljax import augment, losses, models, parallel
+from ssljax import augment, losses, models
 from ssljax.errors import ConfigError
 from ssljax.methods import base
 from ssljax.parallel import DATA_AXIS
@@ -113,9 +113,7 @@ class Jigsaw(base.Method):
         x = views[0]
         n = x.shape[0]
         j = self.config.jigsaw
-        keys = augment.example_keys(rng, 0, 0, parallel.local_row_indices(n))
-        k_gray, k_tiles, k_perm = (jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(keys)
-                                   for i in range(3))
+        k_gray, k_tiles, k_perm = base.example_streams(rng, n, 3)
         if j.gray_p > 0:
             x = jax.vmap(lambda k, im: augment.grayscale(k, im[None], p=j.gray_p)[0])(
                 k_gray, x)
