@@ -51,6 +51,7 @@ def optimizer_block(name: str = "lars", base_lr: float = 0.3) -> ml_collections.
         freeze=(),  # parameter-path substrings that get no updates, e.g. ("patch_embed",)
         no_decay_lr_scale=1.0,  # lr factor of BN parameters and biases (Barlow Twins 0.024)
         fixed_lr=(),  # parameter-path components kept at the peak lr (SimSiam: ("predictor",))
+        layer_decay=1.0,  # < 1: ViT layer-wise lr decay (MAE fine-tuning: 0.65 ViT-B, 0.75 L)
     )
 
 
@@ -225,6 +226,7 @@ def finetune_base() -> ml_collections.ConfigDict:
     # SimCLR v2: > 0 fine-tunes the encoder with the first N pretrained projector layers
     c.projector_layers = 0
     c.bn = "local"  # local | global: BatchNorm statistics of the fine-tuned encoder
+    c.label_smoothing = 0.0  # > 0: smoothed cross-entropy targets (MAE fine-tuning: 0.1)
     c.num_epochs = 30
     c.optimizer.base_lr = 0.05
     return c

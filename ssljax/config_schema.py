@@ -41,7 +41,7 @@ _BASES: dict[str, Callable[[], ml_collections.ConfigDict]] = {
 # Keys every optimizer reads; the others are read by the optimizers `optim.OPTIMIZERS` names.
 _OPTIMIZER_COMMON = ("name", "base_lr", "lr_scaling", "warmup_epochs", "end_lr", "freeze",
                      "weight_decay_end", "clip_norm_per_tensor", "fixed_lr",
-                     "no_decay_lr_scale")
+                     "no_decay_lr_scale", "layer_decay")
 _AUGMENT_COMMON = ("preset", "image_size", "crop_scale", "num_local", "local_size",
                    "local_crop_scale", "mean", "std")
 
@@ -95,7 +95,7 @@ def _ranges() -> dict[str, tuple[Callable[[Any], bool], str]]:
         "encoder.dtype": _one_of("float32", "bfloat16"),
         "optimizer.lr_scaling": _one_of("linear", "sqrt", "none"),
         "eval.encoder": _one_of("online", "target"),
-        "ema.schedule": _one_of("cosine", "constant"),
+        "ema.schedule": _one_of("cosine", "constant", "linear"),
         "protocol": _one_of("cached", "paper"),
         "embedding_plot": _one_of("pca", "tsne", "both"),
         "directpred.mode": _one_of("eigen", "copy"),

@@ -147,18 +147,18 @@ def _as_tuple(v: Any) -> tuple[float, ...] | None:
 
 
 # encoder keys that may differ from the checkpoint's: how the saved encoder runs
-_RUNTIME_KEYS = ("dtype", "features", "feature_layer")
+_RUNTIME_KEYS = ("dtype", "features", "feature_layer", "drop_path_rate")
 
 
 def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -> EncoderSource:
     """Reads `config.init_from` and checks `config.encoder` against the checkpoint.
 
-    Every non-empty key of `config.encoder` except `dtype`, `features` and
-    `feature_layer` (e.g. `encoder.name`) must equal the pretraining run's value; empty
-    values mean "the checkpoint's". `dtype`, `features` (a ViT's output tokens,
-    `ssljax.models.ViT`: `cls_last4` is DINO's ViT-S linear probe) and `feature_layer` (a
-    ResNet/SmallCNN stage to pool, > 0) change how the saved encoder runs, not what it
-    holds.
+    Every non-empty key of `config.encoder` except `dtype`, `features`, `feature_layer`
+    and `drop_path_rate` (e.g. `encoder.name`) must equal the pretraining run's value;
+    empty values mean "the checkpoint's". `dtype`, `features` (a ViT's output tokens,
+    `ssljax.models.ViT`: `cls_last4` is DINO's ViT-S linear probe), `feature_layer` (a
+    ResNet/SmallCNN stage to pool, > 0) and `drop_path_rate` (a ViT's stochastic depth
+    while fine-tuning, MAE's 0.1) change how the saved encoder runs, not what it holds.
 
     Raises:
       CheckpointError: `init_from` is missing, not a pretraining workdir, or its encoder
@@ -200,6 +200,12 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
                               f"{config.init_from} holds a {saved['name']!r}; set "
                               "--config.encoder.features=")
         enc_cfg["features"] = own["features"]
+    if "drop_path_rate" in own:
+        if not isinstance(models.get_encoder(saved["name"]), models.ViT):
+            raise ConfigError(f"encoder.drop_path_rate applies to ViT encoders; "
+                              f"{config.init_from} holds a {saved['name']!r}; set "
+                              "--config.encoder.drop_path_rate=")
+        enc_cfg["drop_path_rate"] = float(own["drop_path_rate"])
     if layer:
         if not hasattr(models.get_encoder(saved["name"]), "feature_layer"):
             raise ConfigError(f"encoder.feature_layer={layer} applies to ResNet and SmallCNN "

@@ -285,7 +285,8 @@ def fit(s: Setup, workdir_path: str, *, frozen: bool, save_model: bool = False,
                                   train_encoder=not frozen, seed=c.seed)
     step_fn = classifier.make_train_step(s.encoder, head, tx, schedule, train_view(c, s),
                                          s.source.view.channels, s.mesh,
-                                         train_encoder=not frozen, seed=c.seed)
+                                         train_encoder=not frozen, seed=c.seed,
+                                         label_smoothing=c.get("label_smoothing", 0.0))
     writer = start_outputs(s, workdir_path)
     if parallel.is_main_process():
         checkpoint.write_json_atomic(Path(workdir_path) / LABEL_SUBSET_FILE, record)

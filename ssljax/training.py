@@ -95,6 +95,7 @@ def optimizer(block: ml_collections.ConfigDict, schedule: optax.ScalarOrSchedule
                                     fixed_lr={key: peak for key in fixed},
                                     no_decay_lr_scale=block.get("no_decay_lr_scale", 1.0),
                                     clip_norm_per_tensor=block.get("clip_norm_per_tensor", 0.0),
+                                    layer_decay=block.get("layer_decay", 1.0),
                                     **kwargs)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"optimizer: {e}") from None

@@ -1,8 +1,8 @@
 """The CIFAR-10 paper recipes of the later methods run two steps on TFDS mock data.
 
 `configs/<method>_cifar10.py` as written (ResNet-18 with the CIFAR stem, ResNet-50 for
-SupCon; the paper's heads, loss, optimizer, augmentation and multi-crop), resolved against
-the schema, on batches of
+SupCon, ViT-Tiny/4 for MAE and I-JEPA; the paper's heads, loss, optimizer, augmentation
+and multi-crop), resolved against the schema, on batches of
 `tfds.testing.mock_data` CIFAR-10 (random 32x32 images with the real metadata) read by the
 program's own input pipeline; only the batch is small. The engine's jitted step runs twice
 on one device (the programs around it are tested on the digits; a ResNet compilation per
@@ -25,7 +25,8 @@ tfds = pytest.importorskip("tensorflow_datasets")
 pytestmark = pytest.mark.slow  # a ResNet-18 compilation per method
 
 METHODS = ("directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder",
-           "context_encoder", "jigsaw", "context_prediction", "cpc", "colorization")
+           "context_encoder", "jigsaw", "context_prediction", "cpc", "colorization", "mae",
+           "ijepa")
 BATCH = 16
 
 
@@ -35,7 +36,8 @@ def _config(method):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     c = module.get_config()
-    assert c.dataset.name == "cifar10" and c.encoder.name in ("resnet18", "resnet50")
+    assert c.dataset.name == "cifar10"
+    assert c.encoder.name in ("resnet18", "resnet50", "vit_tiny")
     c.batch_size = BATCH
     return config_schema.resolve(c, "pretrain", warn=False)[0]
 

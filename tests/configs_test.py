@@ -81,7 +81,10 @@ def test_digits_config_step_traces_and_logs_embedding_std(path):
     """The whole step of each digits config traces (no compilation), tiny encoder."""
     config = config_schema.resolve(_load(path), warn=False)[0]
     config.batch_size = 16
-    config.encoder.channels, config.encoder.strides = (8, 16), (2, 2)
+    if config.encoder.name == "small_cnn":
+        config.encoder.channels, config.encoder.strides = (8, 16), (2, 2)
+    else:  # a ViT: the tiny test one on the digits' 4-px patches
+        config.encoder.name, config.encoder.patch_size = "vit_test", 4
     if "queue_size" in config:
         config.queue_size = 64
     run = engine.build(config, parallel.make_mesh(1), num_classes=10,

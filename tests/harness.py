@@ -48,6 +48,9 @@ def tiny_config(method: str = "simclr", **overrides: Any) -> ml_collections.Conf
         for p in parents:
             node = node[p]
         node[leaf] = value
+    if c.encoder.name != "small_cnn":  # a ViT: the SmallCNN's attributes do not apply
+        for key in ("channels", "strides"):
+            del c.encoder[key]
     return config_schema.resolve(c, "pretrain", warn=False)[0]
 
 

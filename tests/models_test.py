@@ -61,7 +61,7 @@ def _vit_test_variables():
 def test_encoder_names_and_unknown_name():
     assert models.encoder_names() == (
         "resnet18", "resnet34", "resnet50", "small_cnn",
-        "vit_base", "vit_small", "vit_test", "vit_tiny",
+        "vit_base", "vit_huge", "vit_large", "vit_mini", "vit_small", "vit_test", "vit_tiny",
     )
     with pytest.raises(ValueError, match=r"unknown encoder 'resnet101' \(did you mean "
                                          r"'resnet50'\?\); set --config.encoder.name to one "

@@ -9,10 +9,12 @@ per call and splits it per example. The package has three layers:
   global row) — `example_keys`, `augment_view`, `augment_views` — and the evaluation
   input (`EvalView`, `eval_inputs`);
 - `ssljax.augment.presets`: the papers' recipes (`simclr_views`, `byol_views`,
-  `mocov2_views`, `dino_views`, `digits_views`, `crop_flip_views`), the `PRESETS`
+  `mocov2_views`, `dino_views`, `digits_views`, `crop_flip_views`, `crop_views`), the `PRESETS`
   registry and multi-crop (`make_views`);
 - `ssljax.augment.pretext`: the classic pretext tasks' inputs (`rotations` for RotNet,
-  `corrupt` for denoising autoencoders).
+  `corrupt` for denoising autoencoders, `patchify`);
+- `ssljax.augment.masking`: token masks of masked image modelling (`random_masking`,
+  `ijepa_blocks`).
 
 Every public name is importable from `ssljax.augment` directly. No TensorFlow.
 
@@ -39,11 +41,13 @@ from ssljax.augment.lab import (
     rgb_to_lab,
     soft_encode,
 )
+from ssljax.augment.masking import ijepa_blocks, max_block_tokens, num_visible, random_masking
 from ssljax.augment.presets import (
     PRESETS,
     Preset,
     byol_views,
     crop_flip_views,
+    crop_views,
     digits_views,
     dino_views,
     fashion_views,
@@ -56,11 +60,13 @@ from ssljax.augment.pretext import (
     drop_colors,
     fill_holes,
     patch_grid,
+    patchify,
     permutation_set,
     region_masks,
     rotations,
     standardize_tiles,
     tile_grid,
+    unpatchify,
 )
 from ssljax.augment.views import (
     EvalView,
@@ -94,6 +100,7 @@ __all__ = [
     "color_jitter",
     "corrupt",
     "crop_flip_views",
+    "crop_views",
     "digits_views",
     "drop_colors",
     "dino_views",
@@ -107,9 +114,14 @@ __all__ = [
     "make_views",
     "match_channels",
     "mocov2_views",
+    "ijepa_blocks",
+    "max_block_tokens",
     "normalize",
+    "num_visible",
     "patch_grid",
+    "patchify",
     "permutation_set",
+    "random_masking",
     "random_resized_crop",
     "region_masks",
     "rotations",
@@ -117,4 +129,5 @@ __all__ = [
     "solarize",
     "standardize_tiles",
     "tile_grid",
+    "unpatchify",
 ]

@@ -213,6 +213,23 @@ def crop_flip_views(
                            mean=opt_tuple(mean), std=opt_tuple(std)),)
 
 
+def crop_views(
+    image_size: int = 28,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> tuple[ViewSpec]:
+    """One random resized crop (scale (0.2, 1), ratio (3/4, 4/3)) and nothing else.
+
+    MAE's pretraining augmentation (`RandomResizedCrop(scale=(0.2, 1.0))` + flip) without
+    the flip, for images that are not mirror-symmetric (digits).
+
+    Reference: He et al., MAE, CVPR 2022 (facebookresearch/mae `main_pretrain.py`).
+    """
+    return (views.ViewSpec(out_size=image_size, crop_scale=(0.2, 1.0), flip_p=0.0,
+                           mean=opt_tuple(mean), std=opt_tuple(std)),)
+
+
 def _dino_local(size: int, mean=None, std=None) -> ViewSpec:
     return dino_views(size, size, 1, mean=mean, std=std)[2]
 
@@ -242,6 +259,7 @@ PRESETS.register("dino", Preset(lambda size, **kw: dino_views(size, size, 0, **k
 PRESETS.register("digits", Preset(digits_views))
 PRESETS.register("fashion", Preset(fashion_views))
 PRESETS.register("crop_flip", Preset(crop_flip_views))
+PRESETS.register("crop", Preset(crop_views))
 
 
 def default_local_size(image_size: int) -> int:

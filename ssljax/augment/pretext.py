@@ -281,3 +281,30 @@ def patch_grid(x: jax.Array, patch: int, stride: int) -> jax.Array:
     rows = [jnp.stack([x[:, i * stride:i * stride + patch, j * stride:j * stride + patch]
                        for j in range(g)], axis=1) for i in range(g)]
     return jnp.stack(rows, axis=1)
+
+
+def patchify(x: jax.Array, patch: int) -> jax.Array:
+    """Non-overlapping patches as vectors: `[N, H, W, C]` → `[N, (H/p)·(W/p), p·p·C]`.
+
+    Patches in row-major order, each flattened (row, column, channel) — the layout of
+    facebookresearch/mae `patchify` (`'nchpwq->nhwpqc'`), so a patch's vector is the
+    p×p×C block `x[:, i·p:(i+1)·p, j·p:(j+1)·p]` raveled.
+    """
+    n, h, w, c = x.shape
+    if h % patch or w % patch:
+        raise ValueError(f"patch size {patch} must divide the image size, got {h}×{w}")
+    gh, gw = h // patch, w // patch
+    x = x.reshape(n, gh, patch, gw, patch, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(n, gh * gw, patch * patch * c)
+
+
+def unpatchify(patches: jax.Array, patch: int, grid: tuple[int, int]) -> jax.Array:
+    """Inverse of `patchify`: `[N, gh·gw, p·p·C]` → `[N, gh·p, gw·p, C]`."""
+    n, length, k = patches.shape
+    gh, gw = grid
+    c = k // (patch * patch)
+    if length != gh * gw or c * patch * patch != k:
+        raise ValueError(f"patches of shape {tuple(patches.shape)} are not a {gh}×{gw} grid "
+                         f"of {patch}×{patch} patches")
+    x = patches.reshape(n, gh, gw, patch, patch, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(n, gh * patch, gw * patch, c)

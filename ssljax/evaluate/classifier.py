@@ -98,8 +98,12 @@ def init_state(encoder_vars: dict[str, Any], head: nn.Module, feature_dim: int,
 
 def make_train_step(encoder: nn.Module, head: nn.Module, tx: optax.GradientTransformation,
                     schedule: optax.Schedule, view: augment.ViewSpec, channels: int | None,
-                    mesh: Any, *, train_encoder: bool, seed: int) -> Callable[..., Any]:
+                    mesh: Any, *, train_encoder: bool, seed: int,
+                    label_smoothing: float = 0.0) -> Callable[..., Any]:
     """The jitted SPMD step `(state, global batch) -> (state, metrics)` (global scalars).
+
+    `label_smoothing` > 0: cross-entropy against `optax.smooth_labels` targets (MAE's
+    fine-tuning: 0.1).
 
     Frozen encoder (`train_encoder=False`): inference-mode BN and no gradient through
     it, so its parameters and statistics never change; otherwise its BN statistics are
@@ -130,7 +134,12 @@ def make_train_step(encoder: nn.Module, head: nn.Module, tx: optax.GradientTrans
                 enc_bs = bs["encoder"]
             logits, hupd = head.apply(_vars(params["head"], bs["head"]), h, train=True,
                                       mutable=["batch_stats"])
-            ce = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+            if label_smoothing > 0:
+                targets = optax.smooth_labels(jax.nn.one_hot(y, logits.shape[-1]),
+                                              label_smoothing)
+                ce = optax.softmax_cross_entropy(logits, targets).mean()
+            else:
+                ce = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
             acc = (jnp.argmax(logits, -1) == y).astype(jnp.float32).mean()
             return lax.pmean(ce, DATA_AXIS), (enc_bs, hupd.get("batch_stats", {}),
                                               lax.pmean(acc, DATA_AXIS))

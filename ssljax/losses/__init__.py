@@ -23,7 +23,7 @@ Matrix products use `lax.Precision.HIGHEST`, so results do not depend on an acce
 reduced-precision float32 matmul default (bfloat16 passes on TPU, TF32 on recent GPUs).
 
 The functions live in modules by family (`contrastive`, `noncontrastive`, `clustering`,
-`distillation`, `pretext`);
+`distillation`, `masked`, `pretext`);
 `import ssljax.losses as L; L.<name>` works for every public name, and the package imports
 with JAX only.
 """
@@ -32,6 +32,7 @@ from ssljax.losses._common import l2_normalize
 from ssljax.losses.clustering import sinkhorn_knopp, swav
 from ssljax.losses.contrastive import dcl, info_nce, moco_v3, nearest_neighbour, nt_xent, supcon
 from ssljax.losses.distillation import dino, dino_center_update
+from ssljax.losses.masked import ijepa, mae_reconstruction
 from ssljax.losses.noncontrastive import barlow_twins, byol, simsiam, vicreg
 from ssljax.losses.pretext import (
     colorization_ce,
@@ -48,8 +49,10 @@ __all__ = [
     "dcl",
     "dino",
     "dino_center_update",
+    "ijepa",
     "info_nce",
     "l2_normalize",
+    "mae_reconstruction",
     "masked_reconstruction",
     "moco_v3",
     "nearest_neighbour",

@@ -20,7 +20,9 @@ from ssljax.methods.cpc import CPC
 from ssljax.methods.dcl import DCL, DCLW
 from ssljax.methods.dino import DINO
 from ssljax.methods.directpred import DirectPred
+from ssljax.methods.ijepa import IJEPA
 from ssljax.methods.jigsaw import Jigsaw
+from ssljax.methods.mae import MAE
 from ssljax.methods.mocov2 import MoCoV2
 from ssljax.methods.mocov3 import MoCoV3
 from ssljax.methods.nnclr import NNCLR
@@ -36,7 +38,7 @@ from ssljax.registry import Registry
 METHODS: Registry[type[Method]] = Registry("method", key="method")
 for _cls in (SimCLR, MoCoV2, MoCoV3, BYOL, SimSiam, BarlowTwins, VICReg, DINO, DirectPred,
              SwAV, NNCLR, DCL, DCLW, SupCon, RotNet, AutoEncoder, ContextEncoder, Jigsaw,
-             ContextPrediction, CPC, Colorization):
+             ContextPrediction, CPC, Colorization, MAE, IJEPA):
     METHODS.register(_cls.name, _cls)
 
 

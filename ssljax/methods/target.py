@@ -8,7 +8,8 @@ network in `state.target_params` / `state.target_batch_stats`. `EMATarget` owns 
   target is built from them alone at step 0 (`init`);
 - **the decay schedule** `tau(step, total_steps)` from `config.ema`: `schedule="cosine"`
   is BYOL's `tau_k = 1 - (1 - tau_base)(cos(pi k / K) + 1) / 2` (rising to 1 at the last
-  step K), `"constant"` keeps `tau_base` (MoCo v2's m = 0.999);
+  step K), `"constant"` keeps `tau_base` (MoCo v2's m = 0.999), `"linear"` rises
+  linearly from `tau_base` to 1 over the run (I-JEPA's `momentum_scheduler`, 0.996 → 1);
 - **its BatchNorm statistics**: the target runs in training mode when it has BatchNorm
   (batch statistics of its own input, as the reference code of BYOL, MoCo and DINO does:
   the target is never put in eval mode) and keeps its own running averages, updated from
@@ -73,6 +74,9 @@ class EMATarget:
         """The decay at 0-based `step` of a run of `total_steps` steps (float32 scalar)."""
         if self.schedule == "cosine":
             return optim.cosine_ema_schedule(step, total_steps, self.tau_base)
+        if self.schedule == "linear":
+            frac = jnp.minimum(jnp.asarray(step, jnp.float32) / total_steps, 1.0)
+            return self.tau_base + (1.0 - self.tau_base) * frac
         return jnp.asarray(self.tau_base, jnp.float32)
 
     def init(self, params: Any, batch_stats: Any) -> tuple[Any, Any]:

@@ -34,7 +34,18 @@ from ssljax.models.resnet import (
 )
 from ssljax.models.small_cnn import SmallCNN
 from ssljax.models.vit import FEATURES as VIT_FEATURES
-from ssljax.models.vit import ViT, interpolate_pos_embed, vit_base, vit_small, vit_test, vit_tiny
+from ssljax.models.vit import (
+    ViT,
+    interpolate_pos_embed,
+    sincos_pos_embed,
+    vit_base,
+    vit_huge,
+    vit_large,
+    vit_mini,
+    vit_small,
+    vit_test,
+    vit_tiny,
+)
 from ssljax.registry import Registry
 
 __all__ = [
@@ -61,8 +72,12 @@ __all__ = [
     "feature_dim",
     "get_encoder",
     "interpolate_pos_embed",
+    "sincos_pos_embed",
     "register_encoder",
     "vit_base",
+    "vit_huge",
+    "vit_large",
+    "vit_mini",
     "vit_small",
     "vit_test",
     "vit_tiny",
@@ -77,9 +92,12 @@ for _name, _entry in {
     "resnet34": (ResNet34, True),
     "resnet50": (ResNet50, True),
     "vit_test": (vit_test, False),
+    "vit_mini": (vit_mini, False),
     "vit_tiny": (vit_tiny, False),
     "vit_small": (vit_small, False),
     "vit_base": (vit_base, False),
+    "vit_large": (vit_large, False),
+    "vit_huge": (vit_huge, False),
 }.items():
     ENCODERS.register(_name, _entry)
 
@@ -109,7 +127,8 @@ def get_encoder(
 
     Args:
         name: one of `encoder_names()`: "small_cnn", "resnet18", "resnet34", "resnet50",
-            "vit_test", "vit_tiny", "vit_small", "vit_base".
+            "vit_test", "vit_mini", "vit_tiny", "vit_small", "vit_base", "vit_large",
+            "vit_huge".
         dtype: computation dtype (parameters stay float32; features are float32).
         bn_axis_name: BatchNorm axis name for the BN encoders ("data": cross-device BN);
             ignored by the ViTs, which have no BatchNorm.

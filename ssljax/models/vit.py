@@ -11,8 +11,15 @@ The position embeddings are created for the grid of the image size seen at init 
 DINO does for its 96-pixel local crops.
 
 Parameter paths: `patch_embed` (the patch projection, a conv with kernel = stride = patch
-size), `cls_token`, `pos_embed`, `block{i}`, `norm`. Freeze the patch embedding (MoCo v3)
+size), `cls_token`, `pos_embed` (absent with fixed sin-cos embeddings), `block{i}`, `norm`
+— the layer ids of layer-wise lr decay (`ssljax.optim.layer_decay_multipliers`): the
+embeddings 0, `block{i}` i + 1, the rest depth + 1. Freeze the patch embedding (MoCo v3)
 with `ssljax.optim.make_optimizer(..., freeze=("patch_embed",))`.
+
+For masked image modelling the encoder takes `keep` (indices of the patch tokens each
+example keeps, MAE's random masking) and returns the tokens instead of features
+(`tokens=True`); `pos_embedding="sincos"` uses MAE's fixed 2-D sin-cos embeddings and
+`weight_init="mae"` MAE's initialisation (xavier-uniform Linear layers and patch projection).
 
 References:
     Dosovitskiy et al., "An Image is Worth 16x16 Words: Transformers for Image
@@ -21,6 +28,8 @@ References:
     ICML 2021.
     Caron et al., "Emerging Properties in Self-Supervised Vision Transformers" (DINO),
     ICCV 2021 (position-embedding interpolation).
+    He et al., "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022
+    (facebookresearch/mae `models_mae.py`, `util/pos_embed.py`: sin-cos embeddings, init).
 """
 
 from __future__ import annotations
@@ -31,11 +40,66 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Dtype = Any
+Initializer = Any
 
 LN_EPSILON = 1e-6
 dense_init = nn.initializers.truncated_normal(stddev=0.02)
+token_init = nn.initializers.normal(stddev=0.02)  # MAE's cls / mask tokens
+
+INITS = ("timm", "mae")
+POS_EMBEDDINGS = ("learned", "sincos")
+
+
+def kernel_inits(init: str) -> dict[str, Initializer]:
+    """Kernel initialisers of a ViT's layers: `dense`, `qkv` (each of q, k, v), `patch`.
+
+    "timm": truncated normal σ 0.02 everywhere (timm / DINO). "mae": MAE's xavier-uniform
+    — `torch.nn.init.xavier_uniform_` of every Linear, of the fused `[3D, D]` qkv weight
+    (so each of Flax's separate q, k, v kernels `[D, D]` gets half the fan-average scale:
+    the same bound sqrt(6 / 4D)), and of the patch projection viewed as `[D, p·p·C]`.
+    """
+    if init not in INITS:
+        raise ValueError(f"ViT init={init!r} must be one of {', '.join(INITS)}")
+    if init == "timm":
+        return {"dense": dense_init, "qkv": dense_init, "patch": nn.initializers.lecun_normal()}
+    return {"dense": nn.initializers.xavier_uniform(),
+            "qkv": nn.initializers.variance_scaling(0.5, "fan_avg", "uniform"),
+            "patch": nn.initializers.variance_scaling(1.0, "fan_avg", "uniform",
+                                                      in_axis=(0, 1, 2), out_axis=3)}
+
+
+def sincos_pos_embed(dim: int, grid: tuple[int, int]) -> np.ndarray:
+    """MAE's fixed 2-D sin-cos position embeddings, CLS first (a zero row).
+
+    As `get_2d_sincos_pos_embed(dim, size, cls_token=True)` of facebookresearch/mae
+    `util/pos_embed.py`: the first D/2 channels encode the patch's column, the last D/2
+    its row, each as [sin(pos·ω), cos(pos·ω)] with ω_k = 10000^(−k / (D/4)); patches in
+    row-major order. Computed in float64.
+
+    Args:
+        dim: D, a multiple of 4.
+        grid: `(h, w)` patches.
+
+    Returns:
+        float32 `[1, 1 + h·w, D]`.
+    """
+    if dim % 4:
+        raise ValueError(f"sin-cos position embeddings need a token dimension divisible by 4, "
+                         f"got {dim}")
+    rows, cols = np.meshgrid(np.arange(grid[0], dtype=np.float64),
+                             np.arange(grid[1], dtype=np.float64), indexing="ij")
+    omega = 1.0 / 10000 ** (np.arange(dim // 4, dtype=np.float64) / (dim / 4))
+
+    def one_axis(pos: np.ndarray) -> np.ndarray:
+        out = np.einsum("m,d->md", pos.reshape(-1), omega)
+        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+
+    emb = np.concatenate([one_axis(cols), one_axis(rows)], axis=1)
+    emb = np.concatenate([np.zeros((1, dim)), emb], axis=0)
+    return emb[None].astype(np.float32)
 
 
 def _drop_path(module: nn.Module, x: jnp.ndarray, rate: float, train: bool) -> jnp.ndarray:
@@ -53,14 +117,16 @@ class MlpBlock(nn.Module):
 
     hidden_dim: int
     dtype: Dtype = jnp.float32
+    weight_init: str = "timm"
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         """Maps `[N, L, D]` to `[N, L, D]`."""
         dim = x.shape[-1]
-        x = nn.Dense(self.hidden_dim, dtype=self.dtype, kernel_init=dense_init, name="fc1")(x)
+        kinit = kernel_inits(self.weight_init)["dense"]
+        x = nn.Dense(self.hidden_dim, dtype=self.dtype, kernel_init=kinit, name="fc1")(x)
         x = nn.gelu(x, approximate=False)
-        return nn.Dense(dim, dtype=self.dtype, kernel_init=dense_init, name="fc2")(x)
+        return nn.Dense(dim, dtype=self.dtype, kernel_init=kinit, name="fc2")(x)
 
 
 class EncoderBlock(nn.Module):
@@ -71,28 +137,36 @@ class EncoderBlock(nn.Module):
         mlp_ratio: hidden size of the MLP relative to the token dimension.
         drop_path: stochastic-depth rate of both residual branches.
         dtype: computation dtype.
+        weight_init: "timm" or "mae" (`kernel_inits`).
     """
 
     num_heads: int
     mlp_ratio: float = 4.0
     drop_path: float = 0.0
     dtype: Dtype = jnp.float32
+    weight_init: str = "timm"
 
     @nn.compact
-    def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
-        """Maps tokens `[N, L, D]` to `[N, L, D]`."""
+    def __call__(self, x: jnp.ndarray, train: bool,
+                 valid: jnp.ndarray | None = None) -> jnp.ndarray:
+        """Maps tokens `[N, L, D]` to `[N, L, D]`; `valid` (bool `[N, L]`): the tokens
+        attention may read (padding tokens are never attended to)."""
         dim = x.shape[-1]
+        inits = kernel_inits(self.weight_init)
         y = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm1")(x)
+        mask = None if valid is None else valid[:, None, None, :]
         y = nn.MultiHeadDotProductAttention(
             num_heads=self.num_heads,
             dtype=self.dtype,
-            kernel_init=dense_init,
+            kernel_init=inits["qkv"],
+            out_kernel_init=inits["dense"],
             deterministic=True,
             name="attn",
-        )(y)
+        )(y, mask=mask)
         x = x + _drop_path(self, y, self.drop_path, train)
         y = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm2")(x)
-        y = MlpBlock(int(dim * self.mlp_ratio), dtype=self.dtype, name="mlp")(y)
+        y = MlpBlock(int(dim * self.mlp_ratio), dtype=self.dtype, weight_init=self.weight_init,
+                     name="mlp")(y)
         return x + _drop_path(self, y, self.drop_path, train)
 
 
@@ -120,7 +194,7 @@ def interpolate_pos_embed(pos_embed: jnp.ndarray, grid: tuple[int, int]) -> jnp.
     return jnp.concatenate([cls_pos, patch_pos], axis=1)
 
 
-FEATURES = ("cls", "cls_last4", "cls_avgpool")
+FEATURES = ("cls", "cls_last4", "cls_avgpool", "avgpool")
 
 
 class ViT(nn.Module):
@@ -144,7 +218,17 @@ class ViT(nn.Module):
             the mean of the final patch tokens, interleaved as DINO's `reshape` leaves
             them: [N, 2D], its ViT-B probe, `--n_last_blocks 1 --avgpool_patchtokens`).
             DINO's code cannot combine 4 blocks with the average pool (its
-            `torch.cat` needs n = 1), so neither does this.
+            `torch.cat` needs n = 1), so neither does this. "avgpool": the mean of the
+            final patch tokens [N, D] (global average pooling without the CLS token, as
+            MAE fine-tunes; MAE pools before a fresh `fc_norm`, this after the final norm).
+        pos_embedding: "learned" (a `pos_embed` parameter, interpolated to other grids)
+            or "sincos" (MAE's fixed embeddings of the input's grid, `sincos_pos_embed`;
+            no parameter).
+        weight_init: "timm" (truncated normal 0.02) or "mae" (xavier-uniform; `kernel_inits`);
+            the CLS token is N(0, 0.02) (truncated for "timm").
+        use_cls: False drops the CLS token (I-JEPA's encoders have none): the tokens are
+            the patches alone and the features must be "avgpool" (the position table
+            keeps its CLS row, unused, so checkpoints keep one layout).
     """
 
     dim: int
@@ -156,6 +240,9 @@ class ViT(nn.Module):
     drop_path_rate: float = 0.0
     dtype: Dtype = jnp.float32
     features: str = "cls"
+    pos_embedding: str = "learned"
+    weight_init: str = "timm"
+    use_cls: bool = True
 
     @property
     def feature_dim(self) -> int:
@@ -163,20 +250,37 @@ class ViT(nn.Module):
         return self.dim * {"cls_last4": 4, "cls_avgpool": 2}.get(self.features, 1)
 
     @nn.compact
-    def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
+    def __call__(self, x: jnp.ndarray, train: bool, keep: jnp.ndarray | None = None,
+                 tokens: bool = False, keep_valid: jnp.ndarray | None = None) -> jnp.ndarray:
         """Encodes images.
 
         Args:
             x: float images `[N, H, W, C]`, H and W multiples of `patch_size`.
             train: enables stochastic depth (if `drop_path_rate > 0`).
+            keep: optional int `[N, K]`: the patch tokens (row-major indices into the
+                `(H/p)·(W/p)` grid) each example keeps, after the position embeddings
+                are added and before the CLS token is prepended (MAE's random masking).
+            tokens: return the final-LayerNorm token sequence instead of the features.
+            keep_valid: optional bool `[N, K]`: which entries of `keep` are real tokens;
+                the others are padding no token attends to (I-JEPA's context blocks,
+                whose sizes differ per example). Padding tokens' outputs are undefined.
 
         Returns:
-            float32 CLS features `[N, dim]`.
+            float32 features `[N, feature_dim]` (`features`; "avgpool" averages the valid
+            tokens), or with `tokens=True` the normed tokens `[N, 1 + K, dim]` (CLS first;
+            `[N, K, dim]` without CLS; K = all patches without `keep`) in the
+            computation dtype.
         """
         if x.ndim != 4:
             raise ValueError(f"ViT expects NHWC images [N, H, W, C], got shape {x.shape}")
         if self.features not in FEATURES:
             raise ValueError(f"ViT features={self.features!r} must be one of {', '.join(FEATURES)}")
+        if self.pos_embedding not in POS_EMBEDDINGS:
+            raise ValueError(f"ViT pos_embedding={self.pos_embedding!r} must be one of "
+                             f"{', '.join(POS_EMBEDDINGS)}")
+        if not self.use_cls and self.features != "avgpool" and not tokens:
+            raise ValueError(f"a ViT without CLS token (use_cls=False) has features='avgpool' "
+                             f"only, got features={self.features!r}")
         if self.features == "cls_last4" and self.depth < 4:
             raise ValueError(f"ViT features='cls_last4' needs 4 blocks, this ViT has {self.depth}")
         n, h, w, _ = x.shape
@@ -187,16 +291,56 @@ class ViT(nn.Module):
                 f"resize the images or pick another patch_size"
             )
         grid = (h // p, w // p)
+        inits = kernel_inits(self.weight_init)
         x = nn.Conv(self.dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype,
-                    name="patch_embed")(x.astype(self.dtype))
+                    kernel_init=inits["patch"], name="patch_embed")(x.astype(self.dtype))
         x = x.reshape(n, grid[0] * grid[1], self.dim)
-        cls = self.param("cls_token", dense_init, (1, 1, self.dim))
-        x = jnp.concatenate([jnp.broadcast_to(cls, (n, 1, self.dim)).astype(x.dtype), x], 1)
+        pos = self._position_embeddings(grid, h, w).astype(x.dtype)
+        x = x + pos[:, 1:]
+        if keep is not None:
+            x = jnp.take_along_axis(x, keep[..., None].astype(jnp.int32), axis=1)
+        valid = keep_valid
+        if self.use_cls:
+            cls = self.param("cls_token",
+                             dense_init if self.weight_init == "timm" else token_init,
+                             (1, 1, self.dim))
+            cls = jnp.broadcast_to(cls.astype(x.dtype) + pos[:, :1], (n, 1, self.dim))
+            x = jnp.concatenate([cls, x], 1)
+            if valid is not None:
+                valid = jnp.concatenate([jnp.ones((n, 1), bool), valid.astype(bool)], 1)
 
+        norm = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm")
+        last = 4 if self.features == "cls_last4" and not tokens else 1
+        outputs = []
+        for i in range(self.depth):
+            rate = self.drop_path_rate * i / max(self.depth - 1, 1)
+            x = EncoderBlock(self.num_heads, self.mlp_ratio, rate, dtype=self.dtype,
+                             weight_init=self.weight_init, name=f"block{i}")(x, train, valid)
+            if self.depth - i <= last:  # DINO's get_intermediate_layers: norm of each
+                outputs.append(norm(x))
+        if tokens:
+            return outputs[-1]
+        if self.features == "avgpool":
+            patches = outputs[-1][:, 1:] if self.use_cls else outputs[-1]
+            if keep_valid is None:
+                return jnp.mean(patches, axis=1).astype(jnp.float32)
+            weight = keep_valid.astype(jnp.float32)[..., None]
+            total = jnp.sum(patches.astype(jnp.float32) * weight, axis=1)
+            return total / jnp.maximum(jnp.sum(weight, axis=1), 1.0)
+        if self.features == "cls_avgpool":
+            y = outputs[-1]
+            pooled = jnp.stack([y[:, 0], jnp.mean(y[:, 1:], axis=1)], axis=-1)  # [N, D, 2]
+            return pooled.reshape(n, 2 * self.dim).astype(jnp.float32)
+        return jnp.concatenate([y[:, 0] for y in outputs], axis=-1).astype(jnp.float32)
+
+    def _position_embeddings(self, grid: tuple[int, int], h: int, w: int) -> jnp.ndarray:
+        """`[1, 1 + h·w/p², D]`: fixed sin-cos, or the `pos_embed` parameter resized."""
+        if self.pos_embedding == "sincos":
+            return jnp.asarray(sincos_pos_embed(self.dim, grid))
         if self.has_variable("params", "pos_embed"):
             pos_shape = self.get_variable("params", "pos_embed").shape
         elif self.img_size is not None:
-            side = self.img_size // p
+            side = self.img_size // self.patch_size
             pos_shape = (1, 1 + side * side, self.dim)
         elif grid[0] == grid[1]:
             pos_shape = (1, 1 + grid[0] * grid[1], self.dim)
@@ -206,28 +350,20 @@ class ViT(nn.Module):
                 f"position embeddings"
             )
         pos = self.param("pos_embed", dense_init, pos_shape)
-        x = x + interpolate_pos_embed(pos, grid).astype(x.dtype)
-
-        norm = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm")
-        last = 4 if self.features == "cls_last4" else 1
-        outputs = []
-        for i in range(self.depth):
-            rate = self.drop_path_rate * i / max(self.depth - 1, 1)
-            x = EncoderBlock(self.num_heads, self.mlp_ratio, rate, dtype=self.dtype,
-                             name=f"block{i}")(x, train)
-            if self.depth - i <= last:  # DINO's get_intermediate_layers: norm of each
-                outputs.append(norm(x))
-        if self.features == "cls_avgpool":
-            y = outputs[-1]
-            pooled = jnp.stack([y[:, 0], jnp.mean(y[:, 1:], axis=1)], axis=-1)  # [N, D, 2]
-            return pooled.reshape(n, 2 * self.dim).astype(jnp.float32)
-        return jnp.concatenate([y[:, 0] for y in outputs], axis=-1).astype(jnp.float32)
+        return interpolate_pos_embed(pos, grid)
 
 
 def vit_test(**kwargs: Any) -> ViT:
     """A tiny ViT for tests: dim 32, depth 2, 2 heads, 8-pixel patches."""
     kwargs.setdefault("patch_size", 8)
     return ViT(dim=32, depth=2, num_heads=2, **kwargs)
+
+
+def vit_mini(**kwargs: Any) -> ViT:
+    """A ViT for 28–32 px images on a CPU: dim 128, depth 6, 4 heads, 4-pixel patches
+    (0.8M parameters at 28×28: 49 patch tokens)."""
+    kwargs.setdefault("patch_size", 4)
+    return ViT(dim=128, depth=6, num_heads=4, **kwargs)
 
 
 def vit_tiny(**kwargs: Any) -> ViT:
@@ -243,3 +379,15 @@ def vit_small(**kwargs: Any) -> ViT:
 def vit_base(**kwargs: Any) -> ViT:
     """ViT-Base (ViT-B/16): dim 768, 12 heads, depth 12 (85.8M parameters)."""
     return ViT(dim=768, depth=12, num_heads=12, **kwargs)
+
+
+def vit_large(**kwargs: Any) -> ViT:
+    """ViT-Large (ViT-L/16): dim 1024, 16 heads, depth 24 (303M parameters)."""
+    return ViT(dim=1024, depth=24, num_heads=16, **kwargs)
+
+
+def vit_huge(**kwargs: Any) -> ViT:
+    """ViT-Huge (ViT-H/14): dim 1280, 16 heads, depth 32, 14-pixel patches (632M
+    parameters)."""
+    kwargs.setdefault("patch_size", 14)
+    return ViT(dim=1280, depth=32, num_heads=16, **kwargs)

@@ -1,0 +1,172 @@
+"""Token masks of masked image modelling, keyed per example.
+
+- `random_masking(keys, num_patches, mask_ratio)`: MAE's per-example random masking by
+  argsort of uniform noise: which patch tokens the encoder keeps, the binary mask of the
+  removed ones and the permutation that puts the decoder's tokens back in place;
+- `ijepa_blocks(step_key, keys, grid, ...)`: I-JEPA's target blocks and the context block
+  that excludes them, as padded index lists with validity masks (static shapes).
+
+Each example draws from its own key (`ssljax.methods.base.example_streams`: the step's
+key folded with the example's global row), so a batch is masked alike on 1 or 8 devices
+and on a resumed run. No TensorFlow.
+
+References: He et al., "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022;
+facebookresearch/mae `models_mae.py` `random_masking` (at efb2a80). Assran et al.,
+"Self-Supervised Learning from Images with a Joint-Embedding Predictive Architecture",
+CVPR 2023; facebookresearch/ijepa `src/masks/multiblock.py` (at 52c1ae9).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def num_visible(num_patches: int, mask_ratio: float) -> int:
+    """Tokens MAE keeps: `int(L · (1 − mask_ratio))`, as the official code truncates
+    (49 of 196 at 0.75); raises ValueError unless 0 ≤ ratio < 1 leaves at least one."""
+    if not 0.0 <= mask_ratio < 1.0:
+        raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
+    keep = int(num_patches * (1.0 - mask_ratio))
+    if keep < 1:
+        raise ValueError(f"mask_ratio {mask_ratio} keeps no token of {num_patches}; lower it "
+                         "or use smaller patches")
+    return keep
+
+
+def random_masking(keys: jax.Array, num_patches: int, mask_ratio: float
+                   ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """MAE's random masking: each example keeps the tokens of its smallest noise values.
+
+    Args:
+        keys: `[N]` PRNG keys, one per example.
+        num_patches: L, patch tokens per image.
+        mask_ratio: fraction removed (MAE: 0.75).
+
+    Returns:
+        `(keep, mask, restore)`: int32 `[N, K]` indices of the kept tokens in the order the
+        encoder sees them (K = `num_visible(L, mask_ratio)`); float32 `[N, L]` mask, 1 for
+        a removed token and 0 for a kept one; int32 `[N, L]` `restore`, the inverse
+        permutation (the decoder's token at grid position l is its sequence entry
+        `restore[l]`, the kept tokens first, then the mask tokens).
+    """
+    keep_count = num_visible(num_patches, mask_ratio)
+    noise = jax.vmap(lambda k: jax.random.uniform(k, (num_patches,)))(keys)
+    shuffle = jnp.argsort(noise, axis=1).astype(jnp.int32)  # ascending: small ones are kept
+    restore = jnp.argsort(shuffle, axis=1).astype(jnp.int32)
+    mask = (restore >= keep_count).astype(jnp.float32)
+    return shuffle[:, :keep_count], mask, restore
+
+
+# --------------------------------------------------------------------------- I-JEPA blocks
+
+
+def _block_size(r: Any, grid: tuple[int, int], scale: tuple[float, float],
+                aspect: tuple[float, float], xp: Any = jnp) -> tuple[Any, Any]:
+    """I-JEPA's `_sample_block_size` for uniform r (one draw sets both scale and aspect;
+    round half to even, as Python's `round`); `xp` is jax.numpy or numpy."""
+    gh, gw = grid
+    area = xp.floor(gh * gw * (scale[0] + r * (scale[1] - scale[0])))
+    ratio = aspect[0] + r * (aspect[1] - aspect[0])
+    h = xp.minimum(xp.round(xp.sqrt(area * ratio)), gh - 1)
+    w = xp.minimum(xp.round(xp.sqrt(area / ratio)), gw - 1)
+    return h.astype(xp.int32), w.astype(xp.int32)
+
+
+def max_block_tokens(grid: tuple[int, int], scale: tuple[float, float],
+                     aspect: tuple[float, float]) -> int:
+    """The most tokens a block of `ijepa_blocks` can cover (its static capacity)."""
+    h, w = _block_size(np.linspace(0.0, 1.0, 20001), grid, scale, aspect, xp=np)
+    return max(1, int(np.max(h * w)))
+
+
+def _block_masks(keys: jax.Array, grid: tuple[int, int], h: jax.Array, w: jax.Array
+                 ) -> jax.Array:
+    """Boolean `[len(keys), gh, gw]` h×w blocks, top-left uniform in [0, g − size)."""
+    gh, gw = grid
+    rows, cols = jnp.arange(gh)[:, None], jnp.arange(gw)[None, :]
+
+    def one(key):
+        u = jax.random.uniform(key, (2,))
+        top = jnp.floor(u[0] * (gh - h)).astype(jnp.int32)
+        left = jnp.floor(u[1] * (gw - w)).astype(jnp.int32)
+        return (rows >= top) & (rows < top + h) & (cols >= left) & (cols < left + w)
+
+    return jax.vmap(one)(keys)
+
+
+def _indices(masks: jax.Array, capacity: int) -> tuple[jax.Array, jax.Array]:
+    """Token indices of boolean `[..., L]` masks in raster order, padded to `capacity`:
+    (int32 `[..., capacity]`, bool validity)."""
+    order = jnp.argsort(~masks, axis=-1, stable=True)[..., :capacity].astype(jnp.int32)
+    valid = jnp.take_along_axis(masks, order, axis=-1)
+    return order, valid
+
+
+def ijepa_blocks(step_key: jax.Array, keys: jax.Array, grid: tuple[int, int], *,
+                 num_targets: int = 4, target_scale: tuple[float, float] = (0.15, 0.2),
+                 target_aspect: tuple[float, float] = (0.75, 1.5),
+                 context_scale: tuple[float, float] = (0.85, 1.0), min_keep: int = 10,
+                 tries: int = 20) -> dict[str, jax.Array]:
+    """I-JEPA's multi-block masks: `num_targets` target blocks and one context block that
+    excludes them, per example.
+
+    As facebookresearch/ijepa `src/masks/multiblock.py` `MaskCollator`: the target and
+    context block sizes are drawn once per step (`step_key`; the same for every example
+    of the global batch) — one uniform r sets both a block's scale and its aspect ratio,
+    side = round(sqrt(area·ratio)) capped below the grid side; the context block is
+    square. Each example then places its blocks (its own key): a top-left corner uniform
+    in [0, g − side). The context keeps only tokens outside every target block; a
+    placement leaving `min_keep` tokens or fewer is redrawn (`tries` times), and after
+    that the last target's exclusion is dropped, then the one before (the reference's
+    "decreasing acceptable regions").
+
+    Static shapes: the tokens are returned as index lists padded to the blocks' largest
+    possible size (`max_block_tokens`) with a validity mask — the reference instead cuts
+    every example's list to the batch's shortest.
+
+    Args:
+        step_key: a key shared by the whole batch (block sizes).
+        keys: `[N]` per-example keys (positions).
+        grid: `(gh, gw)` patches.
+        num_targets, target_scale, target_aspect, context_scale, min_keep, tries: the
+            reference's `npred`, `pred_mask_scale`, `aspect_ratio`, `enc_mask_scale`,
+            `min_keep` and its 20 tries.
+
+    Returns:
+        `context` int32 `[N, Kc]` and `context_valid` bool `[N, Kc]`; `targets` int32
+        `[N, num_targets, Kt]` and `targets_valid` bool (each target block's tokens in
+        raster order); `context_mask` bool `[N, L]`, `target_masks` bool
+        `[N, num_targets, L]`.
+    """
+    gh, gw = grid
+    length = gh * gw
+    r_target, r_context = jax.random.uniform(step_key, (2,))
+    th, tw = _block_size(r_target, grid, target_scale, target_aspect)
+    ch, cw = _block_size(r_context, grid, context_scale, (1.0, 1.0))
+    cap_t = max_block_tokens(grid, target_scale, target_aspect)
+    cap_c = max_block_tokens(grid, context_scale, (1.0, 1.0))
+    levels = num_targets + 1  # exclusions dropped: 0 … num_targets
+
+    def per_example(key):
+        k_t, k_c = jax.random.split(key)
+        targets = _block_masks(jax.random.split(k_t, num_targets), grid, th, tw)
+        blocks = _block_masks(jax.random.split(k_c, levels * tries), grid, ch, cw)
+        blocks = blocks.reshape(levels, tries, gh, gw)
+        # Level t excludes the first num_targets − t targets.
+        used = jnp.arange(num_targets)[None, :] < (num_targets - jnp.arange(levels))[:, None]
+        excluded = jnp.any(used[:, :, None, None] & targets[None], axis=1)  # [levels, gh, gw]
+        candidates = (blocks & ~excluded[:, None]).reshape(levels * tries, length)
+        ok = jnp.sum(candidates, axis=-1) > min_keep
+        first = jnp.argmax(ok)  # the first acceptable draw (level-major), else draw 0
+        return candidates[first], targets.reshape(num_targets, length)
+
+    context_mask, target_masks = jax.vmap(per_example)(keys)
+    context, context_valid = _indices(context_mask, cap_c)
+    targets, targets_valid = _indices(target_masks, cap_t)
+    return {"context": context, "context_valid": context_valid, "targets": targets,
+            "targets_valid": targets_valid, "context_mask": context_mask,
+            "target_masks": target_masks}

@@ -1,0 +1,441 @@
+"""Masked image modelling: MAE's masking, patches, sin-cos embeddings, loss and steps.
+
+Against float64 NumPy written from facebookresearch/mae (`patchify`'s einsum,
+`random_masking`, `get_2d_sincos_pos_embed`, `forward_loss` with torch's unbiased
+`.var`), 8 fake devices against the single-device global batch, and the method end to end
+on a tiny ViT: the reconstruction loss falls and the mask is the same on 1 and 8 devices.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.sharding import PartitionSpec as P
+
+from ssljax import augment, losses, models, parallel
+from ssljax.errors import ConfigError
+from tests import harness
+
+# --------------------------------------------------------------------------- references
+
+
+def _np_patchify(imgs_nhwc, p):
+    """MAE's patchify on NCHW: reshape (N, C, h, p, w, q), einsum 'nchpwq->nhwpqc'."""
+    x = np.transpose(imgs_nhwc, (0, 3, 1, 2))
+    n, c, hh, ww = x.shape
+    h, w = hh // p, ww // p
+    x = x.reshape(n, c, h, p, w, p)
+    x = np.einsum("nchpwq->nhwpqc", x)
+    return x.reshape(n, h * w, p * p * c)
+
+
+def _np_mae_loss(pred, imgs_nhwc, mask, p, norm_pix):
+    target = _np_patchify(imgs_nhwc.astype(np.float64), p)
+    if norm_pix:
+        mean = target.mean(-1, keepdims=True)
+        var = target.var(-1, ddof=1, keepdims=True)  # torch's .var: unbiased
+        target = (target - mean) / (var + 1e-6) ** 0.5
+    loss = ((pred.astype(np.float64) - target) ** 2).mean(-1)
+    return (loss * mask).sum() / mask.sum()
+
+
+def _np_sincos(embed_dim, grid_size):
+    """facebookresearch/mae util/pos_embed.py get_2d_sincos_pos_embed(cls_token=True)."""
+    grid_h = np.arange(grid_size, dtype=np.float32)
+    grid_w = np.arange(grid_size, dtype=np.float32)
+    grid = np.meshgrid(grid_w, grid_h)  # here w goes first
+    grid = np.stack(grid, axis=0).reshape([2, 1, grid_size, grid_size])
+
+    def one_d(dim, pos):
+        omega = np.arange(dim // 2, dtype=np.float64) / (dim / 2.0)
+        omega = 1.0 / 10000 ** omega
+        out = np.einsum("m,d->md", pos.reshape(-1), omega)
+        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+
+    emb = np.concatenate([one_d(embed_dim // 2, grid[0]), one_d(embed_dim // 2, grid[1])], 1)
+    return np.concatenate([np.zeros([1, embed_dim]), emb], axis=0)
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def test_patchify_matches_mae_and_unpatchify_inverts_it():
+    x = np.random.default_rng(0).random((2, 8, 12, 3)).astype(np.float32)
+    got = augment.patchify(jnp.asarray(x), 4)
+    # MAE's patchify is written for square images; on the 8x12 image compare row-major.
+    sq = x[:, :8, :8]
+    np.testing.assert_array_equal(np.asarray(augment.patchify(jnp.asarray(sq), 4)),
+                                  _np_patchify(sq, 4))
+    assert got.shape == (2, 6, 48)
+    np.testing.assert_array_equal(np.asarray(got[:, 4]).reshape(2, 4, 4, 3), x[:, 4:8, 4:8])
+    np.testing.assert_array_equal(np.asarray(augment.unpatchify(got, 4, (2, 3))), x)
+    with pytest.raises(ValueError, match="must divide"):
+        augment.patchify(jnp.zeros((1, 10, 10, 1)), 4)
+
+
+def test_random_masking_keeps_exactly_k_distinct_tokens_per_example():
+    keys = augment.example_keys(jax.random.PRNGKey(3), 5, 0, jnp.arange(16))
+    keep, mask, restore = augment.random_masking(keys, 49, 0.75)
+    keep, mask, restore = map(np.asarray, (keep, mask, restore))
+    assert keep.shape == (16, 12) and mask.shape == (16, 49)  # int(49 * 0.25) = 12
+    np.testing.assert_array_equal(mask.sum(1), np.full(16, 37))
+    for i in range(16):
+        assert len(set(keep[i])) == 12
+        np.testing.assert_array_equal(np.sort(keep[i]), np.flatnonzero(mask[i] == 0))
+        # restore inverts the shuffle: the kept tokens sit at sequence entries 0..K-1.
+        np.testing.assert_array_equal(restore[i][keep[i]], np.arange(12))
+    assert len({tuple(np.sort(k)) for k in keep}) == 16  # every example its own mask
+    # Keyed per example: a sub-batch gets the same rows' masks.
+    sub = np.asarray(augment.random_masking(keys[4:9], 49, 0.75)[1])
+    np.testing.assert_array_equal(sub, mask[4:9])
+    assert augment.num_visible(196, 0.75) == 49
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        augment.num_visible(49, 1.0)
+    with pytest.raises(ValueError, match="keeps no token"):
+        augment.num_visible(3, 0.9)
+
+
+def test_sincos_pos_embed_matches_mae():
+    for dim, side in ((32, 7), (128, 4), (768, 14)):
+        np.testing.assert_allclose(models.sincos_pos_embed(dim, (side, side))[0],
+                                   _np_sincos(dim, side), atol=1e-6)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        models.sincos_pos_embed(30, (2, 2))
+
+
+def test_vit_keep_selects_tokens_after_the_position_embeddings():
+    vit = models.vit_test(patch_size=4, pos_embedding="sincos", weight_init="mae")
+    x = jax.random.uniform(jax.random.PRNGKey(0), (3, 16, 16, 2))
+    variables = vit.init(jax.random.PRNGKey(1), x, train=False)
+    assert "pos_embed" not in variables["params"]  # fixed, not learned
+    full = vit.apply(variables, x, train=False, tokens=True)
+    assert full.shape == (3, 17, 32)
+    # Attention is permutation-equivariant once positions are added: keeping every token
+    # in a shuffled order permutes the output tokens.
+    perm = np.stack([np.random.default_rng(i).permutation(16) for i in range(3)])
+    shuffled = vit.apply(variables, x, train=False, keep=jnp.asarray(perm), tokens=True)
+    want = np.take_along_axis(np.asarray(full[:, 1:]), perm[..., None], axis=1)
+    np.testing.assert_allclose(np.asarray(shuffled[:, 1:]), want, atol=2e-5)
+    np.testing.assert_allclose(np.asarray(shuffled[:, 0]), np.asarray(full[:, 0]), atol=2e-5)
+    part = vit.apply(variables, x, train=False, keep=jnp.asarray(perm[:, :4]), tokens=True)
+    assert part.shape == (3, 5, 32)
+    np.testing.assert_allclose(vit.apply(variables, x, train=False), full[:, 0], atol=1e-6)
+
+
+def test_mae_init_is_xavier_uniform_as_torch():
+    vit = models.vit_test(patch_size=4, weight_init="mae")
+    params = vit.init(jax.random.PRNGKey(0), jnp.zeros((1, 16, 16, 3)), train=False)["params"]
+    d = 32
+    # Fused qkv [3D, D] in torch: bound sqrt(6 / 4D); fc1 [4D, D]: sqrt(6 / 5D); patch
+    # projection viewed as [D, p*p*C].
+    bounds = {("block0", "attn", "query", "kernel"): np.sqrt(6 / (4 * d)),
+              ("block0", "mlp", "fc1", "kernel"): np.sqrt(6 / (5 * d)),
+              ("patch_embed", "kernel"): np.sqrt(6 / (d + 48))}
+    for path, bound in bounds.items():
+        leaf = params
+        for k in path:
+            leaf = leaf[k]
+        leaf = np.asarray(leaf)
+        assert leaf.max() <= bound and leaf.min() >= -bound, path
+        assert leaf.max() > 0.9 * bound and abs(leaf.std() - bound / np.sqrt(3)) < 0.2 * bound
+    assert abs(float(np.std(params["cls_token"])) - 0.02) < 0.01
+
+
+# --------------------------------------------------------------------------- loss
+
+
+@pytest.mark.parametrize("norm_pix", [True, False])
+def test_mae_reconstruction_matches_mae_forward_loss(norm_pix):
+    rng = np.random.default_rng(1)
+    imgs = rng.random((4, 8, 8, 3))
+    imgs[0, :4, :4] = 0.3  # a constant patch: variance 0, finite
+    pred = rng.normal(size=(4, 4, 48))
+    mask = (rng.random((4, 4)) < 0.75).astype(np.float64)
+    mask[:, 0] = 1
+    want = _np_mae_loss(pred, imgs, mask, 4, norm_pix)
+    target = augment.patchify(jnp.asarray(imgs, jnp.float32), 4)
+    got = losses.mae_reconstruction(jnp.asarray(pred, jnp.float32), target,
+                                    jnp.asarray(mask), norm_pix=norm_pix)
+    np.testing.assert_allclose(float(got), want, rtol=1e-5)
+    jitted = jax.jit(lambda a, b, m: losses.mae_reconstruction(a, b, m, norm_pix=norm_pix))
+    np.testing.assert_allclose(float(jitted(jnp.asarray(pred, jnp.bfloat16), target,
+                                            jnp.asarray(mask))), want, rtol=2e-2)
+    # Only masked patches count; the gradient of a visible patch's prediction is zero.
+    g = jax.grad(lambda a: losses.mae_reconstruction(a, target, jnp.asarray(mask)))(
+        jnp.asarray(pred, jnp.float32))
+    assert np.all(np.asarray(g)[mask == 0] == 0) and np.all(np.isfinite(np.asarray(g)))
+
+
+def test_mae_reconstruction_degenerate_and_bad_input():
+    z = jnp.zeros((2, 3, 4))
+    assert float(losses.mae_reconstruction(z, z, jnp.zeros((2, 3)))) == 0.0  # nothing masked
+    assert np.isfinite(float(losses.mae_reconstruction(z, z, jnp.ones((2, 3)))))
+    with pytest.raises(ValueError, match="mask must have shape"):
+        losses.mae_reconstruction(z, z, jnp.ones((2, 4)))
+    with pytest.raises(ValueError, match="norm_pix=False"):
+        losses.mae_reconstruction(jnp.zeros((2, 3, 1)), jnp.zeros((2, 3, 1)), jnp.ones((2, 3)))
+
+
+def test_mae_reconstruction_on_8_devices_equals_the_global_batch():
+    rng = np.random.default_rng(2)
+    pred = rng.normal(size=(16, 6, 12)).astype(np.float32)
+    target = rng.normal(size=(16, 6, 12)).astype(np.float32)
+    mask = (rng.random((16, 6)) < 0.5).astype(np.float32)
+    mesh = parallel.make_mesh(8)
+
+    def local(a, b, m):
+        return losses.mae_reconstruction(a, b, m, axis_name="data")
+
+    f = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(P("data"),) * 3, out_specs=P()))
+    want = losses.mae_reconstruction(pred, target, mask)
+    np.testing.assert_allclose(float(f(pred, target, mask)), float(want), rtol=1e-6)
+    g8 = jax.jit(jax.shard_map(jax.grad(local), mesh=mesh, in_specs=(P("data"),) * 3,
+                               out_specs=P("data")))(pred, target, mask)
+    g1 = jax.grad(losses.mae_reconstruction)(pred, target, mask)
+    np.testing.assert_allclose(np.asarray(g8), np.asarray(g1), rtol=1e-5, atol=1e-8)
+
+
+# --------------------------------------------------------------------------- the method
+
+
+def _mae_config(**overrides):
+    kw = {"encoder__name": "vit_test", "encoder__patch_size": 4, "encoder__pos_embedding":
+          "sincos", "encoder__weight_init": "mae", "decoder__dim": 16, "decoder__depth": 1,
+          "decoder__num_heads": 2, "optimizer__base_lr": 3e-3, "optimizer__lr_scaling": "none",
+          "optimizer__weight_decay": 0.05}
+    kw.update(overrides)
+    c = harness.tiny_config("mae", **kw)
+    c.augment.preset = "crop"
+    return c
+
+
+def test_mae_reconstruction_loss_falls():
+    run = harness.build(_mae_config(), total_steps=1000)
+    _, ls, metrics = harness.run_steps(run, harness.batch(0), 25)
+    assert np.all(np.isfinite(ls)) and float(metrics["nonfinite"]) == 0.0
+    assert np.mean(ls[-3:]) < 0.8 * ls[0], ls
+    params = run.state.params
+    assert set(params) == {"encoder", "decoder"}
+    assert params["decoder"]["pred"]["kernel"].shape == (16, 16)  # 4x4x1 pixels per patch
+    assert params["decoder"]["mask_token"].shape == (1, 1, 16)
+
+
+def test_mae_steps_equal_on_1_and_8_devices():
+    # SGD: the attention key bias has an exactly-zero gradient (softmax ignores a constant
+    # per query), whose float rounding noise Adam would blow up to ±lr.
+    c = _mae_config(optimizer__name="sgd", optimizer__base_lr=0.05)
+    batch = harness.batch(1)
+    runs = {d: harness.build(c, d, total_steps=20) for d in (1, 8)}
+    out = {d: harness.run_steps(r, batch, 2) for d, r in runs.items()}
+    np.testing.assert_allclose(out[8][1], out[1][1], rtol=2e-5)
+    harness.assert_trees_close(out[1][0][-1].params, out[8][0][-1].params, "params")
+
+
+def test_mae_needs_a_vit_in_one_line():
+    with pytest.raises(ConfigError, match="mae needs a ViT encoder"):
+        harness.build(harness.tiny_config("mae"))  # the harness's SmallCNN
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"mae__mask_ratio": 1.0}, r"mask_ratio must be in \[0, 1\)"),
+    ({"encoder__patch_size": 5}, "patch_size=5 must divide the view side 16"),
+    ({"decoder__dim": 18}, "decoder.dim=18 must be divisible"),
+])
+def test_mae_bad_config_is_one_line(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        harness.build(_mae_config(**overrides))
+
+
+# --------------------------------------------------------------------------- layer decay
+
+
+def test_layer_decay_multipliers_are_maes():
+    from ssljax import optim  # noqa: PLC0415
+
+    vit = models.ViT(dim=8, depth=3, num_heads=2, patch_size=4)
+    enc = vit.init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 1)), train=False)["params"]
+    params = {"encoder": enc, "head": {"kernel": jnp.zeros((8, 10))}}
+    f = optim.layer_decay_multipliers(params, 0.75)
+    # util/lr_decay.py: num_layers = depth + 1 = 4; scale = 0.75 ** (4 - layer_id).
+    assert f["encoder"]["patch_embed"]["kernel"] == 0.75 ** 4
+    assert f["encoder"]["cls_token"] == 0.75 ** 4 and f["encoder"]["pos_embed"] == 0.75 ** 4
+    for i in range(3):
+        leaves = jax.tree.leaves(f["encoder"][f"block{i}"])
+        assert set(leaves) == {0.75 ** (3 - i)}
+    assert f["encoder"]["norm"]["scale"] == 1.0 and f["head"]["kernel"] == 1.0
+    with pytest.raises(ValueError, match="needs a ViT"):
+        optim.layer_decay_multipliers({"conv": jnp.zeros(3)}, 0.65)
+    # As the last link of the optimizer the whole step scales: SGD, lr 1, gradient 1.
+    tx = optim.make_optimizer("sgd", 1.0, momentum=0.0, layer_decay=0.5)
+    grads = jax.tree.map(jnp.ones_like, params)
+    updates, _ = tx.update(grads, tx.init(params), params)
+    np.testing.assert_allclose(updates["encoder"]["block0"]["mlp"]["fc1"]["kernel"],
+                               -(0.5 ** 3) * np.ones((8, 32)))
+    np.testing.assert_allclose(updates["head"]["kernel"], -np.ones((8, 10)))
+
+
+# --------------------------------------------------------------------------- I-JEPA
+
+
+def _np_block_size(r, height, width, scale, aspect):
+    """facebookresearch/ijepa multiblock.py `_sample_block_size` for the draw r."""
+    import math  # noqa: PLC0415
+
+    mask_scale = scale[0] + r * (scale[1] - scale[0])
+    max_keep = int(height * width * mask_scale)
+    ratio = aspect[0] + r * (aspect[1] - aspect[0])
+    h = int(round(math.sqrt(max_keep * ratio)))
+    w = int(round(math.sqrt(max_keep / ratio)))
+    while h >= height:
+        h -= 1
+    while w >= width:
+        w -= 1
+    return h, w
+
+
+def test_ijepa_block_sizes_match_the_reference():
+    from ssljax.augment.masking import _block_size  # noqa: PLC0415
+
+    for r in np.linspace(0, 1, 41):
+        for grid, scale, aspect in (((14, 14), (0.15, 0.2), (0.75, 1.5)),
+                                    ((14, 14), (0.85, 1.0), (1.0, 1.0)),
+                                    ((7, 7), (0.15, 0.2), (0.75, 1.5))):
+            h, w = _block_size(jnp.float32(r), grid, scale, aspect)
+            assert (int(h), int(w)) == _np_block_size(r, *grid, scale, aspect), (r, grid)
+    # The capacities: ImageNet at /14 on 224 px (16x16 grid) and the digits' 7x7.
+    assert augment.max_block_tokens((7, 7), (0.85, 1.0), (1.0, 1.0)) == 36
+    assert augment.max_block_tokens((16, 16), (0.15, 0.2), (0.75, 1.5)) >= 51
+
+
+def test_ijepa_blocks_lie_in_the_image_and_the_context_excludes_the_targets():
+    keys = augment.example_keys(jax.random.PRNGKey(0), 3, 0, jnp.arange(32))
+    grid = (14, 14)
+    b = jax.device_get(augment.ijepa_blocks(jax.random.PRNGKey(5), keys, grid))
+    tm, cm = b["target_masks"].reshape(32, 4, 14, 14), b["context_mask"].reshape(32, 14, 14)
+    sizes = set()
+    for i in range(32):
+        for j in range(4):
+            rows, cols = np.nonzero(tm[i, j])
+            h, w = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+            assert tm[i, j].sum() == h * w  # one rectangle, inside the grid
+            assert rows.max() < 13 and cols.max() < 13  # top < g - h: never the last row
+            sizes.add((h, w))
+            # The index list holds exactly the block's tokens in raster order.
+            idx = b["targets"][i, j][b["targets_valid"][i, j]]
+            np.testing.assert_array_equal(idx, np.flatnonzero(tm[i, j]))
+        assert not np.any(cm[i] & tm[i].any(0)), i  # disjoint (min_keep met on 14x14)
+        assert cm[i].sum() > 10
+        np.testing.assert_array_equal(b["context"][i][b["context_valid"][i]],
+                                      np.flatnonzero(cm[i]))
+    assert len(sizes) == 1  # one target size per step, as the reference's collator
+    assert len({tuple(np.flatnonzero(cm[i])) for i in range(32)}) > 20  # per example
+    # Keyed per example: a sub-batch places its rows' blocks alike.
+    sub = jax.device_get(augment.ijepa_blocks(jax.random.PRNGKey(5), keys[7:9], grid))
+    np.testing.assert_array_equal(sub["context_mask"], b["context_mask"][7:9])
+
+
+def test_ijepa_context_relaxes_exclusions_when_too_few_tokens_remain():
+    keys = augment.example_keys(jax.random.PRNGKey(1), 0, 0, jnp.arange(64))
+    b = jax.device_get(augment.ijepa_blocks(jax.random.PRNGKey(2), keys, (4, 4),
+                                            target_scale=(0.4, 0.4), min_keep=4))
+    counts = b["context_mask"].sum(1)
+    assert np.all(counts > 4)  # always enough context, exclusions dropped where needed
+
+
+def _np_ijepa(pred, target, valid):
+    t = (target - target.mean(-1, keepdims=True)) / np.sqrt(target.var(-1, keepdims=True)
+                                                            + 1e-5)
+    d = np.abs(pred - t)
+    err = np.where(d < 1, 0.5 * d ** 2, d - 0.5).mean(-1)  # F.smooth_l1_loss, beta 1
+    return (err * valid).sum() / valid.sum()
+
+
+def test_ijepa_loss_matches_smooth_l1_on_layer_normed_targets():
+    rng = np.random.default_rng(4)
+    pred, target = rng.normal(size=(6, 5, 8)) * 2, rng.normal(size=(6, 5, 8)) * 3 + 1
+    valid = rng.random((6, 5)) < 0.7
+    got = losses.ijepa(jnp.asarray(pred, jnp.float32), jnp.asarray(target, jnp.float32),
+                       jnp.asarray(valid))
+    np.testing.assert_allclose(float(got), _np_ijepa(pred, target, valid), rtol=1e-5)
+    l2 = losses.ijepa(jnp.asarray(pred), jnp.asarray(target), distance="l2")
+    t = (target - target.mean(-1, keepdims=True)) / np.sqrt(target.var(-1, keepdims=True)
+                                                            + 1e-5)
+    np.testing.assert_allclose(float(l2), ((pred - t) ** 2).mean(), rtol=1e-5)
+    z = jnp.zeros((2, 3, 4))
+    assert np.isfinite(float(losses.ijepa(z, z)))  # constant targets: finite
+    mesh = parallel.make_mesh(8)
+    pred8, target8 = rng.normal(size=(16, 3, 4)), rng.normal(size=(16, 3, 4))
+    valid8 = rng.random((16, 3)) < 0.5
+    f = jax.jit(jax.shard_map(lambda a, b, v: losses.ijepa(a, b, v, axis_name="data"),
+                              mesh=mesh, in_specs=(P("data"),) * 3, out_specs=P()))
+    np.testing.assert_allclose(float(f(pred8, target8, valid8)),
+                               _np_ijepa(pred8, target8, valid8), rtol=1e-5)
+    with pytest.raises(ValueError, match="distance"):
+        losses.ijepa(z, z, distance="l1")
+
+
+def test_vit_padding_tokens_do_not_change_the_valid_ones():
+    vit = models.vit_test(patch_size=4, pos_embedding="sincos", use_cls=False,
+                          features="avgpool")
+    x = jax.random.uniform(jax.random.PRNGKey(0), (2, 16, 16, 1))
+    variables = vit.init(jax.random.PRNGKey(1), x, train=False)
+    keep = jnp.asarray([[3, 5, 9, 0, 0], [1, 2, 4, 7, 0]])
+    valid = jnp.asarray([[1, 1, 1, 0, 0], [1, 1, 1, 1, 0]], bool)
+    padded = vit.apply(variables, x, train=False, keep=keep, keep_valid=valid, tokens=True)
+    assert padded.shape == (2, 5, 32)  # no CLS token
+    exact = vit.apply(variables, x[:1], train=False, keep=keep[:1, :3], tokens=True)
+    np.testing.assert_allclose(np.asarray(padded[0, :3]), np.asarray(exact[0]), atol=2e-5)
+    pooled = vit.apply(variables, x, train=False, keep=keep, keep_valid=valid)
+    np.testing.assert_allclose(np.asarray(pooled[0]), np.asarray(exact[0].mean(0)), atol=2e-5)
+    with pytest.raises(ValueError, match="features='avgpool' only"):
+        models.vit_test(use_cls=False).init(jax.random.PRNGKey(0), x, train=False)
+
+
+def _ijepa_config(**overrides):
+    kw = {"encoder__name": "vit_test", "encoder__patch_size": 4, "encoder__pos_embedding":
+          "sincos", "encoder__use_cls": False, "encoder__features": "avgpool",
+          "predictor__dim": 16, "predictor__depth": 1, "predictor__num_heads": 2,
+          "ijepa__min_keep": 2, "optimizer__base_lr": 3e-3, "optimizer__lr_scaling": "none",
+          "ema__tau_base": 0.9}
+    kw.update(overrides)
+    c = harness.tiny_config("ijepa", **kw)
+    c.augment.preset = "crop"
+    return c
+
+
+def test_ijepa_loss_falls_and_the_target_is_the_encoders_ema():
+    run = harness.build(_ijepa_config(), total_steps=1000)
+    states, ls, metrics = harness.run_steps(run, harness.batch(0), 20)
+    assert np.all(np.isfinite(ls)) and float(metrics["nonfinite"]) == 0.0
+    assert np.mean(ls[-3:]) < 0.8 * ls[0], ls
+    assert set(states[-1].params) == {"encoder", "predictor"}
+    assert set(states[-1].target_params) == {"encoder"}  # no predictor copy
+    assert 0 < float(metrics["context_tokens"]) <= 9  # a 4x4 grid: capacity 3x3
+    s0, s1 = states[0], states[1]
+    tau = float(run.method.tau(jnp.int32(0)))
+    assert tau == pytest.approx(0.9)
+    want = jax.tree.map(lambda t, o: tau * t + (1 - tau) * o, s0.target_params["encoder"],
+                        s1.params["encoder"])
+    harness.assert_trees_close(s1.target_params["encoder"], want, "target")
+
+
+def test_ijepa_steps_equal_on_1_and_8_devices():
+    c = _ijepa_config(optimizer__name="sgd", optimizer__base_lr=0.05)
+    batch = harness.batch(2)
+    out = {d: harness.run_steps(harness.build(c, d, total_steps=20), batch, 2) for d in (1, 8)}
+    np.testing.assert_allclose(out[8][1], out[1][1], rtol=2e-5)
+    harness.assert_trees_close(out[1][0][-1].params, out[8][0][-1].params, "params")
+    harness.assert_trees_close(out[1][0][-1].target_params, out[8][0][-1].target_params,
+                               "target_params")
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"encoder__use_cls": True, "encoder__features": "cls"}, "set encoder.use_cls=False"),
+    ({"ijepa__distance": "l1"}, "ijepa.distance='l1' must be one of"),
+    ({"predictor__dim": 18}, "predictor.dim=18 must be divisible"),
+])
+def test_ijepa_bad_config_is_one_line(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        harness.build(_ijepa_config(**overrides))
