@@ -439,3 +439,96 @@ def test_ijepa_steps_equal_on_1_and_8_devices():
 def test_ijepa_bad_config_is_one_line(overrides, match):
     with pytest.raises(ConfigError, match=match):
         harness.build(_ijepa_config(**overrides))
+
+
+# --------------------------------------------------------------------------- DINOv2 losses
+
+
+def _np_koleo(x, eps=1e-8):
+    """DINOv2 koleo_loss.py: F.normalize, diagonal -1, argmax, PairwiseDistance(eps)."""
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), eps)
+    dots = x @ x.T
+    np.fill_diagonal(dots, -1)
+    nn_idx = dots.argmax(1)
+    d = np.linalg.norm(x - x[nn_idx] + eps, axis=1)
+    return -np.log(d + eps).mean()
+
+
+def test_koleo_matches_dinov2_and_spreads_features():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(12, 6))
+    np.testing.assert_allclose(float(losses.koleo(jnp.asarray(x, jnp.float32))), _np_koleo(x),
+                               rtol=1e-5)
+    dup = np.concatenate([x[:3], x[:3]])  # duplicate rows: distance 0, still finite
+    assert np.isfinite(float(losses.koleo(jnp.asarray(dup, jnp.float32))))
+    assert np.isfinite(float(losses.koleo(jnp.zeros((4, 3)))))
+    g = jax.grad(losses.koleo)(jnp.asarray(x, jnp.float32))
+    assert np.all(np.isfinite(np.asarray(g)))
+    # Global neighbours over 8 devices equal the single-device loss of the whole batch.
+    x16 = rng.normal(size=(16, 5)).astype(np.float32)
+    mesh = parallel.make_mesh(8)
+    f = jax.jit(jax.shard_map(lambda a: losses.koleo(a, axis_name="data"), mesh=mesh,
+                              in_specs=P("data"), out_specs=P()))
+    np.testing.assert_allclose(float(f(x16)), _np_koleo(x16.astype(np.float64)), rtol=1e-5)
+    g8 = jax.jit(jax.shard_map(jax.grad(lambda a: losses.koleo(a, axis_name="data")),
+                               mesh=mesh, in_specs=P("data"), out_specs=P("data")))(x16)
+    np.testing.assert_allclose(np.asarray(g8), np.asarray(jax.grad(losses.koleo)(x16)),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_ibot_patch_matches_dinov2():
+    rng = np.random.default_rng(6)
+    s, t = rng.normal(size=(4, 5, 7)), rng.random((4, 5, 7))
+    t /= t.sum(-1, keepdims=True)
+    mask = rng.random((4, 5)) < 0.5
+    mask[2] = False  # an image without masked tokens still counts in B
+    ls = s / 0.1 - np.log(np.exp(s / 0.1).sum(-1, keepdims=True))
+    per = (t * ls).sum(-1)
+    want = -((per * mask).sum(-1) / np.maximum(mask.sum(-1), 1)).mean()
+    got = losses.ibot_patch(jnp.asarray(s, jnp.float32), jnp.asarray(t, jnp.float32),
+                            jnp.asarray(mask))
+    np.testing.assert_allclose(float(got), want, rtol=1e-5)
+    mesh = parallel.make_mesh(8)
+    s8, t8 = rng.normal(size=(16, 3, 4)), rng.random((16, 3, 4))
+    m8 = rng.random((16, 3)) < 0.5
+    f = jax.jit(jax.shard_map(lambda a, b, m: losses.ibot_patch(a, b, m, axis_name="data"),
+                              mesh=mesh, in_specs=(P("data"),) * 3, out_specs=P()))
+    np.testing.assert_allclose(float(f(s8, t8, m8)), float(losses.ibot_patch(s8, t8, m8)),
+                               rtol=1e-5)
+
+
+def _np_sinkhorn_teacher(logits, temp, iters, b):
+    """DINOv2 sinkhorn_knopp_teacher (one process)."""
+    q = np.exp(logits / temp).T
+    k = q.shape[0]
+    q /= q.sum()
+    for _ in range(iters):
+        q /= q.sum(1, keepdims=True)
+        q /= k
+        q /= q.sum(0, keepdims=True)
+        q /= b
+    return (q * b).T
+
+
+def test_sinkhorn_knopp_centering_matches_dinov2_also_over_masked_rows_only():
+    rng = np.random.default_rng(7)
+    logits = rng.normal(size=(10, 6)) * 0.1
+    want = _np_sinkhorn_teacher(logits, 0.07, 3, 10)
+    got = losses.sinkhorn_knopp_centering(jnp.asarray(logits, jnp.float32), temperature=0.07)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4)
+    valid = np.array([1, 0, 1, 1, 0, 1, 1, 1, 0, 1], bool)
+    got = np.asarray(losses.sinkhorn_knopp_centering(jnp.asarray(logits, jnp.float32),
+                                                     temperature=0.07, valid=valid))
+    np.testing.assert_allclose(got[valid], _np_sinkhorn_teacher(logits[valid], 0.07, 3, 7),
+                               rtol=1e-4)
+    assert np.all(got[~valid] == 0)
+    mesh = parallel.make_mesh(8)
+    l16 = rng.normal(size=(16, 6)).astype(np.float32)
+    v16 = rng.random(16) < 0.6
+    f = jax.jit(jax.shard_map(
+        lambda a, v: losses.sinkhorn_knopp_centering(a, temperature=0.05, valid=v,
+                                                     axis_name="data"),
+        mesh=mesh, in_specs=(P("data"), P("data")), out_specs=P("data")))
+    np.testing.assert_allclose(np.asarray(f(l16, v16))[v16],
+                               _np_sinkhorn_teacher(l16[v16].astype(np.float64), 0.05, 3,
+                                                    int(v16.sum())), rtol=1e-4)

@@ -31,7 +31,13 @@ with JAX only.
 from ssljax.losses._common import l2_normalize
 from ssljax.losses.clustering import sinkhorn_knopp, swav
 from ssljax.losses.contrastive import dcl, info_nce, moco_v3, nearest_neighbour, nt_xent, supcon
-from ssljax.losses.distillation import dino, dino_center_update
+from ssljax.losses.distillation import (
+    dino,
+    dino_center_update,
+    ibot_patch,
+    koleo,
+    sinkhorn_knopp_centering,
+)
 from ssljax.losses.masked import ijepa, mae_reconstruction
 from ssljax.losses.noncontrastive import barlow_twins, byol, simsiam, vicreg
 from ssljax.losses.pretext import (
@@ -49,8 +55,10 @@ __all__ = [
     "dcl",
     "dino",
     "dino_center_update",
+    "ibot_patch",
     "ijepa",
     "info_nce",
+    "koleo",
     "l2_normalize",
     "mae_reconstruction",
     "masked_reconstruction",
@@ -60,6 +68,7 @@ __all__ = [
     "pretext_ce",
     "simsiam",
     "sinkhorn_knopp",
+    "sinkhorn_knopp_centering",
     "supcon",
     "swav",
     "vicreg",

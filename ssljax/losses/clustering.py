@@ -17,7 +17,8 @@ from ssljax.losses._common import Array, AxisName, as_f32, axis_size, check_posi
 
 
 def sinkhorn_knopp(
-    scores: Array, *, epsilon: float = 0.05, iterations: int = 3, axis_name: AxisName = None
+    scores: Array, *, epsilon: float = 0.05, iterations: int = 3, axis_name: AxisName = None,
+    valid: Array | None = None,
 ) -> Array:
     """Soft codes of n samples over K prototypes with equal prototype usage (equipartition).
 
@@ -35,9 +36,12 @@ def sinkhorn_knopp(
       epsilon: entropic regularisation ε > 0 (0.05).
       iterations: Sinkhorn iterations (3).
       axis_name: mesh axis of the enclosing `shard_map`: prototype sums and B are global.
+      valid: optional bool `[n]`: only these samples take part (B counts them; the
+        others get all-zero codes) — DINOv2's iBOT teacher over the masked patches only,
+        its `n_masked_patches_tensor`.
 
     Returns:
-      float32 codes `[n, K]`, each row non-negative and summing to 1.
+      float32 codes `[n, K]`, each (valid) row non-negative and summing to 1.
 
     Reference:
       Caron et al., SwAV, NeurIPS 2020, §3.1 ("Online clustering") and `distributed_sinkhorn`;
@@ -49,16 +53,25 @@ def sinkhorn_knopp(
         raise ValueError(f"iterations must be a positive int, got {iterations!r}")
     scores = lax.stop_gradient(scores)
     n, k = scores.shape
-    b = n * axis_size(axis_name)
+    if valid is None:
+        b = float(n * axis_size(axis_name))
+        keep = lambda x: x  # noqa: E731
+    else:
+        valid = jnp.asarray(valid, bool)
+        if valid.shape != (n,):
+            raise ValueError(f"valid must have shape [n] = ({n},), got {tuple(valid.shape)}")
+        b = jnp.maximum(lax.psum(jnp.sum(valid.astype(jnp.float32)), axis_name)
+                        if axis_name is not None else jnp.sum(valid.astype(jnp.float32)), 1.0)
+        keep = lambda x: jnp.where(valid[None, :], x, -jnp.inf)  # noqa: E731
     # In the log domain (the same iterations as the reference's, stable for any scores):
     # log Q = scores / ε, normalised by sums that are global over samples where the
     # reference all-reduces them.
-    log_q = scores.T / epsilon  # [K, n]
+    log_q = keep(scores.T / epsilon)  # [K, n]
     log_q = log_q - _logsumexp(log_q, None, axis_name)
     for _ in range(iterations):
         log_q = log_q - _logsumexp(log_q, 1, axis_name) - jnp.log(float(k))
-        log_q = log_q - jax.nn.logsumexp(log_q, axis=0, keepdims=True) - jnp.log(float(b))
-    return jnp.exp(log_q + jnp.log(float(b))).T
+        log_q = keep(log_q - jax.nn.logsumexp(log_q, axis=0, keepdims=True) - jnp.log(b))
+    return jnp.exp(log_q + jnp.log(b)).T
 
 
 def _logsumexp(x: Array, axis: int | None, axis_name: AxisName) -> Array:

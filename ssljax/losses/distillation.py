@@ -1,4 +1,14 @@
-"""Self-distillation losses: DINO's cross-entropy between teacher and student crops.
+"""Self-distillation losses: DINO's cross-entropy between teacher and student crops, and
+DINOv2's additions — iBOT's masked patch-token distillation, the KoLeo regulariser and
+the Sinkhorn-Knopp teacher.
+
+References:
+    Caron et al., "Emerging Properties in Self-Supervised Vision Transformers" (DINO),
+    ICCV 2021. Zhou et al., "iBOT: Image BERT Pre-Training with Online Tokenizer", ICLR
+    2022. Oquab et al., "DINOv2: Learning Robust Visual Features without Supervision",
+    TMLR 2024, and facebookresearch/dinov2 at b8931f7 (`dinov2/loss/koleo_loss.py`,
+    `ibot_patch_loss.py`, `dino_clstoken_loss.py`). Sablayrolles et al., "Spreading
+    vectors for similarity search", ICLR 2019 (KoLeo).
 """
 
 from __future__ import annotations
@@ -16,8 +26,13 @@ from ssljax.losses._common import (
     as_f32,
     axis_size,
     check_positive,
+    dot,
+    gather,
+    l2_normalize,
     psum,
+    row_offset,
 )
+from ssljax.losses.clustering import sinkhorn_knopp
 
 # --------------------------------------------------------------------------------------------
 # DINO.
@@ -165,3 +180,103 @@ def dino_center_update(
     count = t.shape[0] * axis_size(axis_name)
     batch_center = psum(jnp.sum(t, axis=0), axis_name) / count
     return momentum * center + (1.0 - momentum) * batch_center.reshape(center.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# DINOv2: KoLeo, iBOT patch tokens, Sinkhorn-Knopp teacher.
+# --------------------------------------------------------------------------------------------
+
+
+def koleo(x: Array, *, eps: float = 1e-8, axis_name: AxisName = None) -> Array:
+    """The Kozachenko-Leonenko regulariser: spread features by pushing nearest neighbours
+    apart.
+
+        x̂ = x / max(‖x‖, eps),  d_i = ‖x̂_i − x̂_{nn(i)} + eps‖,  L = −mean_i log(d_i + eps)
+
+    with nn(i) the sample of largest inner product other than i — DINOv2's `KoLeoLoss`
+    (`F.normalize`, `nn.PairwiseDistance(2, eps=1e-8)`, which adds eps to the difference).
+    Gradients flow into both ends of each pair.
+
+    Args:
+        x: `[n, d]` features (DINOv2: the student's CLS tokens of one global crop).
+        eps: the reference's 1e-8.
+        axis_name: mesh axis of the enclosing `shard_map`: neighbours are searched among
+            the whole global batch and the mean is global. (DINOv2 computes it per GPU:
+            `axis_name=None` on each device's rows is that.)
+
+    Returns:
+        The float32 scalar loss (finite for duplicate or zero rows).
+    """
+    x = as_f32("x", x, 2)
+    n = x.shape[0]
+    if n * axis_size(axis_name) < 2:
+        raise ValueError(f"koleo needs at least 2 samples, got {n}")
+    x = x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), eps)
+    every = gather(x, axis_name)  # [N, d]
+    dots = dot(x, every)  # [n, N]
+    own = row_offset(n, axis_name) + jnp.arange(n)
+    dots = jnp.where(jnp.arange(every.shape[0])[None, :] == own[:, None], -1.0, dots)
+    neighbour = every[jnp.argmax(lax.stop_gradient(dots), axis=1)]
+    dist = jnp.sqrt(jnp.sum(jnp.square(x - neighbour + eps), axis=-1))
+    return psum(jnp.sum(-jnp.log(dist + eps)), axis_name) / (n * axis_size(axis_name))
+
+
+def ibot_patch(student_patch_logits: Array, teacher_patch_probs: Array, mask: Array, *,
+               student_temp: float = 0.1, axis_name: AxisName = None) -> Array:
+    """iBOT's masked-token self-distillation: the student predicts the teacher's patch
+    distributions at the tokens it saw masked.
+
+        L = −(1/B) Σ_b (1 / max(m_b, 1)) Σ_{n masked in b} Σ_k t_bnk · log softmax(s_bn / T_s)_k
+
+    with m_b the masked tokens of image b and B all images (also those without masked
+    tokens) — DINOv2's `iBOTPatchLoss.forward` / `forward_masked`.
+
+    Args:
+        student_patch_logits: `[B, N, K]` the student head's patch-token logits.
+        teacher_patch_probs: `[B, N, K]` the teacher's centred, sharpened distributions
+            (softmax or `sinkhorn_knopp_centering`); no gradient flows into them.
+        mask: `[B, N]`, 1 where the student's token was masked.
+        student_temp: T_s (0.1).
+        axis_name: mesh axis of the enclosing `shard_map`: B is global.
+
+    Returns:
+        The float32 scalar loss.
+    """
+    s = as_f32("student_patch_logits", student_patch_logits, 3)
+    t = lax.stop_gradient(as_f32("teacher_patch_probs", teacher_patch_probs, 3))
+    if s.shape != t.shape:
+        raise ValueError(f"student_patch_logits and teacher_patch_probs must have the same "
+                         f"shape, got {tuple(s.shape)} and {tuple(t.shape)}")
+    check_positive("student_temp", student_temp)
+    mask = as_f32("mask", mask, 2)
+    if mask.shape != s.shape[:2]:
+        raise ValueError(f"mask must have shape [B, N] = {tuple(s.shape[:2])}, got "
+                         f"{tuple(mask.shape)}")
+    ce = -jnp.sum(t * jax.nn.log_softmax(s / student_temp, axis=-1), axis=-1)  # [B, N]
+    per_image = jnp.sum(ce * mask, axis=-1) / jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
+    return psum(jnp.sum(per_image), axis_name) / (s.shape[0] * axis_size(axis_name))
+
+
+def sinkhorn_knopp_centering(teacher_logits: Array, *, temperature: float,
+                             iterations: int = 3, valid: Array | None = None,
+                             axis_name: AxisName = None) -> Array:
+    """DINOv2's Sinkhorn-Knopp teacher: equipartitioned targets instead of centring.
+
+    `Q = exp(logits / temperature)` normalised by `iterations` alternating rounds
+    (prototype sums over all devices, then each sample's), as `sinkhorn_knopp_teacher`
+    of DINOv2's `DINOLoss` (CLS tokens) and `iBOTPatchLoss` (masked patches: pass
+    `valid` so that only they count, its `n_masked_patches_tensor`); computed in the log
+    domain (`ssljax.losses.sinkhorn_knopp`). No gradient.
+
+    Args:
+        teacher_logits: `[n, K]` the teacher head's logits.
+        temperature: the teacher temperature (DINOv2: 0.04 → 0.07 warm-up).
+        iterations: 3.
+        valid: optional bool `[n]`: the rows that take part (others get zero rows).
+        axis_name: mesh axis of the enclosing `shard_map`.
+
+    Returns:
+        float32 `[n, K]` target distributions, each valid row summing to 1.
+    """
+    return sinkhorn_knopp(teacher_logits, epsilon=temperature, iterations=iterations,
+                          axis_name=axis_name, valid=valid)
