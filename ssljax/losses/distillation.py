@@ -28,7 +28,6 @@ from ssljax.losses._common import (
     check_positive,
     dot,
     gather,
-    l2_normalize,
     psum,
     row_offset,
 )
