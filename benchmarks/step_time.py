@@ -11,7 +11,10 @@ squared-feature loss, no optimizer) on the same number of images (batch × views
 for methods with an EMA target (BYOL, MoCo, DINO) the reference also runs the target
 encoder's forward pass on those images, which the method needs as much as the online
 backward pass. What is left over is the SSL overhead: heads, loss, gathers, optimizer,
-EMA update, augmentation and probe. Prints one JSON line:
+EMA update, augmentation and probe. For MAE (`--config=configs/mae_cifar10.py`) the
+reference is the same ViT's forward + backward on *all* tokens, so `overhead_ratio` is
+the MAE step (encoder on the visible quarter, light decoder on every token) against it.
+Prints one JSON line:
 
     median_step_s, views_per_s, encoder_only_step_s, overhead_ratio (step / encoder
     only), plain_encoder_step_s and overhead_vs_plain (against the forward+backward
