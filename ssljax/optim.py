@@ -363,7 +363,7 @@ def clip_per_tensor(max_norm: float) -> optax.GradientTransformation:
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-_EMBEDDING_NAMES = ("patch_embed", "cls_token", "pos_embed")
+_EMBEDDING_NAMES = ("patch_embed", "cls_token", "pos_embed", "mask_token")
 
 
 def _block_index(name: str) -> int | None:
@@ -377,7 +377,8 @@ def layer_decay_multipliers(params: PyTree, layer_decay: float) -> PyTree:
     """Per-parameter learning-rate factors of layer-wise lr decay, for a ViT's paths.
 
     As MAE's `param_groups_lrd` / `get_layer_id_for_vit`: with `depth` blocks and
-    `num_layers = depth + 1`, the patch embedding, CLS token and position embeddings are
+    `num_layers = depth + 1`, the patch embedding, CLS token, position embeddings (and
+    DINOv2's mask token) are
     layer 0, `block{i}` layer i + 1 and everything else (the final norm, heads) layer
     `num_layers`; a parameter of layer l gets `layer_decay ** (num_layers − l)` (1 for the
     head, `layer_decay ** 12` for ViT-B's patch embedding at 0.75 … 0.65).

@@ -1,7 +1,7 @@
 """The CIFAR-10 paper recipes of the later methods run two steps on TFDS mock data.
 
 `configs/<method>_cifar10.py` as written (ResNet-18 with the CIFAR stem, ResNet-50 for
-SupCon, ViT-Tiny/4 for MAE and I-JEPA; the paper's heads, loss, optimizer, augmentation
+SupCon, ViT-Tiny/4 for MAE, I-JEPA and DINOv2; the paper's heads, loss, optimizer, augmentation
 and multi-crop), resolved against the schema, on batches of
 `tfds.testing.mock_data` CIFAR-10 (random 32x32 images with the real metadata) read by the
 program's own input pipeline; only the batch is small. The engine's jitted step runs twice
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow  # a ResNet-18 compilation per method
 
 METHODS = ("directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder",
            "context_encoder", "jigsaw", "context_prediction", "cpc", "colorization", "mae",
-           "ijepa")
+           "ijepa", "dinov2")
 BATCH = 16
 
 

@@ -532,3 +532,121 @@ def test_sinkhorn_knopp_centering_matches_dinov2_also_over_masked_rows_only():
     np.testing.assert_allclose(np.asarray(f(l16, v16))[v16],
                                _np_sinkhorn_teacher(l16[v16].astype(np.float64), 0.05, 3,
                                                     int(v16.sum())), rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- DINOv2
+
+
+def test_block_mask_masks_about_the_asked_count_in_rectangles():
+    from ssljax.augment.masking import block_mask  # noqa: PLC0415
+
+    counts = []
+    for i, want in enumerate((0, 5, 20, 40, 60, 98)):
+        m = np.asarray(block_mask(jax.random.PRNGKey(i), (14, 14), want, max_patches=98))
+        counts.append(int(m.sum()))
+        assert m.sum() <= want
+        if want:
+            assert m.sum() >= 0.6 * want, (want, m.sum())
+    assert counts[0] == 0
+    keys = augment.example_keys(jax.random.PRNGKey(0), 0, 0, jnp.arange(200))
+    out = jax.device_get(augment.ibot_masks(keys, (14, 14)))
+    per = out["mask"].sum(1)
+    assert 0.4 < np.mean(per > 0) < 0.6  # about half the images are masked
+    assert per.max() <= int(196 * 0.5) and per[per > 0].min() >= 4
+    assert out["index"].shape == (200, 98)
+    for i in range(5):
+        np.testing.assert_array_equal(out["index"][i][out["valid"][i]],
+                                      np.flatnonzero(out["mask"][i]))
+    sub = jax.device_get(augment.ibot_masks(keys[10:12], (14, 14)))
+    np.testing.assert_array_equal(sub["mask"], out["mask"][10:12])
+
+
+def test_vit_mask_token_replaces_masked_patches():
+    vit = models.vit_test(patch_size=4, use_mask_token=True)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (2, 16, 16, 1))
+    variables = vit.init(jax.random.PRNGKey(1), x, train=False)
+    assert variables["params"]["mask_token"].shape == (1, 1, 32)
+    plain = vit.apply(variables, x, train=False, tokens=True)
+    none = vit.apply(variables, x, train=False, tokens=True, mask=jnp.zeros((2, 16), bool))
+    np.testing.assert_allclose(np.asarray(none), np.asarray(plain), atol=1e-6)
+    mask = jnp.zeros((2, 16), bool).at[:, :8].set(True)
+    # Masked patches' content no longer matters: change their pixels, same output.
+    x2 = x.at[:, :8].set(0.0)  # rows 0..7 = patch rows 0 and 1 = tokens 0..7
+    a = vit.apply(variables, x, train=False, tokens=True, mask=mask)
+    b = vit.apply(variables, x2, train=False, tokens=True, mask=mask)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+    with pytest.raises(ValueError, match="use_mask_token"):
+        models.vit_test(patch_size=4).apply(
+            models.vit_test(patch_size=4).init(jax.random.PRNGKey(1), x, train=False), x,
+            train=False, mask=mask)
+
+
+def test_dinov2_pair_loss_with_centred_softmax_is_dinos():
+    from ssljax.methods.dinov2 import _pair_cross_entropy  # noqa: PLC0415
+
+    rng = np.random.default_rng(8)
+    students = [jnp.asarray(rng.normal(size=(6, 10)), jnp.float32) for _ in range(4)]
+    teachers = [jnp.asarray(rng.normal(size=(6, 10)), jnp.float32) for _ in range(2)]
+    center = jnp.asarray(rng.normal(size=(1, 10)) * 0.1, jnp.float32)
+    mesh = parallel.make_mesh(1)
+
+    def ours(s, t, c):
+        probs = [jax.nn.softmax((x - c) / 0.05, axis=-1) for x in t]
+        return _pair_cross_entropy(s, probs, 0.1)
+
+    f = jax.jit(jax.shard_map(ours, mesh=mesh, in_specs=(P("data"), P("data"), P()),
+                              out_specs=P()))
+    want = losses.dino(students, teachers, center, student_temp=0.1, teacher_temp=0.05)
+    np.testing.assert_allclose(float(f(students, teachers, center)), float(want), rtol=1e-5)
+
+
+def _dinov2_config(**overrides):
+    kw = {"encoder__name": "vit_test", "encoder__patch_size": 4,
+          "encoder__use_mask_token": True, "head__hidden_dims": (32, 32),
+          "head__bottleneck_dim": 16, "head__out_dim": 64, "augment__num_local": 1,
+          "augment__local_size": 8, "optimizer__base_lr": 3e-3,
+          "optimizer__lr_scaling": "none", "head__freeze_last_layer_epochs": 0,
+          "loss__warmup_teacher_temp_epochs": 0, "dinov2__mask_probability": 1.0,
+          "ema__tau_base": 0.9}
+    kw.update(overrides)
+    c = harness.tiny_config("dinov2", **kw)
+    c.augment.preset = "digits"
+    return c
+
+
+@pytest.mark.parametrize("centering", ["centering", "sinkhorn_knopp"])
+def test_dinov2_trains_with_both_teachers(centering):
+    run = harness.build(_dinov2_config(dinov2__centering=centering), total_steps=1000)
+    states, ls, metrics = harness.run_steps(run, harness.batch(0), 8)
+    assert np.all(np.isfinite(ls)) and float(metrics["nonfinite"]) == 0.0
+    for key in ("dino_loss", "ibot_loss", "koleo_loss"):
+        assert np.isfinite(float(metrics[key])), key
+    assert float(metrics["masked_tokens"]) > 0
+    assert float(metrics["teacher_entropy"]) <= np.log(64) + 1e-3  # distributions over K
+    if centering == "centering":  # the loss falls; both centers move
+        assert ls[-1] < ls[0], ls
+        assert np.abs(states[-1].extra["patch_center"]).sum() > 0
+        assert np.abs(states[-1].extra["center"]).sum() > 0
+
+
+def test_dinov2_steps_equal_on_1_and_8_devices():
+    # Without KoLeo: at initialisation the tiny ViT's CLS tokens are nearly parallel (mean
+    # cosine 0.997, nearest-neighbour margins down to 5e-6), so float rounding can pick
+    # another neighbour on 8 devices; KoLeo's 8-device equality is tested on its own above.
+    c = _dinov2_config(optimizer__name="sgd", optimizer__base_lr=0.05,
+                       dinov2__koleo_weight=0.0)
+    batch = harness.batch(3)
+    out = {d: harness.run_steps(harness.build(c, d, total_steps=20), batch, 2) for d in (1, 8)}
+    np.testing.assert_allclose(out[8][1], out[1][1], rtol=2e-5)
+    harness.assert_trees_close(out[1][0][-1].params, out[8][0][-1].params, "params")
+    harness.assert_trees_close(out[1][0][-1].extra, out[8][0][-1].extra, "extra", atol=2e-5)
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"encoder__use_mask_token": False}, "encoder.use_mask_token=True"),
+    ({"dinov2__centering": "sk"}, "dinov2.centering='sk' must be one of"),
+    ({"dinov2__mask_ratio": (0.5, 0.1)}, "dinov2.mask_ratio"),
+])
+def test_dinov2_bad_config_is_one_line(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        harness.build(_dinov2_config(**overrides))

@@ -14,7 +14,7 @@ per call and splits it per example. The package has three layers:
 - `ssljax.augment.pretext`: the classic pretext tasks' inputs (`rotations` for RotNet,
   `corrupt` for denoising autoencoders, `patchify`);
 - `ssljax.augment.masking`: token masks of masked image modelling (`random_masking`,
-  `ijepa_blocks`).
+  `ijepa_blocks`, `ibot_masks`).
 
 Every public name is importable from `ssljax.augment` directly. No TensorFlow.
 
@@ -41,7 +41,14 @@ from ssljax.augment.lab import (
     rgb_to_lab,
     soft_encode,
 )
-from ssljax.augment.masking import ijepa_blocks, max_block_tokens, num_visible, random_masking
+from ssljax.augment.masking import (
+    block_mask,
+    ibot_masks,
+    ijepa_blocks,
+    max_block_tokens,
+    num_visible,
+    random_masking,
+)
 from ssljax.augment.presets import (
     PRESETS,
     Preset,
@@ -96,6 +103,7 @@ __all__ = [
     "ViewSpec",
     "augment_view",
     "augment_views",
+    "block_mask",
     "byol_views",
     "color_jitter",
     "corrupt",
@@ -114,6 +122,7 @@ __all__ = [
     "make_views",
     "match_channels",
     "mocov2_views",
+    "ibot_masks",
     "ijepa_blocks",
     "max_block_tokens",
     "normalize",

@@ -4,7 +4,9 @@
   argsort of uniform noise: which patch tokens the encoder keeps, the binary mask of the
   removed ones and the permutation that puts the decoder's tokens back in place;
 - `ijepa_blocks(step_key, keys, grid, ...)`: I-JEPA's target blocks and the context block
-  that excludes them, as padded index lists with validity masks (static shapes).
+  that excludes them, as padded index lists with validity masks (static shapes);
+- `block_mask` / `ibot_masks`: BEiT's block-wise masks as DINOv2's `MaskingGenerator`
+  draws them, for iBOT's masked patch-token distillation.
 
 Each example draws from its own key (`ssljax.methods.base.example_streams`: the step's
 key folded with the example's global row), so a batch is masked alike on 1 or 8 devices
@@ -13,11 +15,14 @@ and on a resumed run. No TensorFlow.
 References: He et al., "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022;
 facebookresearch/mae `models_mae.py` `random_masking` (at efb2a80). Assran et al.,
 "Self-Supervised Learning from Images with a Joint-Embedding Predictive Architecture",
-CVPR 2023; facebookresearch/ijepa `src/masks/multiblock.py` (at 52c1ae9).
+CVPR 2023; facebookresearch/ijepa `src/masks/multiblock.py` (at 52c1ae9). Bao et al.,
+"BEiT", ICLR 2022, and facebookresearch/dinov2 `dinov2/data/masking.py`, `collate.py`
+(at b8931f7).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -170,3 +175,99 @@ def ijepa_blocks(step_key: jax.Array, keys: jax.Array, grid: tuple[int, int], *,
     return {"context": context, "context_valid": context_valid, "targets": targets,
             "targets_valid": targets_valid, "context_mask": context_mask,
             "target_masks": target_masks}
+
+
+# --------------------------------------------------------------------------- iBOT / DINOv2
+
+
+def block_mask(key: jax.Array, grid: tuple[int, int], num_mask: jax.Array, *,
+               min_patches: int = 4, max_patches: float | None = None,
+               min_aspect: float = 0.3, attempts: int = 10) -> jax.Array:
+    """BEiT's block-wise mask of about `num_mask` tokens, as DINOv2's `MaskingGenerator`.
+
+    Rectangles are added until `num_mask` tokens are masked: each round draws up to
+    `attempts` rectangles (area uniform in [min_patches, remaining], aspect log-uniform in
+    [min_aspect, 1/min_aspect], sides rounded, top-left uniform over the places it fits)
+    and keeps the first that adds between 1 and `remaining` new tokens (remaining capped at
+    `max_patches`); a round that keeps none ends the mask, as the reference's loop.
+
+    Args:
+        key: one PRNG key.
+        grid: `(gh, gw)` patches.
+        num_mask: the target count (int, may be traced; 0 gives an empty mask).
+        min_patches, max_patches, min_aspect, attempts: the reference's
+            `min_num_patches` 4, `max_num_patches` (DINOv2: half the tokens),
+            `min_aspect` 0.3 and its 10 tries.
+
+    Returns:
+        bool `[gh·gw]` (raster order).
+    """
+    gh, gw = grid
+    cap = float(gh * gw if max_patches is None else max_patches)
+    lo, hi = math.log(min_aspect), math.log(1.0 / min_aspect)
+    rows, cols = jnp.arange(gh)[None, :, None], jnp.arange(gw)[None, None, :]
+    num_mask = jnp.asarray(num_mask, jnp.int32)
+
+    def one_round(carry, k):
+        mask, count, done = carry
+        room = jnp.minimum(num_mask - count, cap).astype(jnp.float32)
+        u = jax.random.uniform(k, (4, attempts))
+        area = min_patches + u[0] * (room - min_patches)  # random.uniform(a, b), any order
+        aspect = jnp.exp(lo + u[1] * (hi - lo))
+        h = jnp.round(jnp.sqrt(area * aspect)).astype(jnp.int32)
+        w = jnp.round(jnp.sqrt(area / aspect)).astype(jnp.int32)
+        fits = (w < gw) & (h < gh)
+        top = jnp.floor(u[2] * (gh - h + 1)).astype(jnp.int32)[:, None, None]
+        left = jnp.floor(u[3] * (gw - w + 1)).astype(jnp.int32)[:, None, None]
+        rect = ((rows >= top) & (rows < top + h[:, None, None]) & (cols >= left)
+                & (cols < left + w[:, None, None]))  # [attempts, gh, gw]
+        new = jnp.sum(rect & ~mask[None], axis=(1, 2))
+        ok = fits & (new > 0) & (new <= room)
+        take = ok.any() & ~done
+        first = jnp.argmax(ok)
+        mask = jnp.where(take, mask | rect[first], mask)
+        count = count + jnp.where(take, new[first], 0)
+        done = done | ~ok.any() | (count >= num_mask)
+        return (mask, count, done), None
+
+    # Derived from num_mask so that, inside shard_map, the carry varies over devices as
+    # its updates do.
+    start = (jnp.zeros((gh, gw), bool) & (num_mask < 0), num_mask * 0, num_mask <= 0)
+    (mask, _, _), _ = jax.lax.scan(one_round, start, jax.random.split(key, gh * gw))
+    return mask.reshape(gh * gw)
+
+
+def ibot_masks(keys: jax.Array, grid: tuple[int, int], *, probability: float = 0.5,
+               ratio: tuple[float, float] = (0.1, 0.5), max_ratio: float = 0.5
+               ) -> dict[str, jax.Array]:
+    """The student's masked patch tokens of DINOv2 / iBOT, one image per key.
+
+    An image is masked with `probability` (DINOv2's `mask_sample_probability` 0.5); a
+    masked image hides `int(L·r)` tokens, r uniform in `ratio` (0.1–0.5), laid out by
+    `block_mask` with at most `max_ratio`·L tokens per rectangle budget. (DINOv2's collator
+    masks exactly half the batch with ratios stratified over it; here each image draws
+    from its own key, so 1 and 8 devices agree.)
+
+    Args:
+        keys: `[B]` PRNG keys, one per image (crop).
+        grid: `(gh, gw)` patches.
+        probability, ratio, max_ratio: as above.
+
+    Returns:
+        `mask` bool `[B, L]`; `index` int32 `[B, K]` and `valid` bool `[B, K]`: the
+        masked tokens in raster order padded to K = int(L·max(ratio)).
+    """
+    gh, gw = grid
+    length = gh * gw
+    capacity = max(1, int(length * max(ratio)))
+
+    def one(key):
+        k_on, k_ratio, k_mask = jax.random.split(key, 3)
+        r = ratio[0] + jax.random.uniform(k_ratio) * (ratio[1] - ratio[0])
+        count = jnp.where(jax.random.bernoulli(k_on, probability),
+                          jnp.floor(length * r).astype(jnp.int32), 0)
+        return block_mask(k_mask, grid, count, max_patches=max_ratio * length)
+
+    mask = jax.vmap(one)(keys)
+    index, valid = _indices(mask, capacity)
+    return {"mask": mask, "index": index, "valid": valid}

@@ -19,6 +19,7 @@ from ssljax.methods.context_prediction import ContextPrediction
 from ssljax.methods.cpc import CPC
 from ssljax.methods.dcl import DCL, DCLW
 from ssljax.methods.dino import DINO
+from ssljax.methods.dinov2 import DINOv2
 from ssljax.methods.directpred import DirectPred
 from ssljax.methods.ijepa import IJEPA
 from ssljax.methods.jigsaw import Jigsaw
@@ -38,7 +39,7 @@ from ssljax.registry import Registry
 METHODS: Registry[type[Method]] = Registry("method", key="method")
 for _cls in (SimCLR, MoCoV2, MoCoV3, BYOL, SimSiam, BarlowTwins, VICReg, DINO, DirectPred,
              SwAV, NNCLR, DCL, DCLW, SupCon, RotNet, AutoEncoder, ContextEncoder, Jigsaw,
-             ContextPrediction, CPC, Colorization, MAE, IJEPA):
+             ContextPrediction, CPC, Colorization, MAE, IJEPA, DINOv2):
     METHODS.register(_cls.name, _cls)
 
 

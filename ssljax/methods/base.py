@@ -171,7 +171,7 @@ def example_streams(rng: jax.Array, n_local: int, count: int) -> tuple[jax.Array
 
 def apply_model(
     model: nn.Module, params: Any, batch_stats: Any, x: Any, *, train: bool = True,
-    rngs: dict[str, jax.Array] | None = None,
+    rngs: dict[str, jax.Array] | None = None, **kwargs: Any,
 ) -> tuple[Any, Any]:
     """Runs `model` on `x`; returns (outputs, updated batch_stats).
 
@@ -185,14 +185,16 @@ def apply_model(
       x: its input (`[n, H, W, C]`, or a list of crops for a multi-crop model).
       train: training mode (batch statistics, stochastic depth).
       rngs: PRNG streams, e.g. `{"dropout": key}` for stochastic depth.
+      **kwargs: further call arguments of the model (token masks, indices).
     """
     variables = {"params": params}
     if batch_stats:
         variables["batch_stats"] = batch_stats
     if train and batch_stats:
-        out, updates = model.apply(variables, x, train=True, mutable=["batch_stats"], rngs=rngs)
+        out, updates = model.apply(variables, x, train=True, mutable=["batch_stats"], rngs=rngs,
+                                   **kwargs)
         return out, updates["batch_stats"]
-    return model.apply(variables, x, train=train, rngs=rngs), batch_stats
+    return model.apply(variables, x, train=train, rngs=rngs, **kwargs), batch_stats
 
 
 def apply_views(

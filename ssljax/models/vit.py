@@ -229,6 +229,8 @@ class ViT(nn.Module):
         use_cls: False drops the CLS token (I-JEPA's encoders have none): the tokens are
             the patches alone and the features must be "avgpool" (the position table
             keeps its CLS row, unused, so checkpoints keep one layout).
+        use_mask_token: a learned `mask_token` that replaces the patch embeddings where
+            `mask` is set, before the position embeddings (iBOT / DINOv2's student).
     """
 
     dim: int
@@ -243,6 +245,7 @@ class ViT(nn.Module):
     pos_embedding: str = "learned"
     weight_init: str = "timm"
     use_cls: bool = True
+    use_mask_token: bool = False
 
     @property
     def feature_dim(self) -> int:
@@ -251,7 +254,8 @@ class ViT(nn.Module):
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool, keep: jnp.ndarray | None = None,
-                 tokens: bool = False, keep_valid: jnp.ndarray | None = None) -> jnp.ndarray:
+                 tokens: bool = False, keep_valid: jnp.ndarray | None = None,
+                 mask: jnp.ndarray | None = None) -> jnp.ndarray:
         """Encodes images.
 
         Args:
@@ -264,6 +268,8 @@ class ViT(nn.Module):
             keep_valid: optional bool `[N, K]`: which entries of `keep` are real tokens;
                 the others are padding no token attends to (I-JEPA's context blocks,
                 whose sizes differ per example). Padding tokens' outputs are undefined.
+            mask: optional bool `[N, (H/p)·(W/p)]`: patches replaced by the mask token
+                (needs `use_mask_token`).
 
         Returns:
             float32 features `[N, feature_dim]` (`features`; "avgpool" averages the valid
@@ -295,6 +301,12 @@ class ViT(nn.Module):
         x = nn.Conv(self.dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype,
                     kernel_init=inits["patch"], name="patch_embed")(x.astype(self.dtype))
         x = x.reshape(n, grid[0] * grid[1], self.dim)
+        if self.use_mask_token:
+            token = self.param("mask_token", nn.initializers.zeros, (1, 1, self.dim))
+            if mask is not None:
+                x = jnp.where(mask[..., None], token.astype(x.dtype), x)
+        elif mask is not None:
+            raise ValueError("ViT mask= needs use_mask_token=True")
         pos = self._position_embeddings(grid, h, w).astype(x.dtype)
         x = x + pos[:, 1:]
         if keep is not None:

