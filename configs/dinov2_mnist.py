@@ -8,7 +8,7 @@ crops (scale 0.32–1) and 2 local 12×12 crops (0.05–0.32; 12 px: a multiple 
 digits photometric augmentations (no flips). iBOT masks on half the global crops (10–50%
 of the 49 tokens in blocks); KoLeo weight 0.1; DINO centering (`:sk` variant below:
 Sinkhorn-Knopp). Teacher temperature 0.04 → 0.07 over 10 epochs; student 0.1. AdamW lr
-5e-4·bs/256, warm-up 5 epochs, weight decay 0.04 → 0.4; batch 128.
+5e-4·bs/256, warm-up 5 epochs, weight decay 0.04 → 0.4; batch 128, 15 epochs.
 
     python -m ssljax.pretrain --config=configs/dinov2_mnist.py --workdir=runs/dinov2_mnist
 
@@ -23,7 +23,7 @@ from ssljax.config_base import dataset_variant, pretrain_base
 def get_config(variant=None):
     c = pretrain_base("dinov2")
     c.batch_size = 128
-    c.num_epochs = 30
+    c.num_epochs = 15
     c.checkpoint_every_steps = 250
     c.log_every_steps = 25
     c.dataset.name = "mnist"
