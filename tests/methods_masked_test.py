@@ -416,6 +416,9 @@ def test_ijepa_loss_falls_and_the_target_is_the_encoders_ema():
     s0, s1 = states[0], states[1]
     tau = float(run.method.tau(jnp.int32(0)))
     assert tau == pytest.approx(0.9)
+    # I-JEPA's momentum rises linearly to 1 over the run (total_steps=1000 here).
+    assert float(run.method.tau(jnp.int32(500))) == pytest.approx(0.95)
+    assert float(run.method.tau(jnp.int32(1000))) == pytest.approx(1.0)
     want = jax.tree.map(lambda t, o: tau * t + (1 - tau) * o, s0.target_params["encoder"],
                         s1.params["encoder"])
     harness.assert_trees_close(s1.target_params["encoder"], want, "target")

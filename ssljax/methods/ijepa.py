@@ -32,7 +32,7 @@ from ssljax.errors import ConfigError
 from ssljax.losses.masked import DISTANCES
 from ssljax.methods import base
 from ssljax.methods.target import EMAMethod, EMATarget, ema_defaults
-from ssljax.models.vit import LN_EPSILON, EncoderBlock, dense_init, sincos_pos_embed
+from ssljax.models.vit import dense_init, predictor_tail, sincos_pos_embed
 from ssljax.parallel import DATA_AXIS
 
 
@@ -75,12 +75,10 @@ class IJEPAPredictor(nn.Module):
         x = jnp.concatenate([x, queries], axis=1)
         valid = jnp.concatenate([jnp.repeat(context_valid, blocks, axis=0),
                                  targets_valid.reshape(n * blocks, kt)], axis=1)
-        for i in range(self.depth):
-            x = EncoderBlock(self.num_heads, self.mlp_ratio, dtype=self.dtype,
-                             name=f"block{i}")(x, train, valid)
-        x = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm")(x[:, kc:])
-        x = nn.Dense(self.out_dim, dtype=self.dtype, kernel_init=dense_init, name="proj")(x)
-        return x.astype(jnp.float32)
+        x = predictor_tail(x, train, depth=self.depth, num_heads=self.num_heads,
+                           out_dim=self.out_dim, mlp_ratio=self.mlp_ratio, dtype=self.dtype,
+                           valid=valid, out_name="proj")
+        return x[:, kc:].astype(jnp.float32)
 
 
 class IJEPAModel(nn.Module):

@@ -29,13 +29,7 @@ from jax import lax
 from ssljax import augment, losses, models
 from ssljax.errors import ConfigError
 from ssljax.methods import base
-from ssljax.models.vit import (
-    LN_EPSILON,
-    EncoderBlock,
-    kernel_inits,
-    sincos_pos_embed,
-    token_init,
-)
+from ssljax.models.vit import kernel_inits, predictor_tail, sincos_pos_embed, token_init
 from ssljax.parallel import DATA_AXIS
 
 
@@ -73,11 +67,9 @@ class MAEDecoder(nn.Module):
         tokens = jnp.take_along_axis(tokens, restore[..., None], axis=1)  # grid order
         x = jnp.concatenate([x[:, :1], tokens], axis=1)
         x = x + jnp.asarray(sincos_pos_embed(d, grid)).astype(x.dtype)
-        for i in range(self.depth):
-            x = EncoderBlock(self.num_heads, self.mlp_ratio, dtype=self.dtype, weight_init="mae",
-                             name=f"block{i}")(x, train)
-        x = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm")(x)
-        x = nn.Dense(self.out_dim, dtype=self.dtype, kernel_init=dense, name="pred")(x)
+        x = predictor_tail(x, train, depth=self.depth, num_heads=self.num_heads,
+                           out_dim=self.out_dim, mlp_ratio=self.mlp_ratio, dtype=self.dtype,
+                           weight_init="mae", out_name="pred")
         return x[:, 1:].astype(jnp.float32)
 
 

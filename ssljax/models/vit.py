@@ -170,6 +170,24 @@ class EncoderBlock(nn.Module):
         return x + _drop_path(self, y, self.drop_path, train)
 
 
+def predictor_tail(x: jnp.ndarray, train: bool, *, depth: int, num_heads: int, out_dim: int,
+                   mlp_ratio: float = 4.0, dtype: Dtype = jnp.float32,
+                   weight_init: str = "timm", valid: jnp.ndarray | None = None,
+                   out_name: str = "pred") -> jnp.ndarray:
+    """`depth` blocks (`block{i}`), a LayerNorm (`norm`) and a Dense to `out_dim`
+    (`out_name`) on tokens `[N, L, d]`: the body of MAE's decoder and I-JEPA's predictor.
+
+    Call it inside a module's `nn.compact` method: the layers become that module's.
+    `valid` (bool `[N, L]`) masks padding tokens out of attention.
+    """
+    kinit = kernel_inits(weight_init)["dense"]
+    for i in range(depth):
+        x = EncoderBlock(num_heads, mlp_ratio, dtype=dtype, weight_init=weight_init,
+                         name=f"block{i}")(x, train, valid)
+    x = nn.LayerNorm(epsilon=LN_EPSILON, dtype=dtype, name="norm")(x)
+    return nn.Dense(out_dim, dtype=dtype, kernel_init=kinit, name=out_name)(x)
+
+
 def interpolate_pos_embed(pos_embed: jnp.ndarray, grid: tuple[int, int]) -> jnp.ndarray:
     """Resizes position embeddings (CLS first) to a new patch grid, bicubically.
 
