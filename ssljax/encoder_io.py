@@ -212,12 +212,17 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
                               f"encoders; {config.init_from} holds a {saved['name']!r}; set "
                               "--config.encoder.feature_layer=0")
         enc_cfg["feature_layer"] = layer
+    return EncoderSource(enc_cfg, enc_dir, spec, view_of_spec(spec, size))
+
+
+def view_of_spec(spec: dict[str, Any], size: int = 0) -> augment.EvalView:
+    """How an exported encoder is fed: its spec's `eval_view` (input side `size` if > 0)."""
     view = spec.get("eval_view") or {}
     shape = spec.get("input_shape") or [0, 0, 0]
     channels = int(shape[2]) if len(shape) == 3 else None
-    return EncoderSource(enc_cfg, enc_dir, spec, augment.EvalView(
-        size or int(view.get("out_size") or shape[0]), view.get("channels") or channels,
-        _as_tuple(view.get("mean")), _as_tuple(view.get("std"))))
+    return augment.EvalView(size or int(view.get("out_size") or shape[0]),
+                            view.get("channels") or channels,
+                            _as_tuple(view.get("mean")), _as_tuple(view.get("std")))
 
 
 def _default_attribute(name: str, key: str) -> Any:

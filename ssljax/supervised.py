@@ -257,6 +257,18 @@ def finish(s: Setup, workdir_path: str, results: dict[str, Any], rows: list[dict
     return results
 
 
+def _export_finetuned(s: Setup, workdir_path: str, state: Any, step: int) -> None:
+    """The fine-tuned encoder as `encoder/` + `encoder_spec.json`, as a pretraining run
+    exports its own: `ssljax.load_encoder(workdir)` and `linear_eval` read it."""
+    spec = {k: v for k, v in s.source.spec.items() if k != "projector"}
+    spec.update({"method": spec.get("method") or "scratch", "network": "finetuned",
+                 "step": step, "encoder": dict(s.source.encoder_cfg),
+                 "input_shape": list(s.input_shape), "eval_view": s.source.view.to_json(),
+                 "dataset": s.dataset, "finetuned_from": str(s.config.init_from)})
+    encoder_io.export_encoder(workdir_path, state["params"]["encoder"],
+                              state["batch_stats"]["encoder"], spec)
+
+
 def fit(s: Setup, workdir_path: str, *, frozen: bool, save_model: bool = False,
         extra: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
     """Trains encoder + `LinearHead` on the labelled data, scores the held-out split, writes
@@ -319,4 +331,6 @@ def fit(s: Setup, workdir_path: str, *, frozen: bool, save_model: bool = False,
         checkpoint.save_variables(model_dir, {"params": state["params"],
                                               "batch_stats": state["batch_stats"]})
         results["model_dir"] = str(model_dir)
+        if not int(c.get("projector_layers", 0)):
+            _export_finetuned(s, workdir_path, state, int(n_steps))
     return finish(s, workdir_path, results, rows, test, writer), state

@@ -89,6 +89,16 @@ def test_frozen_encoder_with_10pct_labels_keeps_encoder_and_records_subset(pretr
                         model, saved)
     assert all(jax.tree.leaves(same))
 
+    # ...and its encoder is exported like a pretraining run's: ssljax.load_encoder reads it.
+    import ssljax  # noqa: PLC0415
+
+    enc = ssljax.load_encoder(wd)
+    assert enc.spec["network"] == "finetuned" and enc.spec["step"] == 3
+    assert enc.spec["finetuned_from"] == str(pretrained) and enc.spec["method"] == "simclr"
+    same = jax.tree.map(lambda a, b: bool(np.array_equal(np.asarray(a), np.asarray(b))),
+                        jax.device_get(enc.variables), jax.device_get(final))
+    assert all(jax.tree.leaves(same))
+
 
 @pytest.mark.slow
 def test_scratch_baseline_with_one_percent_labels(tmp_path):
