@@ -1,7 +1,8 @@
 """PyTorch checkpoints → ssljax encoders (`ssljax.convert`) and back, and `load_encoder`.
 
-References: `tests/torch_reference.py`, torch re-creations of torchvision's ResNet and timm's
-ViT with their state-dict keys, run by torch itself (eval mode). Random weights with
+References: `tests/torch_reference.py`: torchvision's ResNet and timm's ViT where they import
+(`bash scripts/check_torch_libraries.sh`), else torch re-creations of them with their
+state-dict keys, run by torch itself (eval mode). Random weights with
 non-trivial BatchNorm statistics and LayerNorm affines; features compared at 1e-4 of their
 largest magnitude.
 """
@@ -83,11 +84,14 @@ def _mae(s):
 # (layout, torch model, file suffix, wrapper, input side)
 CASES = {
     "torchvision:resnet18": (lambda: ref.resnet(18), ".pth", None, 64),
+    "torchvision:resnet34": (lambda: ref.resnet(34), ".safetensors", None, 64),
     "torchvision:resnet50": (lambda: ref.resnet(50), ".safetensors", None, 64),
+    "dino:resnet50": (lambda: ref.resnet(50), ".pth", _dino_teacher, 64),
     "mocov3:resnet50": (lambda: ref.resnet(50), ".pth", _mocov3, 64),
     "timm:vit_small_patch16_224": (lambda: ref.vit("vit_small"), ".safetensors", None, 224),
     "dino:vit_small_patch8": (lambda: ref.vit("vit_small", 8), ".pth", _dino_teacher, 224),
     "mae:vit_base_patch16": (lambda: ref.vit("vit_base"), ".pth", _mae, 224),
+    "mocov3:vit_small": (lambda: ref.vit("vit_small"), ".pth", _mocov3, 224),
 }
 
 
@@ -106,7 +110,7 @@ def test_converted_features_equal_pytorch(layout, tmp_path):
     theirs = _torch_features(model, images)
     assert ours.shape == theirs.shape == (2, enc.feature_dim)
     rel = _relative(ours, theirs)
-    print(f"{layout}: max |ssljax - torch| / max |torch| = {rel:.2e}")
+    print(f"{layout} vs {ref.LIBRARY}: max |ssljax - torch| / max |torch| = {rel:.2e}")
     assert rel < 1e-4
 
 
@@ -188,7 +192,10 @@ def test_export_loads_into_pytorch_with_equal_outputs(block, model, size, tmp_pa
     ours = np.asarray(pretrained.load_encoder(wd).apply(images))
     with torch.no_grad():
         theirs = m(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
-    assert _relative(ours, theirs) < 1e-4
+    rel = _relative(ours, theirs)
+    print(f"export {block['name']} -> {ref.LIBRARY}: max |ssljax - torch| / max |torch| = "
+          f"{rel:.2e}")
+    assert rel < 1e-4
     with pytest.raises(ConfigError, match="exists"):
         convert.export_safetensors(wd, f)
 

@@ -32,6 +32,17 @@ EXPECTED = [
     "transfer_learning.ipynb",
 ]
 QUICK_SWITCH = 'QUICK = os.environ.get("SSLJAX_QUICK") == "1"'
+# What a notebook must print in quick mode beyond running (offline: no download).
+PRINTS = {
+    "transfer_learning.ipynb": [
+        "download skipped: quick mode",
+        "tensors in torchvision's layout",
+        "embed: (8, 28, 28, 3) uint8 -> (8, 512) float32",
+        "ResNet-18, feature extraction: top-1",
+        "ResNet-18,        fine-tuning: top-1",
+        "3s vs 8s folder: ResNet-18 imported, fine-tuning",
+    ],
+}
 
 
 def kernel_env(tmp_dir: Path) -> dict[str, str]:
@@ -117,3 +128,6 @@ def test_notebook_executes_in_quick_mode(path, tmp_path):
     assert "quick mode: True" in outputs[0]
     assert "ssljax is already available" in outputs[1]
     assert all(c.execution_count is not None for c in nb.cells if c.cell_type == "code")
+    printed = "\n".join(outputs)
+    for text in PRINTS.get(path.name, []):
+        assert text in printed, f"{path.name} did not print {text!r}"

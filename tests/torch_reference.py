@@ -1,19 +1,29 @@
-"""PyTorch re-creations of torchvision's ResNet and timm's ViT, the references of the
-conversion tests.
+"""The references of the conversion tests: torchvision's ResNet and timm's ViT.
 
+Where torchvision and timm import (`bash scripts/check_torch_libraries.sh` builds such a
+venv), `resnet` and `vit` return their real models. The test extras cannot install them:
 torchvision's and timm's wheels on this machine's package index are built against the CUDA
-torch (torchvision's `_C.so` needs `libtorch_cuda.so`, and timm imports torchvision), so the
-CPU-only torch build cannot import them. These modules are written from
-torchvision/models/resnet.py (ResNet v1.5: `BasicBlock`, `Bottleneck`, `_make_layer`) and
-timm/models/vision_transformer.py (`PatchEmbed`, `Attention`, `Block`, `VisionTransformer`
-with a class token), with the same module names, so `state_dict()` has the same keys,
-shapes and forward computation (torch's own conv, batch norm, softmax attention and GELU).
+torch (torchvision's `_C.so` needs `libtorch_cuda.so`, and timm imports torchvision), so
+the CPU-only torch build cannot import them. Then these functions return re-creations
+written from torchvision/models/resnet.py (ResNet v1.5: `BasicBlock`, `Bottleneck`,
+`_make_layer`) and timm/models/vision_transformer.py (`PatchEmbed`, `Attention`, `Block`,
+`VisionTransformer` with a class token), with the same module names, so `state_dict()` has
+the same keys, shapes and forward computation (torch's own conv, batch norm, softmax
+attention and GELU). `LIBRARY` says which of the two is in use.
+
+Either way `model(x)` returns the pre-logit features (a ResNet's pooled last stage, a
+ViT's final-norm CLS token) while `state_dict()` keeps the ResNet's `fc` classifier.
 """
 
 from __future__ import annotations
 
+import importlib.util
+
 import torch
 from torch import nn
+
+REAL = all(importlib.util.find_spec(m) is not None for m in ("torchvision", "timm"))
+LIBRARY = "torchvision/timm" if REAL else "torch re-creations of torchvision/timm"
 
 
 class BasicBlock(nn.Module):
@@ -86,8 +96,30 @@ class ResNet(nn.Module):
         return torch.flatten(self.avgpool(x), 1)
 
 
-def resnet(depth: int) -> ResNet:
+def _pre_logits(model: nn.Module, head: str) -> nn.Module:
+    """`model(x)` runs the library's own forward with the classifier `head` ("fc", "head")
+    swapped for an identity; the classifier stays in `state_dict()`, as in a published
+    checkpoint."""
+    forward = type(model).forward
+
+    def features(x):
+        classifier = getattr(model, head)
+        setattr(model, head, nn.Identity())
+        try:
+            return forward(model, x)
+        finally:
+            setattr(model, head, classifier)
+
+    model.forward = features
+    return model
+
+
+def resnet(depth: int) -> nn.Module:
     """torchvision's resnet18 / resnet34 / resnet50 (random weights)."""
+    if REAL:
+        import torchvision  # noqa: PLC0415
+
+        return _pre_logits(getattr(torchvision.models, f"resnet{depth}")(), "fc")
     return {18: lambda: ResNet(BasicBlock, (2, 2, 2, 2)),
             34: lambda: ResNet(BasicBlock, (3, 4, 6, 3)),
             50: lambda: ResNet(Bottleneck, (3, 4, 6, 3))}[depth]()
@@ -163,9 +195,14 @@ VIT_SIZES = {"vit_test": (32, 2, 2), "vit_tiny": (192, 12, 3), "vit_small": (384
              "vit_base": (768, 12, 12), "vit_large": (1024, 24, 16), "vit_huge": (1280, 32, 16)}
 
 
-def vit(name: str, patch: int = 16, img_size: int = 224) -> VisionTransformer:
-    """timm's `vit_<size>_patch<p>_<img_size>` (random weights)."""
+def vit(name: str, patch: int = 16, img_size: int = 224) -> nn.Module:
+    """timm's `vit_<size>_patch<p>_<img_size>` (random weights, 1000-way head)."""
     dim, depth, heads = VIT_SIZES[name]
+    if REAL:
+        from timm.models.vision_transformer import VisionTransformer as Timm  # noqa: PLC0415
+
+        return _pre_logits(Timm(img_size=img_size, patch_size=patch, embed_dim=dim,
+                                depth=depth, num_heads=heads), "head")
     return VisionTransformer(dim, depth, heads, patch, img_size)
 
 
