@@ -1,11 +1,13 @@
 """A context encoder on ImageNet with ResNet-50 at 128 px (the paper's central region).
 
-Recipe (Pathak et al. 2016 and the released `train.lua`): 128×128 crops, the central
-64×64 region reconstructed, its inner 56×56 hole filled with the mean colour (overlap 4
-px), errors on the overlap band weighted 10×; a ResNet-50 encoder whose pooled 2048-d
-output feeds a decoder from a 4×4×512 map through five ×2 upsampling + 3×3 convolution stages
-to 128×128×3; Adam with lr 2e-3 (the reference generator's 10 × 2e-4) and β1 = 0.5;
-batch 64; random resized crops and flips; 25 epochs (the reference's `niter`).
+Recipe (Pathak et al. 2016 and the released `train.lua`; the joint loss: 0.999 ×
+reconstruction + 0.001 × adversarial, a DCGAN discriminator on the region): 128×128 crops,
+the central 64×64 region reconstructed, its inner 56×56 hole filled with the mean colour
+(overlap 4 px), errors on the overlap band weighted 10×; a ResNet-50 encoder whose pooled
+2048-d output feeds a decoder from a 4×4×512 map through five ×2 upsampling + 3×3
+convolution stages to 128×128×3; Adam with lr 2e-3 (the reference generator's 10 × 2e-4)
+and β1 = 0.5; batch 64; random resized crops and flips; 25 epochs (the reference's
+`niter`).
 
 Run on a GPU (TFDS `imagenet2012` prepared beforehand):
 
@@ -17,13 +19,14 @@ detection, segmentation); it has no ResNet-50 numbers. Not yet reproduced with s
 Reference: pathak22/context-encoder at defa69a, `train.lua` (fineSize 128, batch 64, Adam
 lr 2e-4 with β1 0.5 and 10× for the generator, `overlapPred` 4, `overlapL2Weight` 10, the
 hole filled with the mean colour, 25 iterations over the data); the paper's Eq. 1-3.
-Deviations: reconstruction loss only (no adversarial discriminator, λ_adv = 0.001 in the
-reference); a ResNet-50 with a pooled vector code instead of the AlexNet-style encoder
-and channel-wise fully connected bottleneck; the decoder reconstructs the whole image
-and the loss reads the region; the hole is filled with the batch's mean colour
-(reference: fixed means 117/104/123); crops cut on device from the central square that
-the TFDS pipeline resized (`ssljax/data/tfds_source.py`); the weighted MSE divided by
-the sum of the weights (reference: by the element count).
+Deviations: the adversarial term (λ_adv 0.001, D Adam at 2e-4 with β1 0.5, as the
+reference) takes its discriminator step and the generator's from the same parameters in
+one step, where the reference updates D first; a ResNet-50 with a pooled vector code
+instead of the AlexNet-style encoder and channel-wise fully connected bottleneck; the
+decoder reconstructs the whole image and the loss reads the region; the hole is filled
+with the batch's mean colour (reference: fixed means 117/104/123); crops cut on device
+from the central square that the TFDS pipeline resized (`ssljax/data/tfds_source.py`); the
+weighted MSE divided by the sum of the weights (reference: by the element count).
 """
 
 from ssljax.config_base import pretrain_base
@@ -46,6 +49,10 @@ def get_config():
     c.context_encoder.region_fraction = 0.5
     c.context_encoder.overlap_px = 4
     c.context_encoder.border_weight = 10.0
+    c.context_encoder.adversarial_weight = 0.001  # wtl2 = 0.999
+    c.context_encoder.disc_channels = 64  # ndf
+    c.context_encoder.disc_lr = 2e-4
+    c.context_encoder.disc_b1 = 0.5
     c.optimizer.name = "adamw"
     c.optimizer.base_lr = 2e-3
     c.optimizer.lr_scaling = "none"

@@ -229,6 +229,7 @@ def build(config: ml_collections.ConfigDict, mesh: Mesh, *, num_classes: int,
     tx = training.optimizer(config.optimizer, schedule, schedule_steps=planned,
                             batch_size=config.batch_size,
                             late_start=method.late_start())
+    tx = training.with_own_optimizers(tx, method.own_optimizers())
     view_shape = (specs[0].out_size, specs[0].out_size, image_shape[2])
     try:
         state = create_state(method, config, mesh, view_shape, tx)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import ml_collections
 import optax
 
@@ -99,3 +100,21 @@ def optimizer(block: ml_collections.ConfigDict, schedule: optax.ScalarOrSchedule
                                     **kwargs)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"optimizer: {e}") from None
+
+
+def with_own_optimizers(tx: optax.GradientTransformation,
+                        own: dict[str, optax.GradientTransformation]
+                        ) -> optax.GradientTransformation:
+    """`tx` for every parameter except the top-level subtrees named in `own`, each of which
+    gets its own transformation and state (`Method.own_optimizers`); `tx` unchanged when
+    `own` is empty."""
+    if not own:
+        return tx
+    if "main" in own:
+        raise ValueError("a parameter subtree with its own optimizer cannot be called 'main'")
+
+    def labels(params: Any) -> Any:
+        return {k: jax.tree.map(lambda _, k=k: k if k in own else "main", v)
+                for k, v in params.items()}
+
+    return optax.multi_transform({"main": tx, **own}, labels)

@@ -88,6 +88,21 @@ def test_two_steps_equal_on_1_and_8_devices(method):
     harness.assert_trees_close(s1.extra, s8.extra, "extra", atol=2e-5)
 
 
+@pytest.mark.slow
+def test_context_encoder_with_adversarial_loss_equal_on_1_and_8_devices():
+    """The discriminator (global BN, its own Adam) and the generator's adversarial term."""
+    config = _config("context_encoder")
+    config.context_encoder.adversarial_weight = 0.3
+    config.context_encoder.disc_channels = 8
+    s1, l1, m1 = _two_steps(config, 1)
+    s8, l8, m8 = _two_steps(config, 8)
+    np.testing.assert_allclose(l8, l1, rtol=2e-5)
+    for key in ("reconstruction", "adversarial", "discriminator"):
+        np.testing.assert_allclose(m8[key], m1[key], rtol=2e-5)
+    for what in ("params", "batch_stats", "opt_state"):
+        harness.assert_trees_close(getattr(s1, what), getattr(s8, what), what)
+
+
 def test_mocov2_enqueues_all_devices_keys_in_global_row_order():
     mesh = parallel.make_mesh(8)
     k, d = 3 * BATCH, 4

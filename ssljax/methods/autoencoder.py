@@ -38,12 +38,18 @@ from ssljax.parallel import DATA_AXIS
 
 class AutoEncoderModel(nn.Module):
     """Encoder → `ConvDecoder` at the input's size; returns `features` [N, D], `proj`
-    (= features, for the collapse monitor) and `recon` [N, H, W, C]."""
+    (= features, for the collapse monitor) and `recon` [N, H, W, C].
+
+    With a `discriminator` (the context encoder's adversarial loss) its parameters sit
+    beside the encoder's and decoder's (created at init on regions of side
+    `round(region_fraction · H)`) and `discriminate` runs it."""
 
     encoder: nn.Module
     decoder_channels: Sequence[int] = (128, 64, 32)
     dtype: object = jnp.float32
     bn_axis_name: str | None = None
+    discriminator: nn.Module | None = None
+    region_fraction: float = 1.0
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> dict[str, jax.Array]:
@@ -51,15 +57,24 @@ class AutoEncoderModel(nn.Module):
         decoder = models.ConvDecoder(image_size=x.shape[1], out_channels=x.shape[-1],
                                      channels=tuple(self.decoder_channels), dtype=self.dtype,
                                      bn_axis_name=self.bn_axis_name, name="decoder")
+        if self.discriminator is not None and self.is_initializing():
+            side = max(1, round(self.region_fraction * x.shape[1]))
+            self.discriminator(jnp.zeros((1, side, side, x.shape[-1]), x.dtype), train=False)
         return {"features": h, "proj": h, "recon": decoder(h, train=train)}
 
+    def discriminate(self, regions: jax.Array, train: bool = True) -> jax.Array:
+        """Real-vs-fake logits `[N]` of image regions `[N, r, r, C]`."""
+        return self.discriminator(regions, train=train)
 
-def reconstruction_model(config, axis: str | None) -> AutoEncoderModel:
+
+def reconstruction_model(config, axis: str | None, discriminator: nn.Module | None = None,
+                         region_fraction: float = 1.0) -> AutoEncoderModel:
     """The configured encoder with a `decoder.channels` decoder (autoencoder, context
-    encoder)."""
+    encoder), and optionally a discriminator of regions `region_fraction` of the side."""
     return AutoEncoderModel(encoder=base.build_encoder(config, axis),
                             decoder_channels=tuple(config.decoder.channels),
-                            dtype=base.compute_dtype(config), bn_axis_name=axis)
+                            dtype=base.compute_dtype(config), bn_axis_name=axis,
+                            discriminator=discriminator, region_fraction=region_fraction)
 
 
 class AutoEncoder(base.Method):

@@ -331,6 +331,14 @@ class Method(abc.ABC):
         """
         return {}
 
+    def own_optimizers(self) -> dict[str, Any]:
+        """Top-level parameter subtrees trained by an optimizer of their own:
+        `{subtree: optax.GradientTransformation}` (the context encoder's discriminator:
+        Adam at its own rate). The config's optimizer, its schedules and weight decay
+        apply to every other parameter (`ssljax.training.with_own_optimizers`). Default:
+        none."""
+        return {}
+
     def apply(self, params: Any, batch_stats: Any, x: Any, *, train: bool = True):
         """Runs the online model; returns (outputs dict, new batch_stats)."""
         return apply_model(self.model, params, batch_stats, x, train=train)

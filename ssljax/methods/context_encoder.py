@@ -11,25 +11,41 @@ context around it, where errors weigh `border_weight` (10) times more:
 
 `context_encoder.region`: "center" (the paper's central region: the reconstructed region
 is `region_fraction` = 1/2 of the image side, centred) or "random" (one such region per
-image at a random position, keyed per example). The paper's optional adversarial loss
-(λ_adv = 0.001 with a discriminator on the reconstruction) is not implemented: this is
-its reconstruction-only variant (the paper's "L2" rows), whose features the paper found
-about as good for transfer.
+image at a random position, keyed per example).
+
+The adversarial loss (`context_encoder.adversarial_weight` = λ_adv > 0; the paper's joint
+loss has 0.001): a discriminator D (`models.ConvDiscriminator`, DCGAN's) sees the true
+region x_R and the reconstructed one g_R (both region_side × region_side crops), and
+
+    L_G = (1 − λ_adv)·L_rec + λ_adv·BCE(D(g_R), real),
+    L_D = BCE(D(x_R), real) + BCE(D(stop_grad(g_R)), fake)
+
+are minimised in the same sharded step: the step's loss is L_G + L_D with D's parameters
+held constant (stop-gradient) inside L_G, so the encoder and decoder get ∇L_G and D gets
+∇L_D, and D has an optimizer of its own (`own_optimizers`: Adam at
+`context_encoder.disc_lr`, β1 = `disc_b1`; the reference's 2e-4 and 0.5, its generator
+at 10× that rate). The reference alternates (D's step, then G's through the updated D);
+here both gradients come from the same parameters. Logged: `reconstruction`,
+`adversarial` (D fooled, the generator's term) and `discriminator` (L_D); `loss` is L_G + L_D.
 
 Reference: Pathak, Krähenbühl, Donahue, Darrell and Efros, "Context Encoders: Feature
 Learning by Inpainting", CVPR 2016 (arXiv:1604.07379), Eq. 1-3; pathak22/context-encoder
 at defa69a, `train.lua` (the hole = the central fineSize/2 square less `overlapPred` pixels
 each side, filled with the dataset's mean colour; `overlapL2Weight` 10 on the overlap
 band; its weighted MSE divides by the element count, here by the sum of weights: the
-same gradients up to a constant factor for a fixed region).
+same gradients up to a constant factor for a fixed region; `wtl2` 0.999 with the
+adversarial loss, `netD`, `optimStateD`).
 """
 
 from __future__ import annotations
 
 import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
 from jax import lax
 
-from ssljax import augment, losses
+from ssljax import augment, losses, models
 from ssljax.augment.pretext import REGIONS
 from ssljax.errors import ConfigError
 from ssljax.methods import base
@@ -38,15 +54,36 @@ from ssljax.models.decoders import check_decodable
 from ssljax.parallel import DATA_AXIS
 
 
+def crop_regions(images: jax.Array, regions: jax.Array, side: int) -> jax.Array:
+    """The `side`×`side` square of each image `[N, H, W, C]` whose mask `regions` [N, H, W]
+    marks (its top-left corner: the first marked row and column) → `[N, side, side, C]`."""
+    top = jnp.argmax(regions.any(axis=2), axis=1)
+    left = jnp.argmax(regions.any(axis=1), axis=1)
+    c = images.shape[-1]
+    return jax.vmap(lambda im, r, col: lax.dynamic_slice(im, (r, col, 0), (side, side, c)))(
+        images, top, left)
+
+
+def global_bce(logits: jax.Array, real: bool) -> jax.Array:
+    """Binary cross-entropy of logits `[n]` against all-real (1) or all-fake (0) labels,
+    averaged over the global batch (equal rows per device)."""
+    labels = jnp.full_like(logits, 1.0 if real else 0.0)
+    return lax.pmean(jnp.mean(optax.sigmoid_binary_cross_entropy(logits, labels)), DATA_AXIS)
+
+
 class ContextEncoder(base.Method):
-    """Context encoder (reconstruction loss). Config: `decoder.channels`,
-    `context_encoder.region` (center | random), `region_fraction` (0.5), `overlap_px` (4 at
-    128 px), `border_weight` (10)."""
+    """Context encoder. Config: `decoder.channels`, `context_encoder.region` (center |
+    random), `region_fraction` (0.5), `overlap_px` (4 at 128 px), `border_weight` (10),
+    `adversarial_weight` (0 = reconstruction only; the paper's 0.001), `disc_channels`
+    (64), `disc_lr` (2e-4), `disc_b1` (0.5)."""
 
     name = "context_encoder"
     defaults = {"decoder.channels": (128, 64, 32), "context_encoder.region": "center",
                 "context_encoder.region_fraction": 0.5, "context_encoder.overlap_px": 4,
-                "context_encoder.border_weight": 10.0}
+                "context_encoder.border_weight": 10.0,
+                "context_encoder.adversarial_weight": 0.0,
+                "context_encoder.disc_channels": 64, "context_encoder.disc_lr": 2e-4,
+                "context_encoder.disc_b1": 0.5}
     ignores = base.HEAD_KEYS
 
     def __init__(self, config, num_classes):
@@ -61,11 +98,36 @@ class ContextEncoder(base.Method):
         if ce.border_weight <= 0 or ce.overlap_px < 0:
             raise ConfigError("context_encoder.border_weight must be > 0 and overlap_px >= 0, "
                               f"got {ce.border_weight} and {ce.overlap_px}")
+        if not 0 <= ce.adversarial_weight < 1:
+            raise ConfigError("context_encoder.adversarial_weight is λ_adv of (1 − λ_adv)·L_rec "
+                              f"+ λ_adv·L_adv: it must be in [0, 1), got {ce.adversarial_weight}"
+                              " (the paper's 0.001)")
+        if ce.adversarial_weight and (ce.disc_lr <= 0 or ce.disc_channels < 1):
+            raise ConfigError("context_encoder.disc_lr must be > 0 and disc_channels >= 1, got "
+                              f"{ce.disc_lr} and {ce.disc_channels}")
         super().__init__(config, num_classes)
         self.region_side = self.hole_side = 0
 
+    @property
+    def adversarial(self) -> bool:
+        """Whether the adversarial loss (and the discriminator) is on."""
+        return self.config.context_encoder.adversarial_weight > 0
+
     def build_model(self) -> nn.Module:
-        return reconstruction_model(self.config, self.axis)
+        ce = self.config.context_encoder
+        disc = None
+        if self.adversarial:
+            disc = models.ConvDiscriminator(channels=int(ce.disc_channels),
+                                            dtype=base.compute_dtype(self.config),
+                                            bn_axis_name=self.axis)
+        return reconstruction_model(self.config, self.axis, disc, float(ce.region_fraction))
+
+    def own_optimizers(self) -> dict[str, optax.GradientTransformation]:
+        """The discriminator's Adam (the reference's `optimStateD`), when it exists."""
+        if not self.adversarial:
+            return {}
+        ce = self.config.context_encoder
+        return {"discriminator": optax.adam(float(ce.disc_lr), b1=float(ce.disc_b1))}
 
     def views(self, image_size: int) -> tuple[augment.ViewSpec, ...]:
         """The first view of `config.augment`; its side must suit the decoder and the hole."""
@@ -97,8 +159,26 @@ class ContextEncoder(base.Method):
         mean = lax.pmean(x.mean(axis=(0, 1, 2)), DATA_AXIS)  # the global batch's mean colour
         out, batch_stats = self.apply(params, state.batch_stats,
                                       augment.fill_holes(x, holes, mean))
-        loss = losses.masked_reconstruction(out["recon"], x, regions,
-                                            border_weight=float(ce.border_weight),
-                                            border_width=int(ce.overlap_px),
-                                            axis_name=DATA_AXIS)
-        return loss, self.output(batch_stats, out)
+        rec = losses.masked_reconstruction(out["recon"], x, regions,
+                                           border_weight=float(ce.border_weight),
+                                           border_width=int(ce.overlap_px),
+                                           axis_name=DATA_AXIS)
+        if not self.adversarial:
+            return rec, self.output(batch_stats, out)
+        lam = float(ce.adversarial_weight)
+        real = crop_regions(x, regions, self.region_side)
+        fake = crop_regions(out["recon"], regions, self.region_side)
+
+        def judge(p, stats, images):
+            return base.apply_model(self.model, p, stats, images,
+                                    method=type(self.model).discriminate)
+
+        held = {**params, "discriminator": lax.stop_gradient(params["discriminator"])}
+        d_real, batch_stats = judge(params, batch_stats, real)
+        d_fake, batch_stats = judge(params, batch_stats, lax.stop_gradient(fake))
+        d_loss = global_bce(d_real, True) + global_bce(d_fake, False)
+        g_fake, batch_stats = judge(held, batch_stats, fake)
+        adv = global_bce(g_fake, True)
+        loss = (1 - lam) * rec + lam * adv + d_loss
+        return loss, self.output(batch_stats, out, reconstruction=rec, adversarial=adv,
+                                 discriminator=d_loss)

@@ -19,7 +19,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from ssljax.models.decoders import ConvDecoder
+from ssljax.models.decoders import ConvDecoder, ConvDiscriminator
 from ssljax.models.heads import DINOHead, MLPHead, ProjectorTrunk, WeightNormDense
 from ssljax.models.resnet import (
     BN_EPSILON,
@@ -54,6 +54,7 @@ __all__ = [
     "BasicBlock",
     "Bottleneck",
     "ConvDecoder",
+    "ConvDiscriminator",
     "DINOHead",
     "ENCODERS",
     "MLPHead",

@@ -81,3 +81,50 @@ class ConvDecoder(nn.Module):
         x = nn.Conv(self.out_channels, (3, 3), padding="SAME", dtype=self.dtype,
                     param_dtype=jnp.float32, name="out")(x)
         return x.astype(jnp.float32)
+
+
+class ConvDiscriminator(nn.Module):
+    """An image region `[N, r, r, C]` → one real-vs-fake logit per image `[N]`.
+
+    DCGAN's discriminator as the context encoder's `netD`: a 4×4 stride-2 convolution and
+    LeakyReLU(0.2), then 4×4 stride-2 convolutions with BatchNorm and LeakyReLU(0.2),
+    doubling the channels (at most 8× `channels`), while the map is wider than 4 pixels;
+    a last layer over the whole remaining map (the reference's 4×4 valid convolution on
+    its 4×4 map) gives the logit. The reference applies a sigmoid after it; the loss takes
+    logits (`optax.sigmoid_binary_cross_entropy`). Its convolutions have no bias (the
+    reference zeroes them before every step).
+
+    Attributes:
+        channels: channels of the first convolution (the reference's `ndf`, 64).
+        dtype: computation dtype; parameters stay float32.
+        bn_axis_name: BatchNorm axis name ("data": cross-device BN; None: local BN).
+
+    Reference: pathak22/context-encoder at defa69a, `train.lua` (`netD`); Radford et al.,
+    "Unsupervised Representation Learning with Deep Convolutional GANs", ICLR 2016.
+    """
+
+    channels: int = 64
+    dtype: Dtype = jnp.float32
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
+        if x.ndim != 4 or x.shape[1] != x.shape[2] or x.shape[1] < 2:
+            raise ValueError(f"ConvDiscriminator expects square regions [N, r, r, C] with "
+                             f"r >= 2, got {x.shape}")
+        x = x.astype(self.dtype)
+        width, stage = self.channels, 0
+        while True:
+            x = nn.Conv(width, (4, 4), strides=2, padding=((1, 1), (1, 1)), use_bias=False,
+                        dtype=self.dtype, param_dtype=jnp.float32, name=f"conv{stage}")(x)
+            if stage:
+                x = batch_norm(train, dtype=self.dtype, axis_name=self.bn_axis_name,
+                               name=f"bn{stage}")(x)
+            x = nn.leaky_relu(x, 0.2)
+            stage += 1
+            if x.shape[1] <= 4:
+                break
+            width = min(2 * width, 8 * self.channels)
+        logit = nn.Dense(1, dtype=self.dtype, param_dtype=jnp.float32,
+                         name="logit")(x.reshape(x.shape[0], -1))
+        return logit[:, 0].astype(jnp.float32)
