@@ -177,8 +177,10 @@ def _eval_common() -> ml_collections.ConfigDict:
     c.image_size = 0  # 0 = the checkpoint's view size (the dataset's for scratch)
     # Empty values mean "the checkpoint's"; a set value must match it. Encoder attributes
     # (e.g. stem) may be added the same way.
-    # features: ViT tokens (cls_last4...); feature_layer: a ResNet/SmallCNN stage to pool
-    c.encoder = _block(name="", dtype="", features="", feature_layer=0)
+    # features: ViT tokens (cls_last4...); feature_layer: a ResNet/SmallCNN stage to pool;
+    # patch_px/patch_stride: encode a patch grid and average (0: the checkpoint's, -1: none)
+    c.encoder = _block(name="", dtype="", features="", feature_layer=0, patch_px=0,
+                       patch_stride=0)
     c.dataset = dataset_block("")  # name "" = the pretraining run's dataset
     c.batch_size = 256
     c.num_epochs = 90

@@ -158,7 +158,9 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
     empty values mean "the checkpoint's". `dtype`, `features` (a ViT's output tokens,
     `ssljax.models.ViT`: `cls_last4` is DINO's ViT-S linear probe), `feature_layer` (a
     ResNet/SmallCNN stage to pool, > 0) and `drop_path_rate` (a ViT's stochastic depth
-    while fine-tuning, MAE's 0.1) change how the saved encoder runs, not what it holds.
+    while fine-tuning, MAE's 0.1) change how the saved encoder runs, not what it holds; so
+    do `patch_px`/`patch_stride` (0: the checkpoint's — CPC's encoder reads its patch
+    grid; -1: whole images; > 0: this grid, `ssljax.models.patches`).
 
     Raises:
       CheckpointError: `init_from` is missing, not a pretraining workdir, or its encoder
@@ -167,6 +169,7 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
     """
     own = {k: v for k, v in config.encoder.to_dict().items() if v not in ("", None)}
     layer = int(own.pop("feature_layer", 0) or 0)
+    patch = (int(own.pop("patch_px", 0) or 0), int(own.pop("patch_stride", 0) or 0))
     size = int(config.image_size)
     if not config.init_from:
         if not allow_scratch:
@@ -177,7 +180,7 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
                 "--config.encoder.name=small_cnn (or resnet18, ...)")
         if layer:
             own["feature_layer"] = layer
-        return EncoderSource(own, None, {}, augment.EvalView(size))
+        return EncoderSource(_with_patches(own, patch), None, {}, augment.EvalView(size))
     enc_dir, spec = load_encoder_spec(config.init_from)
     saved = dict(spec.get("encoder") or {})
     if "name" not in saved:
@@ -212,7 +215,22 @@ def resolve_encoder(config: ml_collections.ConfigDict, *, allow_scratch: bool) -
                               f"encoders; {config.init_from} holds a {saved['name']!r}; set "
                               "--config.encoder.feature_layer=0")
         enc_cfg["feature_layer"] = layer
-    return EncoderSource(enc_cfg, enc_dir, spec, view_of_spec(spec, size))
+    if patch[0] and not hasattr(models.get_encoder(saved["name"]), "patch_px"):
+        raise ConfigError(f"encoder.patch_px applies to ResNet and SmallCNN encoders; "
+                          f"{config.init_from} holds a {saved['name']!r}; set "
+                          "--config.encoder.patch_px=0")
+    return EncoderSource(_with_patches(enc_cfg, patch), enc_dir, spec, view_of_spec(spec, size))
+
+
+def _with_patches(block: dict[str, Any], patch: tuple[int, int]) -> dict[str, Any]:
+    """`block` with the patch grid of `encoder.patch_px/patch_stride` (0: unchanged, -1:
+    whole images)."""
+    px, stride = patch
+    if px < 0:
+        return {k: v for k, v in block.items() if k not in ("patch_px", "patch_stride")}
+    if px:
+        return {**block, "patch_px": px, "patch_stride": stride or px}
+    return block
 
 
 def view_of_spec(spec: dict[str, Any], size: int = 0) -> augment.EvalView:

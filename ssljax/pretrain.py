@@ -191,7 +191,8 @@ def _run(config, workdir, run, state, ckpt, writer, stop, start_step, n_steps, t
         t_eval = time.time()
         export_spec = {
             "method": method.name, "step": int(step), "network": evaluated,
-            "encoder": config.encoder.to_dict(), "bn": config.bn,
+            "encoder": {**config.encoder.to_dict(), **method.eval_encoder_attrs()},
+            "bn": config.bn,
             "input_shape": list(view_shape), "eval_view": eval_view.to_json(),
             "dataset": config.dataset.to_dict(),
         }

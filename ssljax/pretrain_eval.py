@@ -55,13 +55,16 @@ def eval_module(config: ml_collections.ConfigDict, method: Any) -> Any:
     evaluation of ViT-S/16 reads the last 4 blocks' CLS tokens).
 
     `eval.feature_layer` (0 = the last stage) pools the output of stage k of a ResNet or
-    SmallCNN instead (RotNet's best features are at an intermediate block).
+    SmallCNN instead (RotNet's best features are at an intermediate block). The method's
+    `eval_encoder_attrs` apply first (CPC's encoder reads its patch grid).
 
     Raises:
       ConfigError: `eval.vit_features` set for an encoder that is not a ViT, or unknown;
         `eval.feature_layer` for an encoder without stages, or out of range.
     """
     encoder = method.model.encoder
+    if method.eval_encoder_attrs():
+        encoder = encoder.clone(**method.eval_encoder_attrs())
     layer = int(config.eval.get("feature_layer", 0) or 0)
     if layer:
         encoder = with_feature_layer(encoder, layer, "eval.feature_layer")

@@ -9,7 +9,6 @@ largest magnitude.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import jax
@@ -24,6 +23,7 @@ from safetensors.numpy import save_file  # noqa: E402
 from ssljax import convert, encoder_io, models, pretrained, torch_layout  # noqa: E402
 from ssljax.errors import CheckpointError, ConfigError  # noqa: E402
 from tests import torch_reference as ref  # noqa: E402
+from tests.program_utils import load_config  # noqa: E402
 
 MEAN, STD = np.array(convert.IMAGENET_MEAN), np.array(convert.IMAGENET_STD)
 
@@ -130,19 +130,12 @@ def test_embed_applies_the_imagenet_view(tmp_path):
                                rtol=1e-4, atol=1e-4)
 
 
-def _load_config(path: str):
-    spec = importlib.util.spec_from_file_location("cfg", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.get_config()
-
-
 def test_load_encoder_embed_equals_linear_eval_features(pretrained, tmp_path):
     import ssljax  # noqa: PLC0415
     from ssljax import data, supervised  # noqa: PLC0415
     from ssljax.evaluate import features  # noqa: PLC0415
 
-    config = _load_config("configs/linear_eval_mnist.py")
+    config = load_config("configs/linear_eval_mnist.py")
     config.init_from = str(pretrained)
     s = supervised.setup(config, str(tmp_path / "le"), "linear_eval", allow_scratch=False)
     forward = features.make_forward(s.encoder, s.source.view)

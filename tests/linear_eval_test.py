@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.program_utils import last_json, run, snapshot
+from tests.program_utils import last_json, load_config, run, snapshot
 
 pytestmark = pytest.mark.slow  # each case starts the program in a subprocess
 
@@ -99,6 +99,21 @@ def test_bad_input_is_one_line_and_leaves_workdir_alone(pretrained, tmp_path, ca
         assert word in lines[-1], lines[-1]
     assert (snapshot(wd) if wd.is_dir() else wd.read_text()) == before
     assert proc.stdout.strip() == ""
+
+
+def test_patch_grid_features(pretrained, tmp_path):
+    """`encoder.patch_px/patch_stride` run the saved encoder on a patch grid (CPC v2's
+    evaluation; 0 keeps the checkpoint's grid, -1 reads whole images)."""
+    from ssljax import supervised  # noqa: PLC0415
+
+    config = load_config("configs/linear_eval_mnist.py")
+    config.init_from = str(pretrained)
+    config.encoder.patch_px, config.encoder.patch_stride = 14, 7
+    s = supervised.setup(config, str(tmp_path / "grid"), "linear_eval", allow_scratch=False)
+    assert (s.encoder.patch_px, s.encoder.patch_stride) == (14, 7)
+    config.encoder.patch_px = -1
+    s = supervised.setup(config, str(tmp_path / "whole"), "linear_eval", allow_scratch=False)
+    assert s.encoder.patch_px == 0
 
 
 def test_intermediate_stage_features(pretrained, tmp_path):

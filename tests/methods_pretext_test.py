@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from ssljax import augment, losses, methods, models, parallel
+from ssljax import augment, losses, methods, models, parallel, pretrain_eval
 from ssljax.errors import ConfigError
 from tests import harness
 
@@ -464,6 +464,11 @@ def test_cpc_learns_with_a_layer_norm_encoder():
     assert abs(ls[0] - np.log(harness.BATCH * 2 * 3)) < 1.0, ls[0]  # 6 targets per image
     assert np.mean(ls[-3:]) < ls[0] - 0.3, ls
     assert "ln1" in run.state.params["encoder"] and not run.state.batch_stats.get("encoder")
+    # Evaluated (and exported) on its patch grid, as CPC v2; cpc.eval_patches=False: whole.
+    evaluated = pretrain_eval.eval_module(c, run.method)
+    assert (evaluated.patch_px, evaluated.patch_stride) == (8, 4)
+    c.cpc.eval_patches = False
+    assert pretrain_eval.eval_module(c, methods.get_method(c, 10)).patch_px == 0
 
 
 @pytest.mark.parametrize("overrides, match", [

@@ -421,3 +421,24 @@ def test_vit_features_are_dinos_intermediate_cls_tokens_and_avgpool():
         vit(depth=2, features="cls_last4").init(jax.random.key(0), x, train=False)
     with pytest.raises(ValueError, match="must be one of cls, cls_last4, cls_avgpool"):
         vit(depth=2, features="patch").init(jax.random.key(0), x, train=False)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("small_cnn", {"channels": (8, 16), "strides": (2, 2)}),
+    ("resnet18", {"stem": "cifar"}),
+])
+def test_patch_grid_features_are_the_mean_of_each_patch_s_features(name, kwargs):
+    """`patch_px`/`patch_stride`: the same parameters applied to every patch of the grid
+    (CPC's evaluation), averaged per image."""
+    x = np.random.default_rng(0).random((3, 16, 16, 1)).astype(np.float32)
+    whole = models.get_encoder(name, **kwargs)
+    v = whole.init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 1)), train=False)
+    gridded = models.get_encoder(name, patch_px=8, patch_stride=4, **kwargs)
+    got = np.asarray(gridded.apply(v, jnp.asarray(x), train=False))
+    patches = [x[:, i:i + 8, j:j + 8] for i in (0, 4, 8) for j in (0, 4, 8)]
+    want = np.mean([np.asarray(whole.apply(v, jnp.asarray(p), train=False)) for p in patches],
+                   axis=0)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="does not fit 16 px"):
+        models.get_encoder(name, patch_px=8, patch_stride=5, **kwargs).apply(
+            v, jnp.asarray(x), train=False)

@@ -49,10 +49,12 @@ def test_vit_features_change_the_evaluated_tokens_of_vits_only():
         return ml_collections.ConfigDict({"eval": {"encoder": "", "vit_features": choice},
                                           "encoder": {"name": name}})
 
-    vit = types.SimpleNamespace(name="dino", has_target=True, model=types.SimpleNamespace(
-        encoder=models.get_encoder("vit_small")))
-    cnn = types.SimpleNamespace(name="dino", has_target=True, model=types.SimpleNamespace(
-        encoder=models.get_encoder("small_cnn")))
+    vit = types.SimpleNamespace(name="dino", has_target=True, eval_encoder_attrs=dict,
+                                model=types.SimpleNamespace(
+                                    encoder=models.get_encoder("vit_small")))
+    cnn = types.SimpleNamespace(name="dino", has_target=True, eval_encoder_attrs=dict,
+                                model=types.SimpleNamespace(
+                                    encoder=models.get_encoder("small_cnn")))
     assert eval_module(config("", "vit_small"), vit) is vit.model.encoder
     assert eval_module(config("cls_last4", "vit_small"), vit).feature_dim == 4 * 384
     with pytest.raises(ConfigError, match="applies to ViT encoders, not small_cnn"):

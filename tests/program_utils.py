@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -19,6 +20,15 @@ FAST = (
     "--config.plots=False",
     "--config.log_every_steps=1",
 )
+
+
+def load_config(path: str | Path, variant: str | None = None):
+    """`get_config(variant)` of a config file (a path relative to the repository root)."""
+    path = REPO / path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(variant) if variant else module.get_config()
 
 
 def demo_config(**overrides):

@@ -321,6 +321,12 @@ class Method(abc.ABC):
         del data_channels
         return None
 
+    def eval_encoder_attrs(self) -> dict[str, Any]:
+        """Encoder attributes that the evaluation and the exported encoder use on top of the
+        trained configuration (CPC: its patch grid, `patch_px`/`patch_stride`). Default:
+        none."""
+        return {}
+
     def late_start(self) -> dict[str, int]:
         """Parameter subtrees whose optimizer starts late: `{path component: first step}`.
 

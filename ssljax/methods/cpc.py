@@ -11,8 +11,12 @@ the global batch as negatives:
 
     L = mean over k of InfoNCE({W_k c_ij}, {z_{i+k,j}})
 
-Evaluation reads the encoder on whole images (the online probe, a monitor only, sees the
-mean patch embedding).
+Evaluation reads the encoder as CPC v2 does (`cpc.eval_patches`, default True): on each
+image's patch grid, the mean patch embedding (`eval_encoder_attrs`; the exported encoder
+records `patch_px`/`patch_stride`, so `linear_eval`, `finetune` and `load_encoder` read
+it the same way; `--config.encoder.patch_px=-1` there reads whole images instead).
+`cpc.eval_patches=False` evaluates the encoder on whole images. The online probe, a
+monitor only, sees the mean patch embedding.
 
 Reference: van den Oord, Li and Vinyals, "Representation Learning with Contrastive
 Predictive Coding", arXiv:1807.03748 (the image experiment); Hénaff et al.,
@@ -87,11 +91,11 @@ class CPCModel(nn.Module):
 
 class CPC(base.Method):
     """CPC v2. Config: `cpc.patch_px`, `cpc.stride_px`, `cpc.steps` (row offsets
-    predicted), `cpc.context_blocks`, `cpc.context_hidden`."""
+    predicted), `cpc.context_blocks`, `cpc.context_hidden`, `cpc.eval_patches`."""
 
     name = "cpc"
     defaults = {"cpc.patch_px": 8, "cpc.stride_px": 4, "cpc.steps": 2,
-                "cpc.context_blocks": 2, "cpc.context_hidden": 256}
+                "cpc.context_blocks": 2, "cpc.context_hidden": 256, "cpc.eval_patches": True}
     ignores = base.HEAD_KEYS
 
     def build_model(self) -> nn.Module:
@@ -101,6 +105,14 @@ class CPC(base.Method):
                               f"{c.cpc.steps} and {c.cpc.context_blocks}")
         return CPCModel(encoder=base.build_encoder(c, self.axis), steps=int(c.cpc.steps),
                         blocks=int(c.cpc.context_blocks), hidden=int(c.cpc.context_hidden))
+
+    def eval_encoder_attrs(self) -> dict[str, int]:
+        """The patch grid the evaluation reads (CPC v2's protocol), unless `cpc.eval_patches`
+        is False."""
+        cp = self.config.cpc
+        if not cp.eval_patches:
+            return {}
+        return {"patch_px": int(cp.patch_px), "patch_stride": int(cp.stride_px)}
 
     def views(self, image_size: int) -> tuple[augment.ViewSpec, ...]:
         """The first view of `config.augment`; the patch grid must fit it exactly, with

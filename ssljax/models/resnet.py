@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ssljax.models import patches
 from ssljax.models.conv import conv2d as conv_general_dilated
 
 Dtype = Any
@@ -176,6 +177,10 @@ class ResNet(nn.Module):
         bn_axis_name: BatchNorm axis name ("data": cross-device BN; None: local BN).
         feature_layer: 0 pools the last stage's output; k >= 1 stops after stage k and pools
             its output (intermediate features, e.g. for RotNet's evaluation).
+        patch_px: > 0 encodes the grid of `patch_px`-px patches every `patch_stride` px of
+            each image on its own and returns the mean patch feature (CPC's evaluation;
+            `ssljax.models.patches`); 0 encodes whole images.
+        patch_stride: the grid's stride (`patch_px` when 0).
     """
 
     stage_sizes: Sequence[int]
@@ -187,6 +192,8 @@ class ResNet(nn.Module):
     dtype: Dtype = jnp.float32
     bn_axis_name: str | None = None
     feature_layer: int = 0
+    patch_px: int = 0
+    patch_stride: int = 0
 
     @property
     def feature_dim(self) -> int:
@@ -216,6 +223,9 @@ class ResNet(nn.Module):
             raise ValueError(f"ResNet feature_layer={self.feature_layer} must be 0 (the last "
                              f"stage) or a stage in 1..{len(self.stage_sizes)}")
         filters = self.num_filters * self.width
+        n = x.shape[0]
+        if self.patch_px:
+            x = patches.to_patches(x, self.patch_px, self.patch_stride or self.patch_px)
         x = x.astype(self.dtype)
         if self.stem == "imagenet":
             x = conv2d(filters, 7, 2, dtype=self.dtype, name="stem_conv")(x)
@@ -235,7 +245,8 @@ class ResNet(nn.Module):
                     bn_axis_name=self.bn_axis_name,
                     name=f"stage{i + 1}_block{j + 1}",
                 )(x, train)
-        return jnp.mean(x.astype(jnp.float32), axis=(1, 2))
+        h = jnp.mean(x.astype(jnp.float32), axis=(1, 2))
+        return patches.mean_over_patches(h, n) if self.patch_px else h
 
 
 def ResNet18(**kwargs: Any) -> ResNet:

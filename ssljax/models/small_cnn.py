@@ -20,6 +20,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ssljax.models import patches
 from ssljax.models.resnet import batch_norm, conv2d
 
 Dtype = Any
@@ -38,6 +39,10 @@ class SmallCNN(nn.Module):
             as CPC v2's patch encoder uses, so patches of one image cannot see each other).
         feature_layer: 0 pools the last stage's output; k >= 1 stops after stage k and pools
             its output (an intermediate block's features, where RotNet's are best).
+        patch_px: > 0 encodes the grid of `patch_px`-px patches every `patch_stride` px of
+            each image on its own and returns the mean patch feature (CPC's evaluation;
+            `ssljax.models.patches`); 0 encodes whole images.
+        patch_stride: the grid's stride (`patch_px` when 0).
     """
 
     channels: Sequence[int] = (32, 64, 128, 256)
@@ -46,6 +51,8 @@ class SmallCNN(nn.Module):
     bn_axis_name: str | None = None
     norm: str = "batch"
     feature_layer: int = 0
+    patch_px: int = 0
+    patch_stride: int = 0
 
     @property
     def feature_dim(self) -> int:
@@ -76,6 +83,9 @@ class SmallCNN(nn.Module):
                              f"stage) or a stage in 1..{len(self.channels)}")
         if self.norm not in ("batch", "layer"):
             raise ValueError(f"SmallCNN norm={self.norm!r} is unknown; use 'batch' or 'layer'")
+        n = x.shape[0]
+        if self.patch_px:
+            x = patches.to_patches(x, self.patch_px, self.patch_stride or self.patch_px)
         x = x.astype(self.dtype)
         stages = list(zip(self.channels, self.strides, strict=True))
         for i, (ch, stride) in enumerate(stages[:self.feature_layer or None]):
@@ -87,4 +97,5 @@ class SmallCNN(nn.Module):
                 x = batch_norm(train, dtype=self.dtype, axis_name=self.bn_axis_name,
                                name=f"bn{i + 1}")(x)
             x = nn.relu(x)
-        return jnp.mean(x.astype(jnp.float32), axis=(1, 2))
+        h = jnp.mean(x.astype(jnp.float32), axis=(1, 2))
+        return patches.mean_over_patches(h, n) if self.patch_px else h
