@@ -125,6 +125,7 @@ def _report(linear: dict, finetune: dict, folder: dict, dataset: str) -> dict:
         print("\nfine-tuning, top-1 (SSL init vs random init; mean (range) over label subsets)")
         print(f"  {'labels':<14} {'ssl':>24} {'scratch':>24} {'gain':>7}")
         out["finetune"] = {}
+        ssl_extra += ("--config.encoder.name=",)  # the checkpoint's encoder (any network)
         for frac in fracs:
             s, z = finetune[(frac, "ssl")], finetune[(frac, "scratch")]
             st, zt = [r["top1"] for r in s], [r["top1"] for r in z]
@@ -205,8 +206,11 @@ def main() -> None:
     if "finetune" in parts:
         ssl_extra = ((f"--config.projector_layers={args.projector_layers}",)
                      if args.projector_layers else ())
+        ssl_extra += ("--config.encoder.name=",)  # the checkpoint's encoder (any network)
         for frac in fracs:
-            for name, src, extra in (("ssl", init, ssl_extra), ("scratch", "", ())):
+            # The scratch baseline is the checkpoint's own network, freshly initialised.
+            scratch = ("--config.random_init=True", "--config.encoder.name=")
+            for name, src, extra in (("ssl", init, ssl_extra), ("scratch", init, scratch)):
                 finetune[(frac, name)] = [run(
                     "ssljax.finetune", ft_cfg, out / f"finetune_{name}_{frac:g}_seed{seed}",
                     f"--config.init_from={src}", f"--config.label_fraction={frac}",

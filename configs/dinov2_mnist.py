@@ -33,6 +33,7 @@ def get_config(variant=None):
     c.augment.crop_scale = (0.32, 1.0)
     c.augment.local_crop_scale = (0.05, 0.32)
     c.encoder.name = "vit_mini"
+    c.encoder.patch_size = 4
     c.encoder.use_mask_token = True
     c.head.hidden_dims = (512, 512)
     c.head.bottleneck_dim = 64

@@ -31,6 +31,7 @@ def get_config(variant=None):
     c.augment.preset = "crop"
     c.augment.crop_scale = (0.3, 1.0)
     c.encoder.name = "vit_mini"
+    c.encoder.patch_size = 4
     c.encoder.pos_embedding = "sincos"
     c.encoder.use_cls = False
     c.encoder.features = "avgpool"

@@ -221,10 +221,13 @@ def finetune_base() -> ml_collections.ConfigDict:
     """Every fine-tuning key with its default (SimCLR's Appendix B.5 recipe, 30 epochs).
 
     `init_from=""` trains the same network from a random initialisation (the baseline;
-    `encoder.name` must then be set). `freeze_encoder=True` is feature extraction.
+    `encoder.name` must then be set); `random_init=True` with `init_from` does so for the
+    checkpoint's own network (its encoder block and input view, nothing restored).
+    `freeze_encoder=True` is feature extraction.
     """
     c = _eval_common()
     c.freeze_encoder = False
+    c.random_init = False  # True: init_from's network, freshly initialised (the baseline)
     # SimCLR v2: > 0 fine-tunes the encoder with the first N pretrained projector layers
     c.projector_layers = 0
     c.bn = "local"  # local | global: BatchNorm statistics of the fine-tuned encoder

@@ -4,7 +4,9 @@
         --config.init_from=runs/demo --config.label_fraction=0.1 --workdir=runs/demo_ft10
 
 - `init_from`: a pretraining workdir (or its `encoder/`); `""` trains the same network
-  from a random initialisation (the baseline; `encoder.name` must then be set).
+  from a random initialisation (the baseline; `encoder.name` must then be set), and
+  `random_init=True` trains the checkpoint's own network (its encoder block and input
+  view, e.g. a ViT with MAE's sin-cos embeddings) from a random initialisation.
 - `label_fraction` in (0, 1]: below 1, a class-balanced subset of the training split
   (the same number of examples from every class, seeded by `seed`) is used, and its
   indices are written to `<workdir>/label_subset.json`. For ImageNet use the standard

@@ -137,6 +137,11 @@ def setup(config: Any, workdir_path: str, program: str, *, allow_scratch: bool,
     config, _ = config_schema.resolve(config, program)
     # init_from first: "not a pretraining run" says more than "--workdir is inside it"
     source = encoder_io.resolve_encoder(config, allow_scratch=allow_scratch)
+    if config.get("random_init", False):
+        if source.enc_dir is None or config.get("projector_layers", 0):
+            raise ConfigError("random_init=True initialises init_from's network afresh: set "
+                              "--config.init_from=<pretrain workdir> and projector_layers=0")
+        source = dataclasses.replace(source, enc_dir=None)
     workdir.check(workdir_path, program=program, config=config.to_dict(),
                   init_from=config.init_from)
     dataset = dataset_block(config, source)
@@ -240,6 +245,7 @@ def finish(s: Setup, workdir_path: str, results: dict[str, Any], rows: list[dict
         "dataset": s.dataset["name"], "encoder": s.source.encoder_cfg["name"],
         "method": s.source.spec.get("method"), "pretrain_step": s.source.spec.get("step"),
         "init_from": str(s.config.init_from), "seconds": round(time.time() - s.t_start, 1),
+        "random_init": bool(s.config.get("random_init", False)),
         "projector_layers": int(s.config.get("projector_layers", 0)),
         "feature_layer": int(s.source.encoder_cfg.get("feature_layer", 0)),
         "feature_dim": int(s.feature_dim),

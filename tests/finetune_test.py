@@ -193,3 +193,24 @@ def test_simclr_v2_finetunes_from_the_projectors_first_layer(pretrained, tmp_pat
     with pytest.raises(ConfigError, match="needs a pretrained projector"):
         supervised.setup(_config(init_from="", projector_layers=1, **{"encoder.name": "small_cnn"}),
                          str(tmp_path / "scratch"), "finetune", allow_scratch=True)
+
+
+def test_random_init_is_the_checkpoint_s_network_freshly_initialised(pretrained, tmp_path):
+    """`random_init=True`: init_from's encoder block and view, nothing restored — for a
+    SmallCNN checkpoint the same variables as `init_from=""` with that encoder."""
+    config = _config(init_from=str(pretrained), random_init=True, **{"encoder.name": ""})
+    s = supervised.setup(config, str(tmp_path / "ri"), "finetune", allow_scratch=True)
+    assert s.source.init == "scratch" and s.source.encoder_cfg["name"] == "small_cnn"
+    plain = supervised.setup(_config(init_from=""), str(tmp_path / "plain"), "finetune",
+                             allow_scratch=True)
+    enc_dir, _ = encoder_io.load_encoder_spec(pretrained)
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), s.encoder_vars)
+    restored = encoder_io.restore_encoder(enc_dir, abstract)
+    for a, b, c in zip(jax.tree.leaves(s.encoder_vars["params"]),
+                       jax.tree.leaves(plain.encoder_vars["params"]),
+                       jax.tree.leaves(restored["params"]), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        assert not np.array_equal(np.asarray(a), np.asarray(c))
+    with pytest.raises(ConfigError, match="random_init=True"):
+        supervised.setup(_config(init_from="", random_init=True), str(tmp_path / "bad"),
+                         "finetune", allow_scratch=True)
