@@ -125,7 +125,6 @@ def _report(linear: dict, finetune: dict, folder: dict, dataset: str) -> dict:
         print("\nfine-tuning, top-1 (SSL init vs random init; mean (range) over label subsets)")
         print(f"  {'labels':<14} {'ssl':>24} {'scratch':>24} {'gain':>7}")
         out["finetune"] = {}
-        ssl_extra += ("--config.encoder.name=",)  # the checkpoint's encoder (any network)
         for frac in fracs:
             s, z = finetune[(frac, "ssl")], finetune[(frac, "scratch")]
             st, zt = [r["top1"] for r in s], [r["top1"] for r in z]

@@ -39,4 +39,4 @@ def get_config(variant=None):
     c.optimizer.lr_scaling = "none"
     c.optimizer.warmup_epochs = 1
     c.optimizer.weight_decay = 1e-4
-    return dataset_variant(c, variant, num_epochs=6, optimizer__warmup_epochs=0.5)
+    return dataset_variant(c, variant, num_epochs=5, optimizer__warmup_epochs=0.5)
