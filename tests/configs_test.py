@@ -83,8 +83,9 @@ def test_digits_config_step_traces_and_logs_embedding_std(path):
     config.batch_size = 16
     if config.encoder.name == "small_cnn":
         config.encoder.channels, config.encoder.strides = (8, 16), (2, 2)
-    else:  # a ViT: the tiny test one on the digits' 4-px patches
-        config.encoder.name, config.encoder.patch_size = "vit_test", 4
+    else:  # a ViT: the tiny test one on the config's patches (4 or 7 px on the digits)
+        config.encoder.name = "vit_test"
+        config.encoder.patch_size = config.encoder.get("patch_size") or 4
     if "queue_size" in config:
         config.queue_size = 64
     run = engine.build(config, parallel.make_mesh(1), num_classes=10,
