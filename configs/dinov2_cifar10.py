@@ -16,7 +16,7 @@ Reference: facebookresearch/dinov2 at b8931f7 (`dinov2/configs/ssl_default_confi
 `dinov2/train/ssl_meta_arch.py`).
 Deviations: ViT-Tiny/4, K = 16384 and 6 local crops of 16 px instead of ViT-L/16, 65536
 and 8 of 96 px (32-px images); drop path 0.1; batch 512; the ImageNet config's other
-deviations (no LayerScale, per-image mask draws, KoLeo over the global batch).
+deviations (per-image mask draws, KoLeo over the global batch).
 """
 
 from ssljax.config_base import pretrain_base
@@ -38,6 +38,8 @@ def get_config():
     c.encoder.name = "vit_tiny"
     c.encoder.patch_size = 4
     c.encoder.use_mask_token = True
+    c.encoder.layer_scale = 1e-5  # layerscale
+    c.encoder.drop_path_uniform = True  # drop_path_uniform
     c.encoder.drop_path_rate = 0.1
     c.head.hidden_dims = (2048, 2048)
     c.head.bottleneck_dim = 256
@@ -57,5 +59,6 @@ def get_config():
     c.optimizer.weight_decay_end = 0.4
     c.optimizer.clip_norm_per_tensor = 3.0
     c.optimizer.layer_decay = 0.9
+    c.optimizer.patch_embed_lr_mult = 0.2
     c.eval.max_train_examples = 50000
     return c

@@ -6,7 +6,8 @@ centering=sinkhorn_knopp`); head 3 layers, hidden 2048, bottleneck 256, K = 6553
 teacher 0.992 → 1 (cosine), teacher temperature 0.04 → 0.07 over 30 "epochs"; AdamW,
 lr 0.004·sqrt(bs/1024) (5.7e-3 at batch 2048), 10 warm-up epochs then cosine, weight decay
 0.04 → 0.4, per-tensor gradient clipping 3.0, layer-wise lr decay 0.9, last layer frozen
-for the first epoch; drop path 0.3; 2 global crops 224 px (0.32–1) + 8 local 96 px
+for the first epoch; drop path 0.3 in every block, LayerScale 1e-5, the patch
+embedding's lr × 0.2; 2 global crops 224 px (0.32–1) + 8 local 96 px
 (0.05–0.32); bfloat16. The reference counts "epochs" of 1,250 iterations
 (`OFFICIAL_EPOCH_LENGTH`): its 100 at batch 2048 are 125,000 steps, 200 ImageNet epochs of
 625 steps here, and its 10 warm-up, 30 temperature and 1 frozen epochs are 20, 60 and 2.
@@ -20,13 +21,11 @@ ssljax.
 Reference: facebookresearch/dinov2 at b8931f7 (`dinov2/configs/ssl_default_config.yaml`,
 `configs/train/vitl16_short.yaml`, `dinov2/train/ssl_meta_arch.py`, `dinov2/loss/`,
 `dinov2/data/masking.py`, `collate.py`).
-Deviations: no LayerScale (1e-5) and drop path rising linearly to 0.3 over the blocks
-(reference: uniform 0.3); the patch embedding's lr is the layer decay's (reference: a
-further ×0.2); learned position embeddings without the reference's interpolation offset;
+Deviations: learned position embeddings without the reference's interpolation offset;
 images are masked with probability 0.5 each, ratios uniform in 0.1–0.5 (reference: exactly
-half the batch, ratios stratified); KoLeo over the global batch (reference: per GPU);
-the head runs on the masked tokens padded to half the patches (reference: packed); no
-xFormers memory-efficient attention; crops are cut on device from the TFDS pipeline's 224-px
+half the batch, ratios stratified); KoLeo over the global batch (reference: per GPU); the
+head runs on the masked tokens padded to half the patches (reference: packed); no xFormers
+memory-efficient attention; crops are cut on device from the TFDS pipeline's 224-px
 central square.
 """
 
@@ -54,6 +53,8 @@ def get_config():
     c.encoder.patch_size = 16
     c.encoder.dtype = "bfloat16"
     c.encoder.use_mask_token = True
+    c.encoder.layer_scale = 1e-5  # layerscale
+    c.encoder.drop_path_uniform = True  # drop_path_uniform
     c.encoder.drop_path_rate = 0.3
     c.head.hidden_dims = (2048, 2048)
     c.head.bottleneck_dim = 256
@@ -81,6 +82,7 @@ def get_config():
     c.optimizer.weight_decay_end = 0.4
     c.optimizer.clip_norm_per_tensor = 3.0
     c.optimizer.layer_decay = 0.9
+    c.optimizer.patch_embed_lr_mult = 0.2
     c.eval.max_train_examples = 100000
     c.eval.max_eval_examples = 50000
     return c

@@ -52,6 +52,7 @@ def optimizer_block(name: str = "lars", base_lr: float = 0.3) -> ml_collections.
         no_decay_lr_scale=1.0,  # lr factor of BN parameters and biases (Barlow Twins 0.024)
         fixed_lr=(),  # parameter-path components kept at the peak lr (SimSiam: ("predictor",))
         layer_decay=1.0,  # < 1: ViT layer-wise lr decay (MAE fine-tuning: 0.65 ViT-B, 0.75 L)
+        patch_embed_lr_mult=1.0,  # the ViT patch embedding's lr factor (DINOv2: 0.2)
     )
 
 

@@ -41,7 +41,7 @@ _BASES: dict[str, Callable[[], ml_collections.ConfigDict]] = {
 # Keys every optimizer reads; the others are read by the optimizers `optim.OPTIMIZERS` names.
 _OPTIMIZER_COMMON = ("name", "base_lr", "lr_scaling", "warmup_epochs", "end_lr", "freeze",
                      "weight_decay_end", "clip_norm_per_tensor", "fixed_lr",
-                     "no_decay_lr_scale", "layer_decay")
+                     "no_decay_lr_scale", "layer_decay", "patch_embed_lr_mult")
 _AUGMENT_COMMON = ("preset", "image_size", "crop_scale", "num_local", "local_size",
                    "local_crop_scale", "mean", "std")
 

@@ -97,3 +97,24 @@ def scale_by_layer_decay(layer_decay: float) -> optax.GradientTransformation:
         return jax.tree.map(lambda u, f: (u * f).astype(u.dtype), updates, factors), state
 
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def scale_by_path(multipliers: dict[str, float]) -> optax.GradientTransformation:
+    """Multiplies the update of every parameter under a path component named in
+    `multipliers` by its factor (stateless): a learning-rate multiplier for those
+    parameters when chained after an optimizer whose updates carry the learning rate
+    (DINOv2's `patch_embed_lr_mult` 0.2: `{"patch_embed": 0.2}`).
+    """
+    multipliers = {k: float(v) for k, v in multipliers.items() if float(v) != 1.0}
+    if not multipliers:
+        return optax.identity()
+
+    def factor(path: tuple[Any, ...]) -> float:
+        return next((multipliers[p] for p in map(_name, path) if p in multipliers), 1.0)
+
+    def update(updates: PyTree, state: Any, params: PyTree = None) -> tuple[PyTree, Any]:
+        del params
+        return jax.tree_util.tree_map_with_path(
+            lambda path, u: (u * factor(path)).astype(u.dtype), updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)

@@ -19,7 +19,7 @@ import jax
 import ml_collections
 import optax
 
-from ssljax import optim
+from ssljax import layer_decay, optim
 from ssljax.errors import ConfigError
 
 
@@ -70,7 +70,8 @@ def optimizer(block: ml_collections.ConfigDict, schedule: optax.ScalarOrSchedule
     `weight_decay` to it over `schedule_steps`, DINO's `wd_schedule`; < 0: constant) and
     `clip_norm_per_tensor` (> 0: each gradient tensor clipped to that norm, DINO's
     `clip_grad`) and `fixed_lr` (parameter-path components optimised at the peak learning
-    rate throughout, SimSiam's `--fix-pred-lr`: `("predictor",)`; needs `batch_size`).
+    rate throughout, SimSiam's `--fix-pred-lr`: `("predictor",)`; needs `batch_size`) and
+    `patch_embed_lr_mult` (!= 1: the ViT patch embedding's updates scaled, DINOv2's 0.2).
     `late_start` is the method's `{parameter subtree: first step}`
     (`ssljax.optim.make_optimizer`).
 
@@ -91,7 +92,7 @@ def optimizer(block: ml_collections.ConfigDict, schedule: optax.ScalarOrSchedule
     fixed = tuple(block.get("fixed_lr", ()))
     try:
         peak = optim.peak_lr(block.base_lr, batch_size, block.lr_scaling) if fixed else 0.0
-        return optim.make_optimizer(name, schedule, freeze=tuple(block.freeze),
+        tx = optim.make_optimizer(name, schedule, freeze=tuple(block.freeze),
                                     late_start=late_start,
                                     fixed_lr={key: peak for key in fixed},
                                     no_decay_lr_scale=block.get("no_decay_lr_scale", 1.0),
@@ -100,6 +101,12 @@ def optimizer(block: ml_collections.ConfigDict, schedule: optax.ScalarOrSchedule
                                     **kwargs)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"optimizer: {e}") from None
+    patch_lr = float(block.get("patch_embed_lr_mult", 1.0))
+    if patch_lr <= 0:
+        raise ConfigError(f"optimizer.patch_embed_lr_mult={patch_lr} must be > 0")
+    if patch_lr == 1.0:
+        return tx  # the same optimizer state as before the option existed
+    return optax.chain(tx, layer_decay.scale_by_path({"patch_embed": patch_lr}))
 
 
 def with_own_optimizers(tx: optax.GradientTransformation,

@@ -442,3 +442,37 @@ def test_patch_grid_features_are_the_mean_of_each_patch_s_features(name, kwargs)
     with pytest.raises(ValueError, match="does not fit 16 px"):
         models.get_encoder(name, patch_px=8, patch_stride=5, **kwargs).apply(
             v, jnp.asarray(x), train=False)
+
+
+def test_layer_scale_gains_multiply_each_branch_and_keep_timm_names():
+    """LayerScale (DINOv2's 1e-5): `ls1`/`ls2` gains on the attention and MLP branches — at
+    gamma = 0 a block is the identity, at gamma = 1 the block without LayerScale; the gains
+    export as timm's `blocks.i.ls1.gamma`."""
+    from ssljax import torch_layout  # noqa: PLC0415
+    from ssljax.models.vit import EncoderBlock  # noqa: PLC0415
+
+    t = jnp.asarray(np.random.default_rng(0).normal(size=(2, 5, 32)), jnp.float32)
+    block = EncoderBlock(num_heads=2, layer_scale=1e-5)
+    v = block.init(jax.random.PRNGKey(0), t, train=False)
+    np.testing.assert_array_equal(v["params"]["ls2"]["gamma"], np.full(32, 1e-5, np.float32))
+
+    def with_gamma(value):
+        return jax.tree_util.tree_map_with_path(
+            lambda p, a: jnp.full_like(a, value) if "gamma" in jax.tree_util.keystr(p) else a, v)
+
+    np.testing.assert_array_equal(block.apply(with_gamma(0.0), t, train=False), t)
+    plain = {"params": {k: a for k, a in v["params"].items() if k not in ("ls1", "ls2")}}
+    np.testing.assert_allclose(block.apply(with_gamma(1.0), t, train=False),
+                               EncoderBlock(num_heads=2).apply(plain, t, train=False),
+                               rtol=1e-6, atol=1e-6)
+    vit = models.get_encoder("vit_test", img_size=32, layer_scale=1e-5)
+    state = torch_layout.to_torch(vit.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 3)),
+                                           train=False))
+    assert "blocks.0.ls1.gamma" in state and "blocks.1.ls2.gamma" in state
+
+
+def test_block_drop_rates_linear_or_uniform():
+    from ssljax.models.vit import block_drop_rates  # noqa: PLC0415
+
+    assert block_drop_rates(0.3, 4) == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert block_drop_rates(0.3, 4, uniform=True) == [0.3] * 4

@@ -386,3 +386,28 @@ def test_no_decay_lr_scale_is_barlow_twins_bias_learning_rate():
     d = g + wd * w
     q = 1e-3 * np.linalg.norm(w) / np.linalg.norm(d)  # eta·‖w‖/‖dp‖
     np.testing.assert_allclose(u["dense"]["kernel"], -lr_w * q * d, rtol=1e-5)
+
+
+def test_patch_embed_lr_mult_scales_only_the_patch_embedding():
+    """`optimizer.patch_embed_lr_mult` (DINOv2's 0.2): that subtree's step × 0.2, others
+    unchanged; 1 leaves the optimizer (and its state) as it was."""
+    import ml_collections  # noqa: PLC0415
+
+    from ssljax import training  # noqa: PLC0415
+    from ssljax.config_base import optimizer_block  # noqa: PLC0415
+
+    params = {"patch_embed": {"kernel": jnp.ones((2, 2))}, "block0": {"w": jnp.ones(3)}}
+    grads = jax.tree.map(lambda a: jnp.full_like(a, 0.5), params)
+    block = optimizer_block("sgd", 0.1)
+    block.momentum = 0.0
+    plain = training.optimizer(block, 0.1)
+    block.patch_embed_lr_mult = 0.2
+    scaled = training.optimizer(block, 0.1)
+    u1, _ = plain.update(grads, plain.init(params), params)
+    u2, _ = scaled.update(grads, scaled.init(params), params)
+    np.testing.assert_allclose(u2["patch_embed"]["kernel"], 0.2 * u1["patch_embed"]["kernel"])
+    np.testing.assert_allclose(u2["block0"]["w"], u1["block0"]["w"])
+    block.patch_embed_lr_mult = 1.0
+    assert jax.tree.structure(training.optimizer(block, 0.1).init(params)) == \
+        jax.tree.structure(plain.init(params))
+    assert isinstance(block, ml_collections.ConfigDict)

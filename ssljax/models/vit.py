@@ -129,6 +129,28 @@ class MlpBlock(nn.Module):
         return nn.Dense(dim, dtype=self.dtype, kernel_init=kinit, name="fc2")(x)
 
 
+def block_drop_rates(rate: float, depth: int, uniform: bool = False) -> list[float]:
+    """Stochastic-depth rate of each of `depth` blocks: rising linearly from 0 to `rate`
+    (timm, MAE, DINO) or `rate` everywhere (`uniform`, DINOv2's `drop_path_uniform`)."""
+    if uniform:
+        return [float(rate)] * depth
+    return [float(rate) * i / max(depth - 1, 1) for i in range(depth)]
+
+
+class LayerScale(nn.Module):
+    """`y · gamma`, a learned per-channel gain initialised to `init` (timm's `ls1.gamma`).
+
+    Reference: Touvron et al., "Going deeper with Image Transformers" (CaiT), ICCV 2021.
+    """
+
+    init: float
+
+    @nn.compact
+    def __call__(self, y: jnp.ndarray) -> jnp.ndarray:
+        gamma = self.param("gamma", nn.initializers.constant(self.init), (y.shape[-1],))
+        return y * gamma.astype(y.dtype)
+
+
 class EncoderBlock(nn.Module):
     """Pre-norm transformer block: x + Attn(LN(x)), then x + MLP(LN(x)).
 
@@ -138,6 +160,8 @@ class EncoderBlock(nn.Module):
         drop_path: stochastic-depth rate of both residual branches.
         dtype: computation dtype.
         weight_init: "timm" or "mae" (`kernel_inits`).
+        layer_scale: > 0 multiplies each branch by a learned per-channel gain (`ls1`, `ls2`:
+            `gamma` initialised to this value; CaiT's LayerScale, DINOv2's 1e-5); 0: none.
     """
 
     num_heads: int
@@ -145,6 +169,10 @@ class EncoderBlock(nn.Module):
     drop_path: float = 0.0
     dtype: Dtype = jnp.float32
     weight_init: str = "timm"
+    layer_scale: float = 0.0
+
+    def _scaled(self, y: jnp.ndarray, name: str) -> jnp.ndarray:
+        return LayerScale(self.layer_scale, name=name)(y) if self.layer_scale else y
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool,
@@ -163,11 +191,11 @@ class EncoderBlock(nn.Module):
             deterministic=True,
             name="attn",
         )(y, mask=mask)
-        x = x + _drop_path(self, y, self.drop_path, train)
+        x = x + _drop_path(self, self._scaled(y, "ls1"), self.drop_path, train)
         y = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm2")(x)
         y = MlpBlock(int(dim * self.mlp_ratio), dtype=self.dtype, weight_init=self.weight_init,
                      name="mlp")(y)
-        return x + _drop_path(self, y, self.drop_path, train)
+        return x + _drop_path(self, self._scaled(y, "ls2"), self.drop_path, train)
 
 
 def predictor_tail(x: jnp.ndarray, train: bool, *, depth: int, num_heads: int, out_dim: int,
@@ -228,6 +256,10 @@ class ViT(nn.Module):
             the input at init (other resolutions are interpolated).
         drop_path_rate: stochastic depth, increasing linearly over the blocks to this
             rate (needs a "dropout" PRNG stream when training).
+        drop_path_uniform: the same `drop_path_rate` in every block (DINOv2's
+            `drop_path_uniform`) instead of the linear increase.
+        layer_scale: > 0: LayerScale in every block, gains initialised to this value
+            (DINOv2's `layerscale` 1e-5); 0: none.
         dtype: computation dtype; parameters stay float32.
         features: what the encoder outputs, as DINO's `eval_linear.py` reads a ViT:
             "cls" (the final CLS token, [N, D]); "cls_last4" (the CLS tokens of the last
@@ -258,6 +290,8 @@ class ViT(nn.Module):
     mlp_ratio: float = 4.0
     img_size: int | None = None
     drop_path_rate: float = 0.0
+    drop_path_uniform: bool = False
+    layer_scale: float = 0.0
     dtype: Dtype = jnp.float32
     features: str = "cls"
     pos_embedding: str = "learned"
@@ -343,9 +377,10 @@ class ViT(nn.Module):
         last = 4 if self.features == "cls_last4" and not tokens else 1
         outputs = []
         for i in range(self.depth):
-            rate = self.drop_path_rate * i / max(self.depth - 1, 1)
+            rate = block_drop_rates(self.drop_path_rate, self.depth, self.drop_path_uniform)[i]
             x = EncoderBlock(self.num_heads, self.mlp_ratio, rate, dtype=self.dtype,
-                             weight_init=self.weight_init, name=f"block{i}")(x, train, valid)
+                             weight_init=self.weight_init, layer_scale=self.layer_scale,
+                             name=f"block{i}")(x, train, valid)
             if self.depth - i <= last:  # DINO's get_intermediate_layers: norm of each
                 outputs.append(norm(x))
         if tokens:
