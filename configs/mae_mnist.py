@@ -17,8 +17,9 @@ with the mean patch token (MAE's own probe reads the CLS token).
 Ends with a kNN and a linear probe (on the whole, unmasked image) on the 1,000 held-out
 digits; raw-pixel logistic regression: 0.892. Measure with
 `python benchmarks/methods_table.py --methods=mae`.
-Fashion-MNIST: `--config=configs/mae_mnist.py:fashion_mnist` (6 epochs: 1,404 steps at
-about 2 steps/s on the 2-core CPU; MAE's crop (0.2, 1) with horizontal flips).
+Fashion-MNIST: `--config=configs/mae_mnist.py:fashion_mnist` (MAE's crop (0.2, 1) with
+horizontal flips; 4 epochs: 6 epochs, 1,404 steps, gave linear 0.826 / kNN 0.778 in 17 min
+34 s, over the 15-minute budget, about 5 minutes of it the final feature extraction).
 """
 
 from ssljax.config_base import dataset_variant, pretrain_base
@@ -49,5 +50,5 @@ def get_config(variant=None):
     c.optimizer.b2 = 0.95
     c.optimizer.warmup_epochs = 5
     c.optimizer.weight_decay = 0.05
-    return dataset_variant(c, variant, num_epochs=6, optimizer__warmup_epochs=1.0,
+    return dataset_variant(c, variant, num_epochs=4, optimizer__warmup_epochs=1.0,
                            augment__preset="crop_flip", augment__crop_scale=(0.2, 1.0))
