@@ -1,6 +1,7 @@
 """CPU step parity: ssljax (JAX/XLA:CPU) vs an equivalent PyTorch CPU SimCLR step.
 
-    python benchmarks/cpu_parity.py                 # all variants
+    python benchmarks/cpu_parity.py                 # the standard comparison (STANDARD)
+    python benchmarks/cpu_parity.py --variants=all  # every variant (an hour on 2 cores)
     python benchmarks/cpu_parity.py --steps=3 --variants=torch,jax   # a quick look
 
 Needs PyTorch (CPU build): `pip install torch --index-url https://download.pytorch.org/whl/cpu`
@@ -9,6 +10,18 @@ Needs PyTorch (CPU build): `pip install torch --index-url https://download.pytor
 images through the network (BatchNorm over 2B, as the authors' code), NT-Xent at
 temperature 0.5, LARS with weight decay 1e-6 (BN and biases excluded); B = 128 pairs of
 32×32×3 images, float32.
+
+The demo step (`demo_*` variants): `configs/simclr_mnist.py` as the README's first command
+runs it — SmallCNN (3×3 convs 32/64/128/256, strides 2/2/1/2, BN, ReLU, mean pool),
+head 256 → 256 (BN, ReLU) → 64, NT-Xent at 0.2, AdamW (lr 2e-3, wd 1e-4, BN and biases
+excluded), B = 256 pairs of 28×28×1 digits.
+
+The standard PyTorch steps a reader would write or find in a peer library: `torch_sgd2`
+(the two views through the network as two forward passes, BatchNorm per view, as lightly's
+and solo-learn's training steps do; `torch.optim.SGD(momentum=0.9, weight_decay=5e-4)`),
+with channels-last (`_cl`) and `torch.compile` (`_compile`, inductor; needs a C++
+compiler); `torch.set_num_threads(os.cpu_count())` in every PyTorch variant. The summary
+gives each variant's ratio to the fastest PyTorch variant of its model (`vs_best_torch`).
 
 Every variant runs in its own subprocess, one after another, so that none competes
 for the cores and each XLA flag set is read before jax is imported:
@@ -40,6 +53,7 @@ median step time of every variant and its ratio to the PyTorch step.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -51,6 +65,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH, SIZE, DIM, HIDDEN, TEMP, WD, LR = 128, 32, 128, 512, 0.5, 1e-6, 0.3
+SGD_LR, SGD_WD = 0.06, 5e-4  # the torch_sgd2 / jax_sgd step (lightly's CIFAR-10 SimCLR)
+# The demo step: configs/simclr_mnist.py.
+DEMO = {"batch": 256, "size": 28, "channels": 1, "hidden": 256, "dim": 64, "temp": 0.2,
+        "lr": 2e-3, "wd": 1e-4, "stages": ((32, 2), (64, 2), (128, 1), (256, 2))}
 
 # name -> (worker, XLA_FLAGS additions, extra worker args); an "SSLJAX_CPU_CONV=..." in the
 # flags column is set as that environment variable instead (see ssljax.models.conv).
@@ -82,7 +100,33 @@ VARIANTS = {
     "jax_xnnpack": ("jax", "--xla_cpu_use_xnnpack=true", []),
     "jax_fastmath": ("jax", "--xla_cpu_enable_fast_math=true", []),
     "jax_no_eigen_mt": ("jax", "--xla_cpu_multi_thread_eigen=false", []),
+    # The standard PyTorch step (two passes, SGD) and ssljax with the same optimizer.
+    "torch_sgd2": ("torch", "", ["--opt=sgd", "--two_pass"]),
+    "torch_sgd2_cl": ("torch", "", ["--opt=sgd", "--two_pass", "--channels_last"]),
+    "torch_sgd2_compile": ("torch", "", ["--opt=sgd", "--two_pass", "--compile"]),
+    "torch_sgd": ("torch", "", ["--opt=sgd"]),
+    "jax_sgd": ("jax", "", ["--opt=sgd"]),
+    "jax_sgd_2dev": ("jax", "--xla_force_host_platform_device_count=2",
+                     ["--devices=2", "--opt=sgd"]),
+    # The demo step (configs/simclr_mnist.py).
+    "demo_torch": ("torch", "", ["--model=small_cnn"]),
+    "demo_torch_cl": ("torch", "", ["--model=small_cnn", "--channels_last"]),
+    "demo_torch_compile": ("torch", "", ["--model=small_cnn", "--compile"]),
+    "demo_torch_2pass": ("torch", "", ["--model=small_cnn", "--two_pass"]),
+    "demo_jax": ("jax", "", ["--model=small_cnn"]),
+    "demo_jax_2dev": ("jax", "--xla_force_host_platform_device_count=2",
+                      ["--model=small_cnn", "--devices=2"]),
+    "demo_jax_full": ("jax", "", ["--model=small_cnn", "--full"]),
+    "demo_jax_full_2dev": ("jax", "--xla_force_host_platform_device_count=2",
+                           ["--model=small_cnn", "--devices=2", "--full"]),
+    "demo_jax_xla_conv": ("jax", "SSLJAX_CPU_CONV=xla", ["--model=small_cnn"]),
 }
+# What `python benchmarks/cpu_parity.py` runs: both models, the standard PyTorch steps and
+# ssljax's default and split-CPU steps.
+STANDARD = ("torch", "torch_cl", "torch_sgd2", "torch_sgd2_cl", "torch_sgd2_compile",
+            "jax", "jax_2dev", "jax_sgd", "jax_sgd_2dev", "jax_full_2dev",
+            "demo_torch", "demo_torch_cl", "demo_torch_compile", "demo_torch_2pass",
+            "demo_jax", "demo_jax_2dev", "demo_jax_full", "demo_jax_full_2dev")
 
 
 def _median_time(step, steps: int, warmup: int) -> tuple[float, float]:
@@ -110,6 +154,11 @@ def torch_worker(args) -> dict:
 
     torch.manual_seed(0)
     torch.set_num_threads(os.cpu_count() or 1)
+    demo = args.model == "small_cnn"
+    batch, size, channels = (DEMO["batch"], DEMO["size"], DEMO["channels"]) if demo else (
+        BATCH, SIZE, 3)
+    hidden, dim, temp = (DEMO["hidden"], DEMO["dim"], DEMO["temp"]) if demo else (
+        HIDDEN, DIM, TEMP)
 
     class Block(nn.Module):
         def __init__(self, cin, cout, stride):
@@ -129,18 +178,29 @@ def torch_worker(args) -> dict:
             y = self.b2(self.c2(y))
             return F.relu(y + (x if self.short is None else self.short(x)))
 
+    def resnet18_cifar():
+        layers = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+        cin = 64
+        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+            cin = cout
+        return nn.Sequential(*layers), cin
+
+    def small_cnn():  # ssljax.models.SmallCNN
+        layers, cin = [], channels
+        for cout, stride in DEMO["stages"]:
+            layers += [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout),
+                       nn.ReLU()]
+            cin = cout
+        return nn.Sequential(*layers), cin
+
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            layers = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
-            cin = 64
-            for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-                layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-                cin = cout
-            self.encoder = nn.Sequential(*layers)
+            self.encoder, width = small_cnn() if demo else resnet18_cifar()
             self.head = nn.Sequential(
-                nn.Linear(512, HIDDEN, bias=False), nn.BatchNorm1d(HIDDEN), nn.ReLU(),
-                nn.Linear(HIDDEN, DIM),
+                nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
+                nn.Linear(hidden, dim),
             )
 
         def forward(self, x):
@@ -150,7 +210,7 @@ def torch_worker(args) -> dict:
     def nt_xent(za, zb):
         z = F.normalize(torch.cat([za, zb]), dim=1)
         n = za.shape[0]
-        logits = z @ z.T / TEMP
+        logits = z @ z.T / temp
         logits = logits - torch.eye(2 * n) * 1e9
         targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
         return F.cross_entropy(logits, targets)
@@ -161,6 +221,16 @@ def torch_worker(args) -> dict:
     params = list(model.parameters())
     decayed = [p.ndim > 1 for p in params]  # BN scales/shifts and biases are excluded
     momenta = [torch.zeros_like(p) for p in params]
+    opt = args.opt or ("adamw" if demo else "lars")
+    groups = [{"params": [p for p, d in zip(params, decayed, strict=True) if d]},
+              {"params": [p for p, d in zip(params, decayed, strict=True) if not d],
+               "weight_decay": 0.0}]
+    if opt == "sgd":  # as lightly's and solo-learn's CIFAR-10 SimCLR: every parameter decayed
+        optimizer = torch.optim.SGD(params, lr=SGD_LR, momentum=0.9, weight_decay=SGD_WD)
+    elif opt == "adamw":
+        optimizer = torch.optim.AdamW(groups, lr=DEMO["lr"], weight_decay=DEMO["wd"])
+    else:
+        optimizer = None
 
     @torch.no_grad()
     def lars_update():
@@ -175,12 +245,14 @@ def torch_worker(args) -> dict:
             p.sub_(LR * m)
 
     gen = torch.Generator().manual_seed(0)
-    views = torch.rand(2 * BATCH, 3, SIZE, SIZE, generator=gen).contiguous(memory_format=fmt)
+    views = torch.rand(2 * batch, channels, size, size, generator=gen).contiguous(
+        memory_format=fmt)
+    forward = torch.compile(model) if args.compile else model
 
     if args.forward:
         def step():
             with torch.no_grad():
-                return model(views)[0, 0].item()
+                return forward(views)[0, 0].item()
 
         med, first = _median_time(step, args.steps, args.warmup)
         return {"median_step_s": med, "first_step_s": first, "torch": torch.__version__,
@@ -188,10 +260,17 @@ def torch_worker(args) -> dict:
 
     def step():
         model.zero_grad(set_to_none=True)
-        z = model(views)
-        loss = nt_xent(z[:BATCH], z[BATCH:])
+        if args.two_pass:  # BatchNorm statistics per view
+            za, zb = forward(views[:batch]), forward(views[batch:])
+        else:  # one batch of 2B: BatchNorm over both views
+            z = forward(views)
+            za, zb = z[:batch], z[batch:]
+        loss = nt_xent(za, zb)
         loss.backward()
-        lars_update()
+        if optimizer is None:
+            lars_update()
+        else:
+            optimizer.step()
         return loss.item()
 
     med, first = _median_time(step, args.steps, args.warmup)
@@ -216,27 +295,45 @@ def jax_worker(args) -> dict:
 
     conv.set_cpu_flags()  # as the ssljax programs do, unless SSLJAX_CPU_CONV says otherwise
 
-    c = pretrain_base("simclr")
-    c.batch_size = BATCH
-    c.dataset.name, c.dataset.image_size = "cifar10", SIZE
-    c.augment.preset, c.augment.strength, c.augment.blur = "simclr", 0.5, False
-    c.encoder.name, c.encoder.stem = "resnet18", "cifar"
-    c.encoder.dtype = "bfloat16" if args.bf16 else "float32"
-    c.head.hidden_dims, c.head.out_dim, c.head.use_bn = (HIDDEN,), DIM, True
-    c.loss.temperature = TEMP
-    c.optimizer.name, c.optimizer.base_lr, c.optimizer.weight_decay = "lars", LR, WD
-    c.optimizer.lr_scaling, c.optimizer.warmup_epochs = "none", 0
+    demo = args.model == "small_cnn"
+    if demo:  # the README demo's recipe, as configs/simclr_mnist.py writes it
+        spec = importlib.util.spec_from_file_location("demo", REPO / "configs/simclr_mnist.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        c = module.get_config()
+        c.encoder.dtype = "bfloat16" if args.bf16 else "float32"
+        batch, size, channels = DEMO["batch"], DEMO["size"], DEMO["channels"]
+        assert (c.batch_size, c.head.hidden_dims[0], c.head.out_dim) == (
+            batch, DEMO["hidden"], DEMO["dim"]), "configs/simclr_mnist.py changed: update DEMO"
+    else:
+        batch, size, channels = BATCH, SIZE, 3
+        c = pretrain_base("simclr")
+        c.batch_size = BATCH
+        c.dataset.name, c.dataset.image_size = "cifar10", SIZE
+        c.augment.preset, c.augment.strength, c.augment.blur = "simclr", 0.5, False
+        c.encoder.name, c.encoder.stem = "resnet18", "cifar"
+        c.encoder.dtype = "bfloat16" if args.bf16 else "float32"
+        c.head.hidden_dims, c.head.out_dim, c.head.use_bn = (HIDDEN,), DIM, True
+        c.loss.temperature = TEMP
+        c.optimizer.name, c.optimizer.base_lr, c.optimizer.weight_decay = "lars", LR, WD
+        if args.opt == "sgd":  # the standard step's optimizer, every parameter decayed
+            c.optimizer.name, c.optimizer.base_lr = "sgd", SGD_LR
+            c.optimizer.weight_decay, c.optimizer.exclude_bn_and_bias = SGD_WD, False
+        c.optimizer.lr_scaling, c.optimizer.warmup_epochs = "none", 0
 
     c = config_schema.resolve(c, warn=False)[0]
     mesh = parallel.make_mesh(args.devices)
     method = methods.get_method(c, num_classes=10)
     method.bind_schedule(1000, 100)
-    specs = method.views(SIZE)
+    specs = method.views(size)
     schedule = training.learning_rate(c.optimizer, c.batch_size, 100, 1000)
-    tx = optim.lars(LR, weight_decay=WD) if not args.full else training.optimizer(c.optimizer,
-                                                                                  schedule)
-    state = engine.create_state(method, c, mesh, (SIZE, SIZE, 3), tx)
+    if args.full or c.optimizer.name != "lars":
+        tx = training.optimizer(c.optimizer, schedule)
+    else:
+        tx = optim.lars(LR, weight_decay=WD)
+    state = engine.create_state(method, c, mesh, (size, size, channels), tx)
     rng = np.random.default_rng(0)
+    shape = (batch, size, size, channels)
 
     if args.forward:
         def forward(params, batch_stats, view_a, view_b):
@@ -246,16 +343,16 @@ def jax_worker(args) -> dict:
 
         fn = parallel.shard_step(forward, mesh, in_specs=(P(), P(), P("data"), P("data")),
                                  out_specs=P("data"))
-        va = jnp.asarray(rng.random((BATCH, SIZE, SIZE, 3), np.float32))
-        vb = jnp.asarray(rng.random((BATCH, SIZE, SIZE, 3), np.float32))
+        va = jnp.asarray(rng.random(shape, np.float32))
+        vb = jnp.asarray(rng.random(shape, np.float32))
 
         def step():
             return float(fn(state.params, state.batch_stats, va, vb)[0, 0])
     elif args.full:
         step_fn = engine.make_train_step(method, tx, mesh, specs, c, schedule)
         batch = {
-            "image": jax.device_put(rng.integers(0, 256, (BATCH, SIZE, SIZE, 3), np.uint8)),
-            "label": jax.device_put(rng.integers(0, 10, (BATCH,), np.int32)),
+            "image": jax.device_put(rng.integers(0, 256, shape, np.uint8)),
+            "label": jax.device_put(rng.integers(0, 10, (batch,), np.int32)),
         }
         holder = {"state": state}
 
@@ -276,8 +373,8 @@ def jax_worker(args) -> dict:
             model_step, mesh, in_specs=(P(), P(), P(), P("data"), P("data")),
             out_specs=(P(), P(), P(), P()), donate_argnums=(0, 1, 2),
         )
-        va = jnp.asarray(rng.random((BATCH, SIZE, SIZE, 3), np.float32))
-        vb = jnp.asarray(rng.random((BATCH, SIZE, SIZE, 3), np.float32))
+        va = jnp.asarray(rng.random(shape, np.float32))
+        vb = jnp.asarray(rng.random(shape, np.float32))
         holder = {"p": state.params, "bs": state.batch_stats, "o": state.opt_state}
 
         def step():
@@ -314,9 +411,41 @@ def run_variant(name: str, steps: int, warmup: int) -> dict:
     return {"variant": name, **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
+def family(name: str) -> str:
+    """Which step a variant times: "demo", "forward" (ResNet-18) or "resnet18"."""
+    if name.startswith("demo_"):
+        return "demo"
+    return "forward" if "fwd" in name else "resnet18"
+
+
+def summarise(rows: list[dict]) -> dict[str, dict]:
+    """{variant: step_s, vs_torch (the same step's `torch` baseline: LARS or AdamW, one
+    batch of 2B, NCHW), vs_best_torch (the fastest PyTorch variant of that step run)}."""
+    base = {"resnet18": "torch", "forward": "torch_fwd", "demo": "demo_torch"}
+    times = {r["variant"]: r["median_step_s"] for r in rows if "median_step_s" in r}
+    best = {}
+    for name, t in times.items():
+        if VARIANTS[name][0] == "torch":
+            best[family(name)] = min(t, best.get(family(name), t))
+    summary = {}
+    for r in rows:
+        name = r["variant"]
+        if name not in times:
+            summary[name] = {"error": r["error"]}
+            continue
+        torch_s, best_s = times.get(base[family(name)]), best.get(family(name))
+        summary[name] = {
+            "step_s": round(times[name], 4),
+            "vs_torch": round(times[name] / torch_s, 3) if torch_s else None,
+            "vs_best_torch": round(times[name] / best_s, 3) if best_s else None,
+        }
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(STANDARD),
+                        help="comma-separated VARIANTS names, or 'all'")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
     parser.add_argument("--worker", choices=("torch", "jax"), help=argparse.SUPPRESS)
@@ -325,13 +454,20 @@ def main() -> int:
     parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--devices", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--forward", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--model", default="resnet18", choices=("resnet18", "small_cnn"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--opt", default="", choices=("", "lars", "sgd", "adamw"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--two_pass", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         result = (torch_worker if args.worker == "torch" else jax_worker)(args)
         print(json.dumps(result))
         return 0
 
-    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    names = list(VARIANTS) if args.variants == "all" else [
+        v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
@@ -340,18 +476,10 @@ def main() -> int:
         row = run_variant(name, args.steps, args.warmup)
         print(json.dumps(row), file=sys.stderr, flush=True)
         rows.append(row)
-    torch_s = next((r["median_step_s"] for r in rows
-                    if r["variant"] == "torch" and "median_step_s" in r), None)
-    summary = {
-        r["variant"]: (
-            {"step_s": round(r["median_step_s"], 4),
-             "vs_torch": round(r["median_step_s"] / torch_s, 3) if torch_s else None}
-            if "median_step_s" in r else {"error": r["error"]}
-        )
-        for r in rows
-    }
+    summary = summarise(rows)
     print(json.dumps({
         "benchmark": "cpu_parity", "batch_pairs": BATCH, "image_size": SIZE,
+        "demo_batch_pairs": DEMO["batch"], "demo_image_size": DEMO["size"],
         "cpus": os.cpu_count(), "python": platform.python_version(), "variants": summary,
     }))
     return 0

@@ -11,5 +11,6 @@ fi
 # machine: its bin/ goes first on PATH, as `source .venv/bin/activate` would put it.
 PATH="$(pwd)/.venv/bin:${PATH}"
 export PATH
-# Two workers: one per core (compilation is mostly single-threaded).
-exec .venv/bin/python -m pytest -q -p no:cacheprovider -n auto "$@"
+# Two workers: one per core (compilation is mostly single-threaded); `worksteal` hands an
+# idle worker the other's queued tests, so the minutes-long ones do not leave it idle.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n auto --dist worksteal "$@"

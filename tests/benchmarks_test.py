@@ -58,3 +58,47 @@ def test_methods_table_summary_averages_seeds_and_keeps_failures():
     assert table[2] == ("| simclr | 0.965 (0.960–0.970) | 0.820 (0.800–0.840) | 0,1 | 9 "
                         "| ≤ 2 min 10 s |")
     assert table[3].startswith("| dino | failed: ConfigError: bad |")
+
+
+def _cpu_parity():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import cpu_parity  # noqa: PLC0415
+    finally:
+        sys.path.pop(0)
+    return cpu_parity
+
+
+def test_cpu_parity_ratios_are_to_the_same_step_and_its_fastest_pytorch_variant():
+    cpu_parity = _cpu_parity()
+    rows = [{"variant": "torch", "median_step_s": 5.0},
+            {"variant": "torch_sgd2", "median_step_s": 4.0},
+            {"variant": "jax_2dev", "median_step_s": 4.4},
+            {"variant": "jax", "error": "boom"},
+            {"variant": "demo_torch", "median_step_s": 0.2},
+            {"variant": "demo_torch_compile", "median_step_s": 0.1},
+            {"variant": "demo_jax_2dev", "median_step_s": 0.15},
+            {"variant": "torch_fwd", "median_step_s": 2.0},
+            {"variant": "jax_fwd", "median_step_s": 1.0}]
+    s = cpu_parity.summarise(rows)
+    assert s["jax_2dev"] == {"step_s": 4.4, "vs_torch": 0.88, "vs_best_torch": 1.1}
+    assert s["demo_jax_2dev"] == {"step_s": 0.15, "vs_torch": 0.75, "vs_best_torch": 1.5}
+    assert s["jax_fwd"]["vs_torch"] == 0.5 and s["jax"] == {"error": "boom"}
+    assert set(cpu_parity.STANDARD) <= set(cpu_parity.VARIANTS)
+
+
+@pytest.mark.slow
+def test_cpu_parity_runs_the_demo_step_in_both_libraries():
+    pytest.importorskip("torch")
+    env = env_for(1, optimized=True)
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/cpu_parity.py", "--variants=demo_torch,demo_jax",
+         "--steps=1", "--warmup=0"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["demo_batch_pairs"] == 256 and res["demo_image_size"] == 28
+    for name in ("demo_torch", "demo_jax"):
+        assert res["variants"][name]["step_s"] > 0, res
+    assert res["variants"]["demo_torch"]["vs_torch"] == 1.0

@@ -27,13 +27,13 @@ pytestmark = pytest.mark.slow  # a ResNet-18 compilation per method
 METHODS = ("directpred", "swav", "nnclr", "dcl", "dclw", "supcon", "rotnet", "autoencoder",
            "context_encoder", "jigsaw", "context_prediction", "cpc", "colorization", "mae",
            "ijepa", "dinov2")
-BATCH = 8
+BATCH = 4
 
 
 # The patch-based methods encode every tile of every image with the ResNet: a smaller batch
 # keeps their two steps short (they dominated the suite at 16: CPC 134 s, jigsaw 77 s);
 # DINOv2's multi-crop ViT too (57 s at 8).
-BATCH_OF = {"cpc": 4, "jigsaw": 4, "context_prediction": 4, "dinov2": 4}
+BATCH_OF = {"cpc": 2, "jigsaw": 2, "context_prediction": 2, "dinov2": 2}
 
 
 def _config(method):
