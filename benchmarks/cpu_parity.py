@@ -65,7 +65,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH, SIZE, DIM, HIDDEN, TEMP, WD, LR = 128, 32, 128, 512, 0.5, 1e-6, 0.3
-SGD_LR, SGD_WD = 0.06, 5e-4  # the torch_sgd2 / jax_sgd step (lightly's CIFAR-10 SimCLR)
+SGD_LR, SGD_WD = 0.06, 5e-4  # the torch_sgd2 / jax_sgd step: SGD, momentum 0.9
 # The demo step: configs/simclr_mnist.py.
 DEMO = {"batch": 256, "size": 28, "channels": 1, "hidden": 256, "dim": 64, "temp": 0.2,
         "lr": 2e-3, "wd": 1e-4, "stages": ((32, 2), (64, 2), (128, 1), (256, 2))}
@@ -225,7 +225,7 @@ def torch_worker(args) -> dict:
     groups = [{"params": [p for p, d in zip(params, decayed, strict=True) if d]},
               {"params": [p for p, d in zip(params, decayed, strict=True) if not d],
                "weight_decay": 0.0}]
-    if opt == "sgd":  # as lightly's and solo-learn's CIFAR-10 SimCLR: every parameter decayed
+    if opt == "sgd":  # torch.optim.SGD(model.parameters()): every parameter decayed
         optimizer = torch.optim.SGD(params, lr=SGD_LR, momentum=0.9, weight_decay=SGD_WD)
     elif opt == "adamw":
         optimizer = torch.optim.AdamW(groups, lr=DEMO["lr"], weight_decay=DEMO["wd"])
