@@ -328,21 +328,16 @@ def _case_args(case: Case, setups: Setups) -> list[str] | None:
     return args
 
 
-def run_case(case: Case, setups: Setups) -> tuple[int, str] | None:
-    """(exit status, the line) of `case` run in a subprocess, or None where it cannot run
-    here."""
+def run_special(case: Case, setups: Setups) -> tuple[int, str] | None:
+    """(exit status, the line) of a case with a `runner` (it trains in a subprocess and is
+    interrupted or runs out of disk), or None where it cannot run here."""
     args = _case_args(case, setups)
     if args is None:
         return None
-    if case.runner:
-        proc_err = getattr(sys.modules[__name__], f"_run_{case.runner}")(case, args, setups)
-        if proc_err is None:
-            return None
-        code, err = proc_err
-    else:
-        proc = _python(case.program, args, _env(case.devices))
-        _, err = proc.communicate(timeout=900)
-        code = proc.returncode
+    proc_err = getattr(sys.modules[__name__], f"_run_{case.runner}")(case, args, setups)
+    if proc_err is None:
+        return None
+    code, err = proc_err
     return code, _line(case, err, str(setups.root))
 
 
@@ -524,7 +519,7 @@ def main() -> int:
         got = run_forked([c for c in cases if not c.runner], setups, opts.jobs)
         for c in cases:
             if c.runner:
-                got[c] = run_case(c, setups)
+                got[c] = run_special(c, setups)
     finally:
         setups.close()
         shutil.rmtree(root, ignore_errors=True)
