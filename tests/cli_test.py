@@ -23,9 +23,8 @@ def _error_line(proc) -> str:
     return lines[-1]
 
 
-@pytest.mark.parametrize("program", [
-    "pretrain", pytest.param("linear_eval", marks=pytest.mark.slow),
-    pytest.param("finetune", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("program", ["pretrain", "linear_eval", "finetune"])
 def test_help_lists_the_flags_an_example_and_the_configs(program):
     for flag in ("--help", "-h", "--helpfull"):
         proc = run(f"ssljax.{program}", flag, check=False)

@@ -95,7 +95,12 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("layout", list(CASES))
+# The fast tier converts one ResNet and one ViT layout; the rest are slow (3-10 s each).
+FAST_LAYOUTS = ("torchvision:resnet34", "mocov3:vit_small")
+
+
+@pytest.mark.parametrize("layout", [
+    k if k in FAST_LAYOUTS else pytest.param(k, marks=pytest.mark.slow) for k in CASES])
 def test_converted_features_equal_pytorch(layout, tmp_path):
     make, suffix, wrap, size = CASES[layout]
     model = ref.randomize(make())
@@ -114,6 +119,7 @@ def test_converted_features_equal_pytorch(layout, tmp_path):
     assert rel < 1e-4
 
 
+@pytest.mark.slow
 def test_embed_applies_the_imagenet_view(tmp_path):
     """uint8 images of another size are resized to 224 and ImageNet-normalised."""
     model = ref.randomize(ref.resnet(18), seed=1)
@@ -130,6 +136,7 @@ def test_embed_applies_the_imagenet_view(tmp_path):
                                rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_load_encoder_embed_equals_linear_eval_features(pretrained, tmp_path):
     import ssljax  # noqa: PLC0415
     from ssljax import data, supervised  # noqa: PLC0415
@@ -166,7 +173,7 @@ def _ssljax_encoder(tmp_path: Path, block: dict, size: int) -> Path:
 
 
 @pytest.mark.parametrize("block,model,size", [
-    ({"name": "resnet18"}, lambda: ref.resnet(18), 64),
+    pytest.param({"name": "resnet18"}, lambda: ref.resnet(18), 64, marks=pytest.mark.slow),
     ({"name": "vit_test", "img_size": 32}, lambda: ref.vit("vit_test", 8, 32), 32),
 ])
 def test_export_loads_into_pytorch_with_equal_outputs(block, model, size, tmp_path):

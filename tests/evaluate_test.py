@@ -128,6 +128,7 @@ def _sklearn_lr(xtr, ytr, xte, yte, c=1.0):
         xtr, ytr).score(xte, yte)
 
 
+@pytest.mark.slow
 def test_linear_matches_sklearn_on_blobs():
     x, y = make_blobs(n_samples=3000, n_features=64, centers=10, cluster_std=15.0,
                       random_state=0)

@@ -166,6 +166,7 @@ def test_bad_input_is_one_line_and_leaves_workdir_alone(pretrained, tmp_path, ar
     assert snapshot(wd) == before and proc.stdout.strip() == ""
 
 
+@pytest.mark.slow
 def test_simclr_v2_finetunes_from_the_projectors_first_layer(pretrained, tmp_path):
     """`projector_layers=1`: the classifier reads relu(bn0(dense0(encoder(x)))) with the
     pretrained projector layer (SimCLR v2, Appendix B.5), and both are fine-tuned."""

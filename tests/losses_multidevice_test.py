@@ -145,6 +145,7 @@ def test_dino_center_update_vector_equals_single_device():
     )
 
 
+@pytest.mark.slow
 def test_docs_snippet_runs():
     """The shard_map train-step example in docs/losses.md runs and matches single device."""
     text = (pathlib.Path(__file__).parent.parent / "docs" / "losses.md").read_text()

@@ -134,6 +134,7 @@ def test_logged_schedules(vit_run):
         assert h["tau"] == pytest.approx(tau, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_first_step_center_and_teacher_ema_by_hand(vit_run):
     method, states, hist = vit_run
     s0, s1 = states[0], states[1]
@@ -153,6 +154,7 @@ def test_first_step_center_and_teacher_ema_by_hand(vit_run):
     assert hist[0]["tau"] == pytest.approx(TAU_BASE)
 
 
+@pytest.mark.slow
 def test_first_loss_by_hand(vit_run):
     method, states, hist = vit_run
     s0 = states[0]

@@ -135,6 +135,7 @@ def test_swav_queue_fills_then_enters_the_loss():
 # --------------------------------------------------------------------------- NNCLR
 
 
+@pytest.mark.slow
 def test_nnclr_enqueues_the_first_views_projections_in_order_and_learns():
     run, states, losses_, _ = _run("nnclr", steps=3, nnclr__queue_size=4 * BATCH)
     assert np.all(np.isfinite(losses_))
@@ -161,7 +162,8 @@ def test_nnclr_queue_must_hold_whole_batches():
 # --------------------------------------------------------------------------- DCL, SupCon
 
 
-@pytest.mark.parametrize("method", ["dcl", pytest.param("dclw", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("method", [pytest.param("dcl", marks=pytest.mark.slow),
+                                    pytest.param("dclw", marks=pytest.mark.slow)])
 def test_dcl_steps_learn(method):
     _, _, losses_, metrics = _run(method, steps=4, optimizer__name="lars",
                                   optimizer__base_lr=2.0)
@@ -169,6 +171,7 @@ def test_dcl_steps_learn(method):
     assert 0 < float(metrics["embedding_std"]) < 1
 
 
+@pytest.mark.slow
 def test_supcon_uses_the_labels():
     run = harness.build(harness.tiny_config("supcon"))
     b = harness.batch()
@@ -206,6 +209,7 @@ def _tf_contrastive_loss(hidden, temperature):
     return loss_a + loss_b
 
 
+@pytest.mark.slow
 def test_simclr_objective_is_the_tf_references_value_and_gradient():
     from ssljax.methods.simclr import objective  # noqa: PLC0415
 

@@ -105,6 +105,7 @@ def test_sincos_pos_embed_matches_mae():
         models.sincos_pos_embed(30, (2, 2))
 
 
+@pytest.mark.slow
 def test_vit_keep_selects_tokens_after_the_position_embeddings():
     vit = models.vit_test(patch_size=4, pos_embedding="sincos", weight_init="mae")
     x = jax.random.uniform(jax.random.PRNGKey(0), (3, 16, 16, 2))
@@ -211,6 +212,7 @@ def _mae_config(**overrides):
     return c
 
 
+@pytest.mark.slow
 def test_mae_reconstruction_loss_falls():
     run = harness.build(_mae_config(), total_steps=1000)
     _, ls, metrics = harness.run_steps(run, harness.batch(0), 25)
@@ -222,6 +224,7 @@ def test_mae_reconstruction_loss_falls():
     assert params["decoder"]["mask_token"].shape == (1, 1, 16)
 
 
+@pytest.mark.slow
 def test_mae_steps_equal_on_1_and_8_devices():
     # SGD: the attention key bias has an exactly-zero gradient (softmax ignores a constant
     # per query), whose float rounding noise Adam would blow up to ±lr.
@@ -251,6 +254,7 @@ def test_mae_bad_config_is_one_line(overrides, match):
 # --------------------------------------------------------------------------- layer decay
 
 
+@pytest.mark.slow
 def test_layer_decay_multipliers_are_maes():
     from ssljax import optim  # noqa: PLC0415
 
@@ -309,6 +313,7 @@ def test_ijepa_block_sizes_match_the_reference():
     assert augment.max_block_tokens((16, 16), (0.15, 0.2), (0.75, 1.5)) >= 51
 
 
+@pytest.mark.slow
 def test_ijepa_blocks_lie_in_the_image_and_the_context_excludes_the_targets():
     keys = augment.example_keys(jax.random.PRNGKey(0), 3, 0, jnp.arange(32))
     grid = (14, 14)
@@ -336,6 +341,7 @@ def test_ijepa_blocks_lie_in_the_image_and_the_context_excludes_the_targets():
     np.testing.assert_array_equal(sub["context_mask"], b["context_mask"][7:9])
 
 
+@pytest.mark.slow
 def test_ijepa_context_relaxes_exclusions_when_too_few_tokens_remain():
     keys = augment.example_keys(jax.random.PRNGKey(1), 0, 0, jnp.arange(64))
     b = jax.device_get(augment.ijepa_blocks(jax.random.PRNGKey(2), keys, (4, 4),
@@ -376,6 +382,7 @@ def test_ijepa_loss_matches_smooth_l1_on_layer_normed_targets():
         losses.ijepa(z, z, distance="l1")
 
 
+@pytest.mark.slow
 def test_vit_padding_tokens_do_not_change_the_valid_ones():
     vit = models.vit_test(patch_size=4, pos_embedding="sincos", use_cls=False,
                           features="avgpool")
@@ -405,6 +412,7 @@ def _ijepa_config(**overrides):
     return c
 
 
+@pytest.mark.slow
 def test_ijepa_loss_falls_and_the_target_is_the_encoders_ema():
     run = harness.build(_ijepa_config(), total_steps=1000)
     states, ls, metrics = harness.run_steps(run, harness.batch(0), 20)
@@ -424,6 +432,7 @@ def test_ijepa_loss_falls_and_the_target_is_the_encoders_ema():
     harness.assert_trees_close(s1.target_params["encoder"], want, "target")
 
 
+@pytest.mark.slow
 def test_ijepa_steps_equal_on_1_and_8_devices():
     c = _ijepa_config(optimizer__name="sgd", optimizer__base_lr=0.05)
     batch = harness.batch(2)
@@ -457,6 +466,7 @@ def _np_koleo(x, eps=1e-8):
     return -np.log(d + eps).mean()
 
 
+@pytest.mark.slow
 def test_koleo_matches_dinov2_and_spreads_features():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(12, 6))
@@ -540,6 +550,7 @@ def test_sinkhorn_knopp_centering_matches_dinov2_also_over_masked_rows_only():
 # --------------------------------------------------------------------------- DINOv2
 
 
+@pytest.mark.slow
 def test_block_mask_masks_about_the_asked_count_in_rectangles():
     from ssljax.augment.masking import block_mask  # noqa: PLC0415
 
@@ -618,6 +629,7 @@ def _dinov2_config(**overrides):
 
 
 @pytest.mark.parametrize("centering", ["centering", "sinkhorn_knopp"])
+@pytest.mark.slow
 def test_dinov2_trains_with_both_teachers(centering):
     run = harness.build(_dinov2_config(dinov2__centering=centering), total_steps=1000)
     states, ls, metrics = harness.run_steps(run, harness.batch(0), 8)
@@ -632,6 +644,7 @@ def test_dinov2_trains_with_both_teachers(centering):
         assert np.abs(states[-1].extra["center"]).sum() > 0
 
 
+@pytest.mark.slow
 def test_dinov2_steps_equal_on_1_and_8_devices():
     # Without KoLeo: at initialisation the tiny ViT's CLS tokens are nearly parallel (mean
     # cosine 0.997, nearest-neighbour margins down to 5e-6), so float rounding can pick

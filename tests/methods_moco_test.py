@@ -210,6 +210,7 @@ def _mocov3_config() -> ml_collections.ConfigDict:
                                optimizer__name="lars", optimizer__base_lr=2.0)
 
 
+@pytest.mark.slow
 def test_mocov3_loss_finite_and_decreasing():
     method, state, step, batch, _ = _setup(_mocov3_config())
     s0 = jax.device_get(state)

@@ -135,6 +135,7 @@ def _steps(config, n, seed=0):
     return run, losses_, metrics
 
 
+@pytest.mark.slow
 def test_rotnet_learns_the_rotations():
     c = harness.tiny_config("rotnet", optimizer__name="adamw", optimizer__base_lr=3e-3,
                             optimizer__lr_scaling="none")
@@ -149,6 +150,7 @@ def test_rotnet_learns_the_rotations():
 
 
 @pytest.mark.parametrize("noise, amount", [("none", 0.0), ("masking", 0.3)])
+@pytest.mark.slow
 def test_autoencoder_reconstruction_falls(noise, amount):
     c = harness.tiny_config("autoencoder", optimizer__name="adamw", optimizer__base_lr=3e-3,
                             optimizer__lr_scaling="none", autoencoder__noise=noise,
@@ -210,6 +212,7 @@ def test_region_masks_random_holes_sit_inside_their_regions():
         augment.region_masks(None, 1, 16, 4, 2, "corner")
 
 
+@pytest.mark.slow
 def test_context_encoder_learns_to_inpaint():
     c = harness.tiny_config("context_encoder", optimizer__name="adamw",
                             optimizer__base_lr=3e-3, optimizer__lr_scaling="none",
@@ -237,6 +240,7 @@ def _adversarial_config(**overrides):
     return harness.tiny_config("context_encoder", **{**settings, **overrides})
 
 
+@pytest.mark.slow
 def test_context_encoder_adversarial_gradients_reach_their_own_networks():
     """L_G + L_D in one step: the encoder and decoder get ∇[(1−λ)·L_rec + λ·L_adv] with D
     held, and D gets ∇L_D with the reconstruction held; the logged terms are that split."""
@@ -270,6 +274,7 @@ def test_context_encoder_adversarial_gradients_reach_their_own_networks():
     assert max(float(np.abs(a).max()) for a in jax.tree.leaves(g_disc["discriminator"])) > 0
 
 
+@pytest.mark.slow
 def test_context_encoder_discriminator_has_an_adam_of_its_own():
     """D's first step is a fresh Adam's at disc_lr (|Δ| = lr·|g|/(|g| + ε) ≈ lr per entry);
     the encoder moves by the config's SGD."""
@@ -287,6 +292,7 @@ def test_context_encoder_discriminator_has_an_adam_of_its_own():
     assert 0.5 < float(m["discriminator"]) < 3 and np.isfinite(ls).all()
 
 
+@pytest.mark.slow
 def test_context_encoder_adversarial_run_learns_and_d_separates():
     run = harness.build(_adversarial_config(context_encoder__adversarial_weight=0.001),
                         total_steps=1000)
@@ -367,6 +373,7 @@ def test_permutation_set_is_distinct_and_well_separated():
         augment.permutation_set(7, size=3)
 
 
+@pytest.mark.slow
 def test_jigsaw_solves_puzzles():
     c = harness.tiny_config("jigsaw", optimizer__name="adamw", optimizer__base_lr=3e-3,
                             optimizer__lr_scaling="none", jigsaw__num_permutations=8,
@@ -379,6 +386,7 @@ def test_jigsaw_solves_puzzles():
     assert kernel.shape == (32, 8)  # hidden 32 -> 8 permutations
 
 
+@pytest.mark.slow
 def test_context_prediction_learns_positions():
     c = harness.tiny_config("context_prediction", optimizer__name="adamw",
                             optimizer__base_lr=3e-3, optimizer__lr_scaling="none",
@@ -456,6 +464,7 @@ def test_context_network_sees_only_rows_at_or_above():
     assert not np.allclose(changed[:, 4], base_out[:, 4])
 
 
+@pytest.mark.slow
 def test_cpc_learns_with_a_layer_norm_encoder():
     c = harness.tiny_config("cpc", optimizer__name="adamw", optimizer__base_lr=3e-3,
                             optimizer__lr_scaling="none", cpc__patch_px=8, cpc__stride_px=4,
@@ -569,6 +578,7 @@ def _photo_batch(n=32, size=16, seed=0):
     return {"image": np.stack(out).astype(np.uint8), "label": np.zeros(n, np.int32)}
 
 
+@pytest.mark.slow
 def test_colorization_trains_on_real_photographs_and_decodes_plausible_colours():
     c = harness.tiny_config("colorization", optimizer__name="adamw", optimizer__base_lr=3e-3,
                             optimizer__lr_scaling="none", decoder__channels=(16, 16))
@@ -596,6 +606,7 @@ def test_colorization_refuses_grayscale_data_in_one_line():
         harness.build(c, total_steps=10, channels=1)
 
 
+@pytest.mark.slow
 def test_colorization_on_8_devices_equals_1_device():
     c = harness.tiny_config("colorization", bn="global", decoder__channels=(16, 16))
     c.augment.preset = "crop_flip"
@@ -616,7 +627,8 @@ def test_colorization_on_8_devices_equals_1_device():
 
 @pytest.mark.parametrize("make, layer, dim", [
     (lambda **kw: models.SmallCNN(channels=(8, 16, 32), strides=(2, 2, 2), **kw), 2, 16),
-    (lambda **kw: models.ResNet18(stem="cifar", num_filters=8, **kw), 2, 16),
+    pytest.param(lambda **kw: models.ResNet18(stem="cifar", num_filters=8, **kw), 2, 16,
+                 marks=pytest.mark.slow),
 ])
 def test_feature_layer_pools_an_intermediate_stage(make, layer, dim):
     x = jnp.asarray(np.random.default_rng(13).random((2, 16, 16, 3)), jnp.float32)

@@ -272,7 +272,8 @@ def test_zero_init_residual_and_he_fan_out_init():
     np.testing.assert_array_equal(variables["params"]["bn2"]["scale"], 1.0)
 
 
-@pytest.mark.parametrize("which", ["small_cnn", "vit", "mlp_head"])
+@pytest.mark.parametrize("which", ["small_cnn", pytest.param("vit", marks=pytest.mark.slow),
+                                   "mlp_head"])
 def test_bfloat16_activations_float32_params_and_outputs(which):
     if which == "small_cnn":
         model = SmallCNN(channels=(8, 16), strides=(2, 2), dtype=jnp.bfloat16)
@@ -325,6 +326,7 @@ def test_interpolate_pos_embed():
         interpolate_pos_embed(pos[:, :-1], (2, 2))
 
 
+@pytest.mark.slow
 def test_vit_drop_path_needs_rng_only_in_training():
     model = models.get_encoder("vit_test", drop_path_rate=0.5)
     _, variables = _vit_test_variables()
@@ -395,6 +397,7 @@ def test_dino_head():
 # ---------------------------------------------------------------- ViT evaluation features
 
 
+@pytest.mark.slow
 def test_vit_features_are_dinos_intermediate_cls_tokens_and_avgpool():
     """`cls_last4` = the CLS tokens of the last 4 blocks, each through the final LayerNorm
     (DINO's `get_intermediate_layers`); a ViT truncated to k blocks with the same weights
@@ -425,7 +428,7 @@ def test_vit_features_are_dinos_intermediate_cls_tokens_and_avgpool():
 
 @pytest.mark.parametrize("name, kwargs", [
     ("small_cnn", {"channels": (8, 16), "strides": (2, 2)}),
-    ("resnet18", {"stem": "cifar"}),
+    pytest.param("resnet18", {"stem": "cifar"}, marks=pytest.mark.slow),
 ])
 def test_patch_grid_features_are_the_mean_of_each_patch_s_features(name, kwargs):
     """`patch_px`/`patch_stride`: the same parameters applied to every patch of the grid

@@ -61,6 +61,7 @@ def test_decay_mask_on_real_parameter_tree():
     assert all("kernel" in jax.tree_util.keystr(p) for p, d in flat if d)
 
 
+@pytest.mark.slow
 def test_lars_masks_reach_optax_on_real_tree():
     model = models.get_encoder("vit_test")
     shapes = jax.eval_shape(lambda k: model.init(k, jnp.zeros((1, 16, 16, 3)), train=False),
@@ -158,6 +159,7 @@ def test_adamw_default_mask_skips_vectors():
     np.testing.assert_array_equal(updates["bn"]["scale"], 0.0)
 
 
+@pytest.mark.slow
 def test_make_optimizer_names_and_freeze():
     with pytest.raises(ValueError, match=r"unknown optimizer 'adam' \(did you mean 'adamw'\?\);"
                                          r" set --config.optimizer.name to one of: adamw, "

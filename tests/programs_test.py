@@ -81,6 +81,7 @@ def test_unknown_optimizer_key_is_one_line(tmp_path):
         pretrain.train_and_evaluate(c, str(tmp_path / "wd"))
 
 
+@pytest.mark.slow
 def test_linear_eval_cached_in_process(pretrained, tmp_path):
     res = linear_eval.train_and_evaluate(
         _load("linear_eval_mnist", init_from=str(pretrained), cached__epochs=30),
@@ -97,6 +98,7 @@ def test_linear_eval_paper_protocol_in_process(pretrained, tmp_path):
     assert res["protocol"] == "paper" and res["steps"] == 3 and res["freeze_encoder"] is True
 
 
+@pytest.mark.slow
 def test_finetune_scratch_baseline_in_process(tmp_path):
     res = finetune.train_and_evaluate(
         _load("finetune_mnist", init_from="", label_fraction=0.01, num_steps=3),

@@ -112,6 +112,7 @@ def test_corrupt_newest_checkpoint_falls_back_and_keeps_it(tmp_path):
     assert len(kept) == len(before)  # moved aside whole, nothing deleted
 
 
+@pytest.mark.slow
 def test_nonfinite_step_is_skipped_and_counted():
     config = harness.tiny_config(batch_size=16, num_epochs=1, head__hidden_dims=(16,),
                                  head__out_dim=8)

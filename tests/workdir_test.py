@@ -82,6 +82,7 @@ def test_eval_workdir_equal_to_or_inside_init_from_is_refused(trained, tmp_path)
     assert snapshot(src) == before
 
 
+@pytest.mark.slow
 def test_pretraining_refuses_an_evaluation_workdir(tmp_path):
     wd = tmp_path / "ft"
     finetune.train_and_evaluate(_ft_config(init_from="", label_fraction=0.01), str(wd))
