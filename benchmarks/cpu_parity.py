@@ -63,6 +63,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cpu_profile  # noqa: E402  (benchmarks/cpu_profile.py)
+
 REPO = Path(__file__).resolve().parents[1]
 BATCH, SIZE, DIM, HIDDEN, TEMP, WD, LR = 128, 32, 128, 512, 0.5, 1e-6, 0.3
 SGD_LR, SGD_WD = 0.06, 5e-4  # the torch_sgd2 / jax_sgd step: SGD, momentum 0.9
@@ -254,28 +257,28 @@ def torch_worker(args) -> dict:
             with torch.no_grad():
                 return forward(views)[0, 0].item()
 
-        med, first = _median_time(step, args.steps, args.warmup)
-        return {"median_step_s": med, "first_step_s": first, "torch": torch.__version__,
-                "threads": torch.get_num_threads()}
-
-    def step():
-        model.zero_grad(set_to_none=True)
-        if args.two_pass:  # BatchNorm statistics per view
-            za, zb = forward(views[:batch]), forward(views[batch:])
-        else:  # one batch of 2B: BatchNorm over both views
-            z = forward(views)
-            za, zb = z[:batch], z[batch:]
-        loss = nt_xent(za, zb)
-        loss.backward()
-        if optimizer is None:
-            lars_update()
-        else:
-            optimizer.step()
-        return loss.item()
+    else:
+        def step():
+            model.zero_grad(set_to_none=True)
+            if args.two_pass:  # BatchNorm statistics per view
+                za, zb = forward(views[:batch]), forward(views[batch:])
+            else:  # one batch of 2B: BatchNorm over both views
+                z = forward(views)
+                za, zb = z[:batch], z[batch:]
+            loss = nt_xent(za, zb)
+            loss.backward()
+            if optimizer is None:
+                lars_update()
+            else:
+                optimizer.step()
+            return loss.item()
 
     med, first = _median_time(step, args.steps, args.warmup)
-    return {"median_step_s": med, "first_step_s": first, "torch": torch.__version__,
-            "threads": torch.get_num_threads()}
+    out = {"median_step_s": med, "first_step_s": first, "torch": torch.__version__,
+           "threads": torch.get_num_threads()}
+    if args.profile:
+        out["profile"] = cpu_profile.profile_torch(step)
+    return out
 
 
 # --------------------------------------------------------------------------- JAX
@@ -348,6 +351,9 @@ def jax_worker(args) -> dict:
 
         def step():
             return float(fn(state.params, state.batch_stats, va, vb)[0, 0])
+
+        def hlo():
+            return fn.lower(state.params, state.batch_stats, va, vb).compile().as_text()
     elif args.full:
         step_fn = engine.make_train_step(method, tx, mesh, specs, c, schedule)
         batch = {
@@ -359,6 +365,9 @@ def jax_worker(args) -> dict:
         def step():
             holder["state"], m = step_fn(holder["state"], batch)
             return float(m["loss"])
+
+        def hlo():
+            return step_fn.lower(holder["state"], batch).compile().as_text()
     else:
         def model_step(params, batch_stats, opt_state, view_a, view_b):
             s = state.replace(batch_stats=batch_stats)
@@ -383,15 +392,21 @@ def jax_worker(args) -> dict:
             )
             return float(loss)
 
+        def hlo():
+            return fn.lower(holder["p"], holder["bs"], holder["o"], va, vb).compile().as_text()
+
     med, first = _median_time(step, args.steps, args.warmup)
-    return {"median_step_s": med, "first_step_s": first, "jax": jax.__version__,
-            "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    out = {"median_step_s": med, "first_step_s": first, "jax": jax.__version__,
+           "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    if args.profile:
+        out["profile"] = cpu_profile.profile_jax(step, hlo())
+    return out
 
 
 # --------------------------------------------------------------------------- driver
 
 
-def run_variant(name: str, steps: int, warmup: int) -> dict:
+def run_variant(name: str, steps: int, warmup: int, profile: bool = False) -> dict:
     worker, flags, extra = VARIANTS[name]
     env = dict(os.environ)
     for setting in flags.split():
@@ -403,7 +418,7 @@ def run_variant(name: str, steps: int, warmup: int) -> dict:
     env["JAX_PLATFORMS"] = "cpu"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     cmd = [sys.executable, __file__, f"--worker={worker}", f"--steps={steps}",
-           f"--warmup={warmup}", *extra]
+           f"--warmup={warmup}", *extra, *(["--profile"] if profile else [])]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
@@ -460,6 +475,9 @@ def main() -> int:
                         help=argparse.SUPPRESS)
     parser.add_argument("--two_pass", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile 3 steps of each variant op by op "
+                             "(benchmarks/cpu_profile.py) and print the time per category")
     args = parser.parse_args()
     if args.worker:
         result = (torch_worker if args.worker == "torch" else jax_worker)(args)
@@ -473,10 +491,13 @@ def main() -> int:
         parser.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     rows = []
     for name in names:
-        row = run_variant(name, args.steps, args.warmup)
+        row = run_variant(name, args.steps, args.warmup, args.profile)
         print(json.dumps(row), file=sys.stderr, flush=True)
         rows.append(row)
     summary = summarise(rows)
+    for row in rows:
+        if "profile" in row:
+            summary[row["variant"]]["profile"] = row["profile"]
     print(json.dumps({
         "benchmark": "cpu_parity", "batch_pairs": BATCH, "image_size": SIZE,
         "demo_batch_pairs": DEMO["batch"], "demo_image_size": DEMO["size"],

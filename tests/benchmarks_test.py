@@ -93,7 +93,7 @@ def test_cpu_parity_runs_the_demo_step_in_both_libraries():
     env = env_for(1, optimized=True)
     proc = subprocess.run(
         [sys.executable, "benchmarks/cpu_parity.py", "--variants=demo_torch,demo_jax",
-         "--steps=1", "--warmup=0"],
+         "--steps=1", "--warmup=0", "--profile"],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -102,3 +102,41 @@ def test_cpu_parity_runs_the_demo_step_in_both_libraries():
     for name in ("demo_torch", "demo_jax"):
         assert res["variants"][name]["step_s"] > 0, res
     assert res["variants"]["demo_torch"]["vs_torch"] == 1.0
+    # --profile: operator time per category, adding up to about one step (profiler overhead
+    # and host work aside).
+    for name in ("demo_torch", "demo_jax"):
+        prof = res["variants"][name]["profile"]
+        assert prof["by_category_ms"] and prof["top_ops_ms"], prof
+        total = sum(prof["by_category_ms"].values())
+        assert 0.3 < total / (1000 * res["variants"][name]["step_s"]) < 3, (name, prof)
+    assert "conv forward" in res["variants"]["demo_jax"]["profile"]["by_category_ms"]
+
+
+def _cpu_profile():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import cpu_profile  # noqa: PLC0415
+
+    return cpu_profile
+
+
+def test_cpu_profile_classifies_a_convolution_and_its_two_gradients():
+    import jax  # noqa: PLC0415
+    import jax.numpy as jnp  # noqa: PLC0415
+
+    def loss(x, w):
+        y = jax.lax.conv_general_dilated(x, w, (2, 2), "SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return jnp.sum(jnp.tanh(y) @ jnp.ones((8, 4)))
+
+    grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    x, w = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 8))
+    kinds = _cpu_profile().classify_hlo(grad.lower(x, w).compile().as_text())
+    found = set(kinds.values())
+    assert {"conv forward", "conv input gradient", "conv kernel gradient"} <= found, found
+    assert all(k.startswith(("conv ", "forward ", "backward ", "optimizer ")) for k in found)
+
+
+def test_cpu_profile_shares_overlapping_time_equally():
+    shares = _cpu_profile()._wall_shares([(0.0, 10_000.0, "a"), (5_000.0, 15_000.0, "b")],
+                                         steps=1)
+    assert shares == {"a": 7.5, "b": 7.5}  # ms: 5 alone + 2.5 of the 5 shared
