@@ -54,6 +54,11 @@ CASES = [
     # C_in >= conv.FEW_CHANNELS: one product per tap instead of one im2col product
     (10, 16, 16, 8, 3, 1, ((1, 1), (1, 1))),
     (9, 17, 16, 5, 3, 2, ((1, 0), (0, 1))),
+    # small padded layers, where the phases' rows are cropped (the demo's 7 -> 4 layer), a
+    # 5x5 kernel with padding 2, and a kernel smaller than the stride (phases with no taps)
+    (2, 7, 4, 4, 3, 2, ((1, 1), (1, 1))),
+    (1, 5, 2, 2, 5, 2, ((2, 2), (2, 2))),
+    (1, 9, 2, 2, 2, 3, ((0, 0), (0, 0))),
 ]
 # The fast tier checks one multi-chunk, one strided and one many-channel case.
 FAST_CASES = (1, 2, 7)

@@ -163,17 +163,32 @@ def kernel_gradient(x, g, kernel_shape: Sequence[int], strides, padding) -> jax.
     return acc.swapaxes(1, 2).reshape(kh, kw, cin, cout)
 
 
+def _phase_taps(k: int, pad: int, stride: int, size: int, taps: int, out: int):
+    """One spatial dimension of input phase `k` (input rows `i ≡ k` modulo the stride):
+    (residue of its padded rows, kernel taps of that residue, low and high padding of the
+    output gradient, rows of the phase). Rows `i = s·t + k`, t = 0 .. ceil(size/s)-1 — the
+    last may lie past the input and is cropped — take the padded rows `s·u + r` with
+    `r = (k + pad) mod s` and `u = t + (k + pad) // s`."""
+    r, u0 = (k + pad) % stride, (k + pad) // stride
+    rows = -(-size // stride)
+    m = len(range(r, taps, stride))
+    # output t reads g[u0 + t - m + 1 .. u0 + t]
+    return r, m, m - 1 - u0, rows - out + u0, rows
+
+
 def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Array:
     """Input gradient of an NHWC/HWIO convolution, strided ones as stride-1 convolutions.
 
     XLA writes the input gradient of a strided convolution as a convolution over the
     zero-dilated output gradient, which XLA:CPU's fast convolution library does not take.
-    Each output phase `(r, q)` (input rows `≡ r`, columns `≡ q` modulo the stride) is a
-    plain stride-1 convolution of `g` with the kernel taps `w[r::s, q::s]`, flipped::
+    Each input phase `(k, l)` (input rows `≡ k`, columns `≡ l` modulo the stride) is a
+    plain stride-1 convolution of `g` with the kernel taps of one residue, flipped::
 
         dx_pad[s*u + r] = sum_m g[u - m] w[r + m*s]          (per spatial dimension)
 
-    and the phases are interleaved back. Stride 1 is XLA's own gradient.
+    computed only at the `ceil(H/s)` rows (columns) of the phase that lie in the unpadded
+    input (the phases of a small, padded layer would otherwise compute up to twice the
+    rows they need), and the phases are interleaved back. Stride 1 is XLA's own gradient.
 
     Args:
         g: gradient of the output `[N, H_out, W_out, C_out]`.
@@ -190,29 +205,26 @@ def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Ar
         return jax.vjp(lambda x_: _plain(x_, w, strides, padding), x)[1](g)[0]
     n, h, wd, cin = input_shape
     kh, kw = w.shape[:2]
-    (sh, sw), ((pt, pb), (pl, pr)) = strides, padding
-    hp, wp = h + pt + pb, wd + pl + pr
-    uh, uw = -(-hp // sh), -(-wp // sw)  # rows/columns per phase (the last may run over)
+    (sh, sw), ((pt, _), (pl, _)) = strides, padding
     ho, wo = g.shape[1:3]
     wt = jnp.flip(w, (0, 1)).swapaxes(2, 3)  # flipped, [kh, kw, C_out, C_in]
     rows = []
-    for r in range(sh):
+    for k in range(sh):
+        r, mh, low_h, high_h, th = _phase_taps(k, pt, sh, h, kh, ho)
         cols = []
         for q in range(sw):
-            mh, mw = len(range(r, kh, sh)), len(range(q, kw, sw))
+            c, mw, low_w, high_w, tw = _phase_taps(q, pl, sw, wd, kw, wo)
             if mh == 0 or mw == 0:
-                cols.append(_varying_like(jnp.zeros((n, uh, uw, cin), g.dtype), g))
+                cols.append(_varying_like(jnp.zeros((n, th, tw, cin), g.dtype), g))
                 continue
-            # the flipped kernel's taps of this phase: w[r + m*s] for m = mh-1 .. 0
-            sub = wt[(kh - 1 - r) % sh :: sh][:mh, (kw - 1 - q) % sw :: sw][:, :mw]
-            phase = lax.conv_general_dilated(
-                g, sub, (1, 1), ((mh - 1, max(uh - ho, 0)), (mw - 1, max(uw - wo, 0))),
-                dimension_numbers=DIMENSION_NUMBERS,
-            )
-            cols.append(phase[:, :uh, :uw])
-        rows.append(jnp.stack(cols, axis=3).reshape(n, uh, uw * sw, cin))
-    dxp = jnp.stack(rows, axis=2).reshape(n, uh * sh, uw * sw, cin)
-    return dxp[:, pt : pt + h, pl : pl + wd]
+            # the flipped kernel's taps of this residue: w[r + m*s] for m = mh-1 .. 0
+            sub = wt[(kh - 1 - r) % sh :: sh][:mh, (kw - 1 - c) % sw :: sw][:, :mw]
+            cols.append(lax.conv_general_dilated(
+                g, sub, (1, 1), ((low_h, high_h), (low_w, high_w)),
+                dimension_numbers=DIMENSION_NUMBERS))
+        rows.append(jnp.stack(cols, axis=3).reshape(n, th, tw * sw, cin))
+    dx = jnp.stack(rows, axis=2).reshape(n, th * sh, tw * sw, cin)
+    return dx[:, :h, :wd]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
