@@ -135,14 +135,16 @@ def kernel_gradient(x, g, kernel_shape: Sequence[int], strides, padding) -> jax.
     kh, kw, cin, cout = kernel_shape
     (sh, sw), ((pt, pb), (pl, pr)) = strides, padding
     n, ho, wo, _ = g.shape
-    xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
     nb = _chunk(n, ho * wo)
-    xs = xp.reshape(n // nb, nb, *xp.shape[1:])
+    xs = x.reshape(n // nb, nb, *x.shape[1:])
     gs = g.reshape(n // nb, nb, *g.shape[1:])
     columns = cin < FEW_CHANNELS
 
     def body(acc, chunk):
-        xc, gc = chunk
+        # padded per chunk: the padded copy stays in cache instead of a second copy of
+        # every activation in memory
+        xc = jnp.pad(chunk[0], ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+        gc = chunk[1]
         taps = [
             lax.slice(xc, (0, i, j, 0), (nb, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, cin),
                       (1, sh, sw, 1))
