@@ -5,7 +5,7 @@ Used by `benchmarks/cpu_parity.py --profile` (its workers call `profile_jax` /
 
 Both profilers time each operation of a few steps and sum the times per category:
 
-- XLA:CPU (`jax.profiler`, a Perfetto trace): every executed thunk is one HLO instruction of
+- XLA:CPU (`jax.profiler`, its XSpace trace): every executed thunk is one HLO instruction of
   the compiled step (`compiled.as_text()`); a fusion is classified by what its fused
   computation contains — a convolution (forward, input gradient or kernel gradient, told
   apart by the convolution's `dim_labels`), a matrix product (`dot`: the head, NT-Xent, and
@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import collections
 import glob
-import gzip
-import json
 import re
 import tempfile
 from collections.abc import Callable
@@ -145,25 +143,21 @@ def profile_jax(step: Callable[[], object], hlo_text: str, steps: int = 3) -> di
 
     kinds = classify_hlo(hlo_text)
     with tempfile.TemporaryDirectory() as tmp:
-        jax.profiler.start_trace(tmp, create_perfetto_trace=True)
-        for _ in range(steps):
-            step()
-        jax.profiler.stop_trace()
-        files = sorted(glob.glob(f"{tmp}/**/*.trace.json.gz", recursive=True))
-        with gzip.open(files[-1]) as f:
-            trace = json.load(f)
-    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+        with jax.profiler.trace(tmp):  # as benchmarks/step_time.py --profile_top
+            for _ in range(steps):
+                step()
+        profile = jax.profiler.ProfileData.from_file(
+            glob.glob(f"{tmp}/**/*.xplane.pb", recursive=True)[0])
     # A thunk's event covers its launch; an "end: <name>" event marks its completion (a
     # convolution runs asynchronously on the intra-op pool, so its launch event is short).
     starts, ends = collections.defaultdict(list), collections.defaultdict(list)
-    for e in events:
-        if e.get("ph") != "X":
-            continue
-        name = e.get("name", "")
-        if name in kinds:
-            starts[name].append(e["ts"])
-        elif name.startswith("end: ") and name[5:] in kinds:
-            ends[name[5:]].append(e["ts"] + e.get("dur", 0.0))
+    for plane in profile.planes:
+        for line in plane.lines:
+            for e in line.events:
+                if e.name in kinds:
+                    starts[e.name].append(e.start_ns)
+                elif e.name.startswith("end: ") and e.name[5:] in kinds:
+                    ends[e.name[5:]].append(e.start_ns + e.duration_ns)
     intervals = []
     for name, ts in starts.items():
         done = sorted(ends.get(name, []))
@@ -174,8 +168,9 @@ def profile_jax(step: Callable[[], object], hlo_text: str, steps: int = 3) -> di
 
 def _wall_shares(intervals: list[tuple[float, float, str]], steps: int
                  ) -> collections.Counter:
-    """Wall time per name (ms per step): each instant is shared equally by the thunks
-    running then, so the shares add up to the time the executor was busy."""
+    """Wall time per name (ms per step) from (start ns, end ns, name) intervals: each
+    instant is shared equally by the thunks running then, so the shares add up to the time
+    the executor was busy."""
     points = sorted({t for t0, t1, _ in intervals for t in (t0, t1)})
     index = {t: i for i, t in enumerate(points)}
     delta = [collections.Counter() for _ in points]
@@ -189,7 +184,7 @@ def _wall_shares(intervals: list[tuple[float, float, str]], steps: int
         active = +active  # drop zero counts
         n = sum(active.values())
         if n:
-            seg = (points[i + 1] - t) / 1000.0 / steps  # us -> ms per step
+            seg = (points[i + 1] - t) / 1e6 / steps  # ns -> ms per step
             for name, count in active.items():
                 shares[name] += seg * count / n
     return shares

@@ -137,6 +137,6 @@ def test_cpu_profile_classifies_a_convolution_and_its_two_gradients():
 
 
 def test_cpu_profile_shares_overlapping_time_equally():
-    shares = _cpu_profile()._wall_shares([(0.0, 10_000.0, "a"), (5_000.0, 15_000.0, "b")],
+    shares = _cpu_profile()._wall_shares([(0.0, 10e6, "a"), (5e6, 15e6, "b")],
                                          steps=1)
     assert shares == {"a": 7.5, "b": 7.5}  # ms: 5 alone + 2.5 of the 5 shared
