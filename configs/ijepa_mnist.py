@@ -15,7 +15,9 @@ step runs at about 0.5 steps/s at batch 256 on a 2-core CPU).
 Ends with a kNN and a linear probe (the mean patch token of the whole image) on the 1,000
 held-out digits; raw-pixel logistic regression: 0.892. Measure with
 `python benchmarks/methods_table.py --methods=ijepa`.
-Fashion-MNIST: `--config=configs/ijepa_mnist.py:fashion_mnist`.
+Fashion-MNIST: `--config=configs/ijepa_mnist.py:fashion_mnist` (750 steps, the crop only):
+linear 0.755, kNN 0.687 in 15 min 00 s on a 2-core CPU (raw-pixel logistic regression:
+0.846).
 """
 
 from ssljax.config_base import dataset_variant, pretrain_base
@@ -47,4 +49,8 @@ def get_config(variant=None):
     c.optimizer.warmup_epochs = 5
     c.optimizer.weight_decay = 0.04
     c.optimizer.weight_decay_end = 0.4
-    return dataset_variant(c, variant, num_epochs=10, optimizer__warmup_epochs=1.0)
+    # Fashion-MNIST: 750 steps (1.6 epochs) fit the 15-minute budget on a 2-core CPU; the
+    # crop alone, as on the digits (the variant's default would add photometric views).
+    return dataset_variant(c, variant, num_epochs=2, max_steps=750,
+                           optimizer__warmup_epochs=0.3,
+                           augment__preset="crop", augment__crop_scale=(0.3, 1.0))

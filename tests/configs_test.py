@@ -30,6 +30,9 @@ def _variants(path) -> tuple:
 
 
 CASES = [(p, v) for p in CONFIGS for v in _variants(p)]
+# Every digits config with a `get_config(variant)` also offers `:fashion_mnist` (issue 22).
+CASES += [(p, "fashion_mnist") for p in CONFIGS if p.stem.endswith("_mnist")
+          and "def get_config(variant" in p.read_text()]
 
 
 def _load(path, variant=None):
@@ -63,7 +66,9 @@ def test_config_resolves_and_builds_its_method(path, variant):
     size = config.dataset.image_size or 28
     specs = method.views(size)
     assert specs and all(s.out_size > 0 for s in specs)
-    channels = 1 if config.dataset.name == "mnist" else 3
+    channels = 1 if config.dataset.name in ("mnist", "fashion_mnist") else 3
+    if variant == "fashion_mnist":
+        assert config.dataset.name == "fashion_mnist", "the variant trains on Fashion-MNIST"
     shapes = jax.eval_shape(lambda: method.model.init(
         jax.random.PRNGKey(0), jnp.zeros((2, specs[0].out_size, specs[0].out_size, channels)),
         train=False))

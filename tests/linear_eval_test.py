@@ -32,7 +32,8 @@ def _check_results(workdir: Path, res: dict, protocol: str) -> None:
 def test_cached_protocol_results_and_plots(pretrained, tmp_path):
     wd = tmp_path / "cached"
     proc = run("ssljax.linear_eval", CONFIG, f"--workdir={wd}", *QUIET,
-               f"--config.init_from={pretrained}", "--config.cached.epochs=30")
+               f"--config.init_from={pretrained}", "--config.cached.epochs=30",
+               "--config.embedding_plot=pca")  # t-SNE: tests/evaluate_test.py
     res = last_json(proc.stdout)
     _check_results(wd, res, "cached")
     assert (wd / "training_curves.png").stat().st_size > 0
@@ -121,7 +122,7 @@ def test_intermediate_stage_features(pretrained, tmp_path):
     wd = tmp_path / "layer2"
     proc = run("ssljax.linear_eval", CONFIG, f"--workdir={wd}", *QUIET,
                f"--config.init_from={pretrained}", "--config.cached.epochs=30",
-               "--config.encoder.feature_layer=2")
+               "--config.encoder.feature_layer=2", "--config.plots=False")
     res = last_json(proc.stdout)
     _check_results(wd, res, "cached")
     assert res["feature_dim"] == 64  # the demo SmallCNN's second stage: 64 channels

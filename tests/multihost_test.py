@@ -100,7 +100,7 @@ def test_unreachable_coordinator_fails_fast_with_one_line(tmp_path):
         f"--coordinator_address=127.0.0.1:{port}",
         "--num_processes=2",
         "--process_id=1",
-        "--coordinator_timeout=10",
+        "--coordinator_timeout=3",
         check=False,
         timeout=180,
     )

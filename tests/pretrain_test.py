@@ -54,7 +54,7 @@ def test_one_and_eight_devices_give_the_same_loss(tmp_path):
 
 
 def test_kill_9_then_rerun_resumes_exactly(tmp_path):
-    args = ("--config.max_steps=60", "--config.batch_size=64", "--config.checkpoint_every_steps=10")
+    args = ("--config.max_steps=30", "--config.batch_size=64", "--config.checkpoint_every_steps=5")
     reference = last_json(_pretrain(tmp_path / "ref", *args).stdout)
 
     wd = tmp_path / "killed"
@@ -66,7 +66,7 @@ def test_kill_9_then_rerun_resumes_exactly(tmp_path):
     ckpts = wd / "checkpoints"
     while time.time() < deadline and proc.poll() is None:
         done = [p for p in ckpts.iterdir() if p.name.isdigit()] if ckpts.exists() else []
-        if any(int(p.name) >= 20 for p in done):
+        if any(int(p.name) >= 10 for p in done):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed"
@@ -74,7 +74,7 @@ def test_kill_9_then_rerun_resumes_exactly(tmp_path):
     proc.wait()
 
     resumed = last_json(_pretrain(wd, *args).stdout)
-    assert resumed["steps"] == reference["steps"] == 60
+    assert resumed["steps"] == reference["steps"] == 30
     assert resumed["final_loss"] == pytest.approx(reference["final_loss"], rel=1e-4, abs=1e-6)
 
 
