@@ -15,7 +15,7 @@ with the mean patch token (MAE's own probe reads the CLS token).
     python -m ssljax.pretrain --config=configs/mae_mnist.py --workdir=runs/mae_mnist
 
 Ends with a kNN and a linear probe (on the whole, unmasked image) on the 1,000 held-out
-digits; raw-pixel logistic regression: 0.892. Measure with
+digits; raw-pixel logistic regression: 0.892 (C=1; 0.905 with C tuned). Measure with
 `python benchmarks/methods_table.py --methods=mae`.
 Fashion-MNIST: `--config=configs/mae_mnist.py:fashion_mnist` (MAE's crop (0.2, 1) with
 horizontal flips; 4 epochs: 6 epochs, 1,404 steps, gave linear 0.826 / kNN 0.778 in 17 min

@@ -12,7 +12,8 @@ epochs, batch 128, 30 epochs. Views: the digits preset.
     python -m ssljax.pretrain --config=configs/mocov3_mnist.py --workdir=runs/mocov3_mnist
 
 Measured with `benchmarks/methods_table.py` (one run, seed 0, idle 2-core CPU): linear
-top-1 0.961, kNN 0.857, 2 min 36 s wall. Raw-pixel logistic regression 0.892.
+top-1 0.961, kNN 0.857, 2 min 36 s wall. Raw-pixel logistic regression 0.892 (C=1; 0.905 with C
+tuned).
 """
 
 from ssljax.config_base import dataset_variant, pretrain_base
