@@ -38,6 +38,7 @@ PRINTS = {
         "download skipped: quick mode",
         "tensors in torchvision's layout",
         "embed: (8, 28, 28, 3) uint8 -> (8, 512) float32",
+        "ResNet-18, feature extraction: top-1",
         "ResNet-18,        fine-tuning: top-1",
         "3s vs 8s folder: ResNet-18 imported, fine-tuning",
     ],
