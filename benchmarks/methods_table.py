@@ -13,7 +13,7 @@ and the final kNN and linear probe on the held-out split (1,000 digits, or the 1
 Fashion-MNIST test images). With several `--seeds` every method runs once per seed and the
 table gives the mean with the range.
 
-Baselines, measured in the same run (`--baselines=logreg,knn,supervised`, or `all`):
+Baselines, measured in the same run (`--baselines=logreg,knn,supervised,random`, or `all`):
   - `logreg`: L2-regularised logistic regression on the raw pixels (scikit-learn, C
     chosen from {0.01, 0.1, 1} on a held-out 10% of the training split);
   - `knn`: the same weighted kNN as the SSL rows (k=200, T=0.07, cosine) on raw pixels,
@@ -21,7 +21,11 @@ Baselines, measured in the same run (`--baselines=logreg,knn,supervised`, or `al
   - `supervised`: the same encoder (SmallCNN) trained from scratch with every label, for
     the same wall-clock budget as a method (`--budget_s`, default 600 s on the digits and
     900 s on Fashion-MNIST): `ssljax.finetune` with `init_from=""`, its step count
-    calibrated by a short run.
+    calibrated by a short run;
+  - `random`: for every method run, the same network freshly initialised (nothing
+    restored) under `ssljax.linear_eval`'s cached probe (`--config.random_init=True`,
+    the run's own feature read-out): what the pretraining added over a random network,
+    a column of its own.
 
 Prints a Markdown table (the README's tables are pasted from it) and, last, ONE line of
 JSON with every run, the baselines and the per-method summary.
@@ -56,7 +60,7 @@ METHODS = tuple(m for m in _REGISTRY if (REPO / "configs" / f"{m}_mnist.py").exi
 DEFAULT = tuple(m for m in METHODS if not _REGISTRY[m].uses_labels)
 DATASETS = {"mnist": {"variant": "", "budget_s": 600.0},
             "fashion_mnist": {"variant": ":fashion_mnist", "budget_s": 900.0}}
-BASELINES = ("logreg", "knn", "supervised")
+BASELINES = ("logreg", "knn", "supervised", "random")
 
 
 def _env() -> dict[str, str]:
@@ -95,6 +99,30 @@ def run_method(method: str, dataset: str, workdir: Path, overrides: list[str],
 
 
 # ------------------------------------------------------------------------- baselines
+
+
+def random_network(workdir: Path, seed: int = 0) -> dict:
+    """The linear probe of `workdir`'s network freshly initialised (nothing restored).
+
+    Reads the features the run's own evaluation read (`encoder.features` or
+    `eval.vit_features` of a ViT, `eval.feature_layer`; CPC's patch grid is the
+    checkpoint's), with `ssljax.linear_eval`'s cached probe on the run's dataset.
+    """
+    config = json.loads((workdir / "config.json").read_text())
+    extra = []
+    features = config.get("eval", {}).get("vit_features") or config["encoder"].get("features")
+    if features:
+        extra.append(f"--config.encoder.features={features}")
+    if config.get("eval", {}).get("feature_layer"):
+        extra.append(f"--config.encoder.feature_layer={config['eval']['feature_layer']}")
+    res, err, wall = _program("ssljax.linear_eval", [
+        "--config=configs/linear_eval_mnist.py", f"--config.init_from={workdir}",
+        "--config.random_init=True", f"--config.seed={seed}", "--config.plots=False",
+        "--config.tensorboard=False", f"--workdir={workdir.parent / (workdir.name + '_random')}",
+        *extra])
+    if res is None:
+        return {"random_error": err}
+    return {"random_linear_top1": round(res["top1"], 4), "random_wall_s": round(wall, 1)}
 
 
 def pixel_baselines(dataset: str, which: set[str]) -> list[dict]:
@@ -168,8 +196,8 @@ def summarize(rows: list[dict]) -> list[dict]:
         runs = [r for r in rows if r["method"] == method]
         ok = [r for r in runs if "error" not in r]
         row = {"method": method, "seeds": [r["seed"] for r in runs], "failed": len(runs) - len(ok)}
-        for key in ("linear_top1", "knn_top1", "wall_s"):
-            vals = [r[key] for r in ok]
+        for key in ("linear_top1", "knn_top1", "wall_s", "random_linear_top1"):
+            vals = [r[key] for r in ok if key in r]
             if vals:
                 row[key] = round(sum(vals) / len(vals), 4)
                 row[key + "_range"] = [min(vals), max(vals)]
@@ -193,21 +221,29 @@ def _minutes(seconds: float) -> str:
 
 
 def markdown(summary: list[dict], baselines: list[dict] = ()) -> str:
-    """The table: one line per method (mean and range over seeds), then the baselines."""
+    """The table: one line per method (mean and range over seeds), then the baselines.
+
+    With the `random` baseline, a last column gives each method's random network.
+    """
+    rand = any("random_linear_top1" in r for r in summary)
     lines = [
-        "| method | linear top-1 | kNN top-1 | seeds | steps | wall time |",
-        "|---|---|---|---|---|---|",
+        "| method | linear top-1 | kNN top-1 | seeds | steps | wall time |"
+        + (" random network, linear |" if rand else ""),
+        "|---|---|---|---|---|---|" + ("---|" if rand else ""),
     ]
     for r in summary:
         seeds = ",".join(str(s) for s in r["seeds"])
         if "error" in r:
-            lines.append(f"| {r['method']} | failed: {r['error']} | | {seeds} | | |")
+            lines.append(f"| {r['method']} | failed: {r['error']} | | {seeds} | | |"
+                         + (" |" if rand else ""))
             continue
         failed = f" ({r['failed']} failed)" if r["failed"] else ""
         at_most = "≤ " if len(r["seeds"]) > 1 else ""  # the slowest of the seeds
         lines.append(
             f"| {r['method']} | {_span(r, 'linear_top1')} | {_span(r, 'knn_top1')} "
             f"| {seeds}{failed} | {r['steps']} | {at_most}{_minutes(r['wall_s_range'][1])} |"
+            + ((f" {_span(r, 'random_linear_top1')} |" if "random_linear_top1" in r else " |")
+               if rand else "")
         )
     for b in baselines:
         if "error" in b:
@@ -217,7 +253,7 @@ def markdown(summary: list[dict], baselines: list[dict] = ()) -> str:
         knn_cell = (f"{b['knn_top1']:.3f} (1-NN {b['one_nn_top1']:.3f})"
                     if "knn_top1" in b else "")
         lines.append(f"| {b['method']} | {lin} | {knn_cell} | | {b.get('steps', '')} "
-                     f"| {_minutes(b['wall_s'])} |")
+                     f"| {_minutes(b['wall_s'])} |" + (" |" if rand else ""))
     return "\n".join(lines)
 
 
@@ -263,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                     sys.exit(f"methods_table: error: {workdir} is not empty (it would resume); "
                              "pass a fresh --out")
                 row = run_method(method, args.dataset, workdir, args.overrides, seed)
+                if "random" in baselines and "error" not in row:
+                    row.update(random_network(workdir, seed))
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)
         base_rows = pixel_baselines(args.dataset, baselines)

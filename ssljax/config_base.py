@@ -173,6 +173,7 @@ def pretrain_base(method: str = "simclr") -> ml_collections.ConfigDict:
 def _eval_common() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.init_from = ""  # a pretraining workdir (or its encoder/ folder)
+    c.random_init = False  # True: init_from's network, freshly initialised (the baseline)
     c.seed = 0
     c.num_classes = 0  # 0 = from the data
     c.image_size = 0  # 0 = the checkpoint's view size (the dataset's for scratch)
@@ -209,6 +210,8 @@ def linear_eval_base() -> ml_collections.ConfigDict:
     without augmentation (`cached` block). `protocol="paper"`: SimCLR's Appendix B.6 —
     crop + flip on device, frozen encoder, BatchNorm without affine then a linear layer,
     Nesterov SGD lr 0.1·bs/256, cosine, no weight decay, 90 epochs.
+    `random_init=True` probes init_from's network freshly initialised, nothing restored:
+    the random-network baseline a pretraining run must beat.
     """
     c = _eval_common()
     c.protocol = "cached"  # cached | paper
@@ -228,7 +231,6 @@ def finetune_base() -> ml_collections.ConfigDict:
     """
     c = _eval_common()
     c.freeze_encoder = False
-    c.random_init = False  # True: init_from's network, freshly initialised (the baseline)
     # SimCLR v2: > 0 fine-tunes the encoder with the first N pretrained projector layers
     c.projector_layers = 0
     c.bn = "local"  # local | global: BatchNorm statistics of the fine-tuned encoder

@@ -4,8 +4,9 @@
         --config.init_from=runs/demo --workdir=runs/demo_linear
 
 Only the exported encoder of the pretraining run is restored (`init_from` is its
-workdir or its `encoder/` folder); it stays frozen, BatchNorm in inference mode. Two
-protocols (`config.protocol`):
+workdir or its `encoder/` folder); it stays frozen, BatchNorm in inference mode.
+`--config.random_init=True` restores nothing: the same network, freshly initialised
+(`seed`), is probed the same way, the random-network baseline. Two protocols (`config.protocol`):
 
 - `"cached"` (fast): features of the train and test splits are extracted once, without
   augmentation (the pretraining run's evaluation view: resize + normalise), and an

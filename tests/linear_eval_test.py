@@ -126,3 +126,25 @@ def test_intermediate_stage_features(pretrained, tmp_path):
     res = last_json(proc.stdout)
     _check_results(wd, res, "cached")
     assert res["feature_dim"] == 64  # the demo SmallCNN's second stage: 64 channels
+
+
+def test_random_init_probes_the_same_network_freshly_initialised(pretrained, tmp_path):
+    """`random_init=True`: init_from's encoder block and view, nothing restored (the
+    random-network baseline); the variables are those of a fresh initialisation."""
+    import jax  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    from ssljax import encoder_io, supervised  # noqa: PLC0415
+
+    config = load_config("configs/linear_eval_mnist.py")
+    config.init_from = str(pretrained)
+    config.random_init = True
+    s = supervised.setup(config, str(tmp_path / "random"), "linear_eval", allow_scratch=False)
+    assert s.source.init == "scratch" and s.source.encoder_cfg["name"] == "small_cnn"
+    assert s.source.view.out_size == 28
+    enc_dir, _ = encoder_io.load_encoder_spec(pretrained)
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), s.encoder_vars)
+    restored = encoder_io.restore_encoder(enc_dir, abstract)
+    for a, b in zip(jax.tree.leaves(s.encoder_vars["params"]),
+                    jax.tree.leaves(restored["params"]), strict=True):
+        assert a.shape == b.shape and not np.array_equal(np.asarray(a), np.asarray(b))
