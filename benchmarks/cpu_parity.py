@@ -73,7 +73,7 @@ SGD_LR, SGD_WD = 0.06, 5e-4  # the torch_sgd2 / jax_sgd step: SGD, momentum 0.9
 DEMO = {"batch": 256, "size": 28, "channels": 1, "hidden": 256, "dim": 64, "temp": 0.2,
         "lr": 2e-3, "wd": 1e-4, "stages": ((32, 2), (64, 2), (128, 1), (256, 2))}
 
-# name -> (worker, XLA_FLAGS additions, extra worker args); an "SSLJAX_CPU_CONV=..." in the
+# name -> (worker, XLA_FLAGS additions, extra worker args); an "SSLJAX_...=..." in the
 # flags column is set as that environment variable instead (see ssljax.models.conv).
 VARIANTS = {
     "torch": ("torch", "", []),
@@ -94,6 +94,9 @@ VARIANTS = {
                       ["--devices=2", "--bf16"]),
     "jax_full_2dev": ("jax", "--xla_force_host_platform_device_count=2",
                       ["--devices=2", "--full"]),
+    # without the oneDNN kernel gradient (ssljax.models.native): the per-tap products
+    "jax_no_native": ("jax", "SSLJAX_NATIVE_LIB=", []),
+    "demo_jax_no_native": ("jax", "SSLJAX_NATIVE_LIB=", ["--model=small_cnn"]),
     "jax_taps": ("jax", "SSLJAX_CPU_CONV=taps", []),
     "jax_taps_2dev": ("jax", "SSLJAX_CPU_CONV=taps --xla_force_host_platform_device_count=2",
                       ["--devices=2"]),

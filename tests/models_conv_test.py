@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from ssljax.models import conv
+from ssljax.models import conv, native
 
 DN = ("NHWC", "HWIO", "NHWC")
 
@@ -82,6 +82,25 @@ def test_kernel_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
 
 
 @pytest.mark.parametrize("n,h,cin,cout,k,s,pad", CASES)
+def test_native_kernel_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
+    """oneDNN's kernel gradient (`ssljax.models.native`, built by scripts/build_native.sh
+    where oneDNN's headers exist), jitted as in a step, against the same reference."""
+    if not native.available():
+        pytest.skip("the oneDNN kernel is not built (scripts/build_native.sh: no libdnnl-dev)")
+    kx, kg = jax.random.split(jax.random.key(n * h + k))
+    x = jax.random.normal(kx, (n, h, h, cin))
+    y_shape = jax.eval_shape(
+        lambda x: lax.conv_general_dilated(x, jnp.zeros((k, k, cin, cout)), (s, s), pad,
+                                           dimension_numbers=DN), x).shape
+    g = jax.random.normal(kg, y_shape)
+    got = jax.jit(lambda x, g: native.kernel_gradient(x, g, (k, k, cin, cout), (s, s), pad))(
+        x, g)
+    want = _np_kernel_gradient(x, g, (k, k, cin, cout), (s, s), pad)
+    scale = _np_kernel_gradient(np.abs(x), np.abs(g), (k, k, cin, cout), (s, s), pad)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=4e-7 * scale.max())
+
+
+@pytest.mark.parametrize("n,h,cin,cout,k,s,pad", CASES)
 def test_input_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
     kg, kw = jax.random.split(jax.random.key(n + h * k))
     w = jax.random.normal(kw, (k, k, cin, cout))
@@ -121,10 +140,11 @@ def test_resnet_conv_takes_the_fast_path_on_cpu():
     jaxpr = str(jax.make_jaxpr(lambda x, w: conv.conv2d(x, w, (1, 1), ((1, 1), (1, 1)),
                                                          dimension_numbers=DN))(x, w))
     assert "custom_vjp_call" in jaxpr
-    # at most PLAIN_MAX_ROWS output pixels in all, XLA's own gradients are kept
+    # at most PLAIN_MAX_ROWS output pixels in all, XLA's own gradients are kept, unless
+    # oneDNN's kernel gradient is built
     small = str(jax.make_jaxpr(lambda x, w: conv.conv2d(x[:, :4, :4], w, (1, 1), ((1, 1), (1, 1)),
                                                          dimension_numbers=DN))(x, w))
-    assert "custom_vjp_call" not in small
+    assert ("custom_vjp_call" in small) == native.available()
 
 
 def test_unsupported_forms_fall_back_to_lax():
@@ -137,11 +157,18 @@ def test_unsupported_forms_fall_back_to_lax():
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
+@pytest.mark.parametrize("path", ["taps", "native"])
 @pytest.mark.parametrize("k,s,cin", [(3, 1, 4), (3, 2, 4), (1, 2, 4), (3, 1, conv.FEW_CHANNELS)])
-def test_conv2d_inside_shard_map_equals_single_device_lax(k, s, cin):
-    """Fast path on 2 devices (batch split, kernel replicated) = lax on the whole batch."""
+def test_conv2d_inside_shard_map_equals_single_device_lax(k, s, cin, path, monkeypatch):
+    """Fast path on 2 devices (batch split, kernel replicated) = lax on the whole batch,
+    with the per-tap kernel gradient and with oneDNN's."""
     from jax.sharding import Mesh, NamedSharding
     from jax.sharding import PartitionSpec as P
+
+    if path == "taps":
+        monkeypatch.setattr(conv, "_native", lambda x, g: False)
+    elif not native.available():
+        pytest.skip("the oneDNN kernel is not built (scripts/build_native.sh: no libdnnl-dev)")
 
     mesh = Mesh(np.array(jax.devices()[:2]), ("data",))
     pad = ((k // 2, k // 2),) * 2
@@ -160,9 +187,16 @@ def test_conv2d_inside_shard_map_equals_single_device_lax(k, s, cin):
     got = sharded(jax.device_put(x, NamedSharding(mesh, P("data"))), w)
     value, (dx, dw) = jax.value_and_grad(
         lambda x, w: loss(lax.conv_general_dilated, x, w), (0, 1))(x, w)
-    assert "scan" in str(jax.make_jaxpr(sharded)(x, w))  # the kernel-gradient scan ran
-    for a, b in zip(got, (value, dx, dw), strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=2e-4)
+    jaxpr = str(jax.make_jaxpr(sharded)(x, w))
+    if path == "taps":
+        assert "scan" in jaxpr  # the kernel-gradient scan ran
+    else:
+        assert native.TARGET in jaxpr and "scan" not in jaxpr
+    # oneDNN sums each device's 20,480 products of the kernel gradient in another order
+    # (one OpenMP thread per device here): its float32 error reaches ~1e-3 on entries ~3
+    atol = {"value": 2e-4, "dx": 2e-4, "dw": 2e-3 if path == "native" else 2e-4}
+    for a, b, name in zip(got, (value, dx, dw), atol, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=atol[name])
 
 
 SET_FLAGS = """

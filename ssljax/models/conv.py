@@ -25,12 +25,17 @@ on the 2-core development machine, CIFAR ResNet-18, ``benchmarks/cpu_parity.py``
 - the input gradient of a strided convolution is one stride-1 convolution per output
   phase (`input_gradient`); stride 1 is XLA's own.
 
+Where ``scripts/build_native.sh`` has built it (a C++ compiler and oneDNN's headers), the
+float32 kernel gradient runs on oneDNN's direct convolution backward-weights kernel
+instead, through an XLA FFI call (`ssljax.models.native`), for every layer: about twice
+as fast as the per-tap products on ResNet-18's layers here.
+
 The forward pass is always XLA's own. On other backends (GPU, TPU), where the vendor
 libraries' gradients are fast, `conv2d` is plain ``lax.conv_general_dilated``.
 The environment variable ``SSLJAX_CPU_CONV`` picks the CPU path (``benchmarks/
 cpu_parity.py`` measures each): ``auto`` (default) as above; ``taps`` leaves XLA's
 flags alone (YNNPACK convolutions) and keeps the custom gradients; ``xla`` is XLA's own
-flags and gradients.
+flags and gradients; only ``auto`` uses the oneDNN kernel gradient.
 
 The result equals ``lax.conv_general_dilated``'s gradient up to float32 summation order
 (``tests/models_conv_test.py`` checks both gradients against a float64 reference at
@@ -48,6 +53,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ssljax.errors import ConfigError
+from ssljax.models import native
 
 DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
 CPU_FLAG = "--xla_cpu_experimental_ynn_fusion_type=individual_dot,reduce"
@@ -241,8 +247,18 @@ def _fwd(x, w, strides, padding):
 def _bwd(strides, padding, res, g):
     x, w = res
     dx = input_gradient(g, w, x.shape, strides, padding).astype(x.dtype)
-    dw = kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype)
+    if _native(x, g):
+        dw = native.kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype)
+    else:
+        dw = kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype)
     return dx, dw
+
+
+def _native(x, g) -> bool:
+    """Whether the kernel gradient runs on oneDNN (`ssljax.models.native`): float32, the
+    ``auto`` CPU path, and the library built."""
+    return (x.dtype == jnp.float32 and g.dtype == jnp.float32 and cpu_mode() == "auto"
+            and native.available())
 
 
 _conv_fast_dw.defvjp(_fwd, _bwd)
@@ -307,8 +323,9 @@ def conv2d(
     out_pixels = 1
     for size, k, s, (lo, hi) in zip(lhs.shape[1:3], rhs.shape[:2], strides, padding, strict=True):
         out_pixels *= (size + lo + hi - k) // s + 1
-    if lhs.shape[0] * out_pixels <= PLAIN_MAX_ROWS:
+    if lhs.shape[0] * out_pixels <= PLAIN_MAX_ROWS and not _native(lhs, lhs):
         # A few chunks' worth of output pixels (e.g. 256 images of 4×4, ResNet-18's last
-        # stage): the per-tap gradients gain nothing there, so XLA's own are used.
+        # stage): the per-tap gradients gain nothing there, so XLA's own are used (oneDNN's
+        # kernel gradient, where it is built, is faster there too).
         return _plain(lhs, rhs, strides, padding)
     return _conv_fast_dw(lhs, _varying_like(rhs, lhs), strides, padding)
