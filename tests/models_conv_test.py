@@ -66,26 +66,12 @@ CASES = [pytest.param(*c, marks=() if i in FAST_CASES else pytest.mark.slow)
          for i, c in enumerate(CASES)]
 
 
+@pytest.mark.parametrize("path", ["taps", "native"])
 @pytest.mark.parametrize("n,h,cin,cout,k,s,pad", CASES)
-def test_kernel_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
-    kx, kg = jax.random.split(jax.random.key(n * h + k))
-    x = jax.random.normal(kx, (n, h, h, cin))
-    y_shape = jax.eval_shape(
-        lambda x: lax.conv_general_dilated(x, jnp.zeros((k, k, cin, cout)), (s, s), pad,
-                                           dimension_numbers=DN), x).shape
-    g = jax.random.normal(kg, y_shape)
-    got = conv.kernel_gradient(x, g, (k, k, cin, cout), (s, s), pad)
-    want = _np_kernel_gradient(x, g, (k, k, cin, cout), (s, s), pad)
-    # float32 sums of N·H·W products: allow a few ulps of the sum of their magnitudes
-    scale = _np_kernel_gradient(np.abs(x), np.abs(g), (k, k, cin, cout), (s, s), pad)
-    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=4e-7 * scale.max())
-
-
-@pytest.mark.parametrize("n,h,cin,cout,k,s,pad", CASES)
-def test_native_kernel_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
-    """oneDNN's kernel gradient (`ssljax.models.native`, built by scripts/build_native.sh
-    where oneDNN's headers exist), jitted as in a step, against the same reference."""
-    if not native.available():
+def test_kernel_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad, path):
+    """The per-tap products, and oneDNN's kernel gradient (`ssljax.models.native`, built by
+    scripts/build_native.sh where oneDNN's headers exist) jitted as in a step."""
+    if path == "native" and not native.available():
         pytest.skip("the oneDNN kernel is not built (scripts/build_native.sh: no libdnnl-dev)")
     kx, kg = jax.random.split(jax.random.key(n * h + k))
     x = jax.random.normal(kx, (n, h, h, cin))
@@ -93,9 +79,11 @@ def test_native_kernel_gradient_matches_float64_reference(n, h, cin, cout, k, s,
         lambda x: lax.conv_general_dilated(x, jnp.zeros((k, k, cin, cout)), (s, s), pad,
                                            dimension_numbers=DN), x).shape
     g = jax.random.normal(kg, y_shape)
-    got = jax.jit(lambda x, g: native.kernel_gradient(x, g, (k, k, cin, cout), (s, s), pad))(
-        x, g)
+    impl = conv.kernel_gradient if path == "taps" else jax.jit(
+        native.kernel_gradient, static_argnums=(2, 3, 4))
+    got = impl(x, g, (k, k, cin, cout), (s, s), pad)
     want = _np_kernel_gradient(x, g, (k, k, cin, cout), (s, s), pad)
+    # float32 sums of N·H·W products: allow a few ulps of the sum of their magnitudes
     scale = _np_kernel_gradient(np.abs(x), np.abs(g), (k, k, cin, cout), (s, s), pad)
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=4e-7 * scale.max())
 

@@ -248,7 +248,8 @@ def _bwd(strides, padding, res, g):
     x, w = res
     dx = input_gradient(g, w, x.shape, strides, padding).astype(x.dtype)
     if _native(x, g):
-        dw = native.kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype)
+        dw = _varying_like(native.kernel_gradient(x, g, w.shape, strides, padding),
+                           x).astype(w.dtype)
     else:
         dw = kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype)
     return dx, dw

@@ -65,21 +65,12 @@ def kernel_gradient(x, g, kernel_shape: Sequence[int], strides, padding) -> jax.
             from the shapes.
 
     Returns:
-        `dW` `[kh, kw, C_in, C_out]` float32, with `x`'s per-device type inside shard_map.
+        `dW` `[kh, kw, C_in, C_out]` float32 (inside shard_map, not yet typed as varying
+        over the devices: `ssljax.models.conv` casts it as it does its own).
     """
     (sh, sw), ((pt, _), (pl, _)) = strides, padding
     out = jax.ShapeDtypeStruct(tuple(kernel_shape), jnp.float32)
     # under vmap (MoCo v2's split BatchNorm) one call per mapped slice
-    dw = jax.ffi.ffi_call(TARGET, out, vmap_method="sequential")(
+    return jax.ffi.ffi_call(TARGET, out, vmap_method="sequential")(
         x, g, stride_h=np.int64(sh), stride_w=np.int64(sw), pad_top=np.int64(pt),
         pad_left=np.int64(pl), threads=np.int64(threads_per_device()))
-    # inside shard_map the result varies over the mesh axes that x varies over
-    manual = getattr(jax.typeof(x), "manual_axis_type", None)
-    varying = tuple(sorted(manual.varying)) if manual is not None else ()
-    missing = tuple(a for a in varying if a not in _varying(dw))
-    return jax.lax.pcast(dw, missing, to="varying") if missing else dw
-
-
-def _varying(a) -> frozenset:
-    manual = getattr(jax.typeof(a), "manual_axis_type", None)
-    return frozenset(manual.varying) if manual is not None else frozenset()
