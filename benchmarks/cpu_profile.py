@@ -36,6 +36,11 @@ _COMP = re.compile(r"^\s*(?:ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")
 _CALLS = re.compile(r"calls=%?([\w.\-]+)")
 _DIM_LABELS = re.compile(r"dim_labels=(\w+)_(\w+)->(\w+)")
 _OP_NAME = re.compile(r'op_name="([^"]*)"')
+_TARGET = re.compile(r'custom_call_target="([^"]*)"')
+# ssljax.models.native's oneDNN calls
+_NATIVE = {"ssljax_conv_forward": "conv forward",
+           "ssljax_conv_input_gradient": "conv input gradient",
+           "ssljax_conv_kernel_gradient": "conv kernel gradient"}
 
 
 def _is_kernel_gradient(line: str) -> bool:
@@ -106,7 +111,8 @@ def classify_hlo(hlo_text: str) -> dict[str, str]:
     Categories: "conv forward", "conv input gradient", "conv kernel gradient" (XLA's
     kernel-gradient convolution, or the matrix products of `ssljax.models.conv`'s per-tap
     kernel gradient: a dot in the backward pass of a `conv` layer), and otherwise
-    "<forward|backward|optimizer> <matmul|reduction|layout copy|element-wise>"."""
+    "<forward|backward|optimizer> <matmul|reduction|layout copy|element-wise>". The oneDNN
+    calls of `ssljax.models.native` count as the convolution they compute."""
     comps: dict[str, list[str]] = collections.defaultdict(list)
     current = None
     for line in hlo_text.splitlines():
@@ -123,6 +129,10 @@ def classify_hlo(hlo_text: str) -> dict[str, str]:
             if not m or m.group(2) in _CONTROL:
                 continue
             op_name = names.get(m.group(1), "")
+            target = _TARGET.search(ln)
+            if target and target.group(1) in _NATIVE:
+                out[m.group(1)] = _NATIVE[target.group(1)]
+                continue
             kind, phase = _kind([ln], comps, set()), _phase(op_name)
             in_conv = "/conv" in op_name
             if kind == "kernel-gradient conv" or (

@@ -159,13 +159,20 @@ def _cpu_profile():
     return cpu_profile
 
 
-def test_cpu_profile_classifies_a_convolution_and_its_two_gradients():
+@pytest.mark.parametrize("path", ["xla", "native"])
+def test_cpu_profile_classifies_a_convolution_and_its_two_gradients(path):
+    """XLA's convolutions, and the oneDNN calls of `ssljax.models.native` (custom calls)."""
     import jax  # noqa: PLC0415
     import jax.numpy as jnp  # noqa: PLC0415
 
+    from ssljax.models import conv, native  # noqa: PLC0415
+
+    if path == "native" and not native.available():
+        pytest.skip("the oneDNN kernels are not built (scripts/build_native.sh: no libdnnl-dev)")
+    fn = jax.lax.conv_general_dilated if path == "xla" else conv.conv2d
+
     def loss(x, w):
-        y = jax.lax.conv_general_dilated(x, w, (2, 2), "SAME",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        y = fn(x, w, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
         return jnp.sum(jnp.tanh(y) @ jnp.ones((8, 4)))
 
     grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))

@@ -1,4 +1,5 @@
-"""`ssljax.models.conv`: the CPU kernel-gradient path against float64 NumPy and XLA."""
+"""`ssljax.models.conv`: the CPU convolution paths (XLA with custom gradients, and oneDNN
+where `ssljax.models.native` is built) against float64 NumPy and XLA."""
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +25,27 @@ def _np_kernel_gradient(x, g, kshape, strides, padding):
             patch = xp[:, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw, :]
             dw[i, j] = np.einsum("nhwc,nhwd->cd", patch, g)
     return dw
+
+
+def _np_forward(x, w, strides, padding):
+    """y[n, h, w, :] = sum_{i,j} x_pad[n, h*s + i, w*s + j, :] @ W[i, j] in float64."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    kh, kw = w.shape[:2]
+    (sh, sw), ((pt, pb), (pl, pr)) = strides, padding
+    xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    ho, wo = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
+    y = np.zeros((x.shape[0], ho, wo, w.shape[3]))
+    for i in range(kh):
+        for j in range(kw):
+            y += np.einsum("nhwc,cd->nhwd",
+                           xp[:, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw],
+                           w[i, j])
+    return y
+
+
+def _skip_unbuilt(path):
+    if path == "native" and not native.available():
+        pytest.skip("the oneDNN kernels are not built (scripts/build_native.sh: no libdnnl-dev)")
 
 
 def _np_input_gradient(g, w, x_shape, strides, padding):
@@ -71,8 +93,7 @@ CASES = [pytest.param(*c, marks=() if i in FAST_CASES else pytest.mark.slow)
 def test_kernel_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad, path):
     """The per-tap products, and oneDNN's kernel gradient (`ssljax.models.native`, built by
     scripts/build_native.sh where oneDNN's headers exist) jitted as in a step."""
-    if path == "native" and not native.available():
-        pytest.skip("the oneDNN kernel is not built (scripts/build_native.sh: no libdnnl-dev)")
+    _skip_unbuilt(path)
     kx, kg = jax.random.split(jax.random.key(n * h + k))
     x = jax.random.normal(kx, (n, h, h, cin))
     y_shape = jax.eval_shape(
@@ -88,8 +109,11 @@ def test_kernel_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad, p
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=4e-7 * scale.max())
 
 
+@pytest.mark.parametrize("path", ["phases", "native"])
 @pytest.mark.parametrize("n,h,cin,cout,k,s,pad", CASES)
-def test_input_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
+def test_input_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad, path):
+    """The per-phase stride-1 convolutions, and oneDNN's backward-data convolution."""
+    _skip_unbuilt(path)
     kg, kw = jax.random.split(jax.random.key(n + h * k))
     w = jax.random.normal(kw, (k, k, cin, cout))
     x_shape = (n, h, h, cin)
@@ -97,9 +121,24 @@ def test_input_gradient_matches_float64_reference(n, h, cin, cout, k, s, pad):
         lambda x: lax.conv_general_dilated(x, w, (s, s), pad, dimension_numbers=DN),
         jax.ShapeDtypeStruct(x_shape, jnp.float32)).shape
     g = jax.random.normal(kg, y_shape)
-    got = conv.input_gradient(g, w, x_shape, (s, s), pad)
+    impl = conv.input_gradient if path == "phases" else jax.jit(
+        native.input_gradient, static_argnums=(2, 3, 4))
+    got = impl(g, w, x_shape, (s, s), pad)
     want = _np_input_gradient(g, w, x_shape, (s, s), pad)
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("n,h,cin,cout,k,s,pad", CASES)
+def test_native_forward_matches_float64_reference(n, h, cin, cout, k, s, pad):
+    """oneDNN's forward convolution (XLA's own is tested by XLA)."""
+    _skip_unbuilt("native")
+    kx, kw = jax.random.split(jax.random.key(n * k + h))
+    x = jax.random.normal(kx, (n, h, h, cin))
+    w = jax.random.normal(kw, (k, k, cin, cout))
+    want = _np_forward(x, w, (s, s), pad)
+    got = jax.jit(native.forward, static_argnums=(2, 3, 4))(x, w, want.shape, (s, s), pad)
+    scale = _np_forward(np.abs(x), np.abs(w), (s, s), pad)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=4e-7 * scale.max())
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
@@ -129,7 +168,7 @@ def test_resnet_conv_takes_the_fast_path_on_cpu():
                                                          dimension_numbers=DN))(x, w))
     assert "custom_vjp_call" in jaxpr
     # at most PLAIN_MAX_ROWS output pixels in all, XLA's own gradients are kept, unless
-    # oneDNN's kernel gradient is built
+    # oneDNN is built
     small = str(jax.make_jaxpr(lambda x, w: conv.conv2d(x[:, :4, :4], w, (1, 1), ((1, 1), (1, 1)),
                                                          dimension_numbers=DN))(x, w))
     assert ("custom_vjp_call" in small) == native.available()
@@ -155,8 +194,7 @@ def test_conv2d_inside_shard_map_equals_single_device_lax(k, s, cin, path, monke
 
     if path == "taps":
         monkeypatch.setattr(conv, "_native", lambda x, g: False)
-    elif not native.available():
-        pytest.skip("the oneDNN kernel is not built (scripts/build_native.sh: no libdnnl-dev)")
+    _skip_unbuilt(path)
 
     mesh = Mesh(np.array(jax.devices()[:2]), ("data",))
     pad = ((k // 2, k // 2),) * 2
@@ -179,7 +217,7 @@ def test_conv2d_inside_shard_map_equals_single_device_lax(k, s, cin, path, monke
     if path == "taps":
         assert "scan" in jaxpr  # the kernel-gradient scan ran
     else:
-        assert native.TARGET in jaxpr and "scan" not in jaxpr
+        assert all(t in jaxpr for t in native.TARGETS.values()) and "scan" not in jaxpr
     # oneDNN sums each device's 20,480 products of the kernel gradient in another order
     # (one OpenMP thread per device here): its float32 error reaches ~1e-3 on entries ~3
     atol = {"value": 2e-4, "dx": 2e-4, "dw": 2e-3 if path == "native" else 2e-4}

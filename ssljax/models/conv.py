@@ -25,17 +25,19 @@ on the 2-core development machine, CIFAR ResNet-18, ``benchmarks/cpu_parity.py``
 - the input gradient of a strided convolution is one stride-1 convolution per output
   phase (`input_gradient`); stride 1 is XLA's own.
 
-Where ``scripts/build_native.sh`` has built it (a C++ compiler and oneDNN's headers), the
-float32 kernel gradient runs on oneDNN's direct convolution backward-weights kernel
-instead, through an XLA FFI call (`ssljax.models.native`), for every layer: about twice
-as fast as the per-tap products on ResNet-18's layers here.
+Where ``scripts/build_native.sh`` has built it (a C++ compiler and oneDNN's headers), a
+float32 convolution and both its gradients run on oneDNN's direct convolution kernels
+instead, through XLA FFI calls (`ssljax.models.native`), for every layer: per layer of
+ResNet-18 and of the demo's SmallCNN on the development CPU, 1.1-1.4× faster than XLA's
+forward and the input gradients above, and about twice as fast as the per-tap kernel
+gradients (``benchmarks/cpu_parity.py`` measures whole steps).
 
-The forward pass is always XLA's own. On other backends (GPU, TPU), where the vendor
+Without it the forward pass is XLA's own. On other backends (GPU, TPU), where the vendor
 libraries' gradients are fast, `conv2d` is plain ``lax.conv_general_dilated``.
 The environment variable ``SSLJAX_CPU_CONV`` picks the CPU path (``benchmarks/
 cpu_parity.py`` measures each): ``auto`` (default) as above; ``taps`` leaves XLA's
 flags alone (YNNPACK convolutions) and keeps the custom gradients; ``xla`` is XLA's own
-flags and gradients; only ``auto`` uses the oneDNN kernel gradient.
+flags and gradients; only ``auto`` uses oneDNN.
 
 The result equals ``lax.conv_general_dilated``'s gradient up to float32 summation order
 (``tests/models_conv_test.py`` checks both gradients against a float64 reference at
@@ -236,33 +238,46 @@ def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Ar
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv_fast_dw(x, w, strides, padding):
+def _conv_fast(x, w, strides, padding):
+    if _native(x, w):
+        return _varying_like(native.forward(x, w, _output_shape(x, w, strides, padding),
+                                             strides, padding), x)
     return _plain(x, w, strides, padding)
 
 
 def _fwd(x, w, strides, padding):
-    return _plain(x, w, strides, padding), (x, w)
+    return _conv_fast(x, w, strides, padding), (x, w)
 
 
 def _bwd(strides, padding, res, g):
     x, w = res
-    dx = input_gradient(g, w, x.shape, strides, padding).astype(x.dtype)
     if _native(x, g):
-        dw = _varying_like(native.kernel_gradient(x, g, w.shape, strides, padding),
-                           x).astype(w.dtype)
-    else:
-        dw = kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype)
+        dw = _varying_like(native.kernel_gradient(x, g, w.shape, strides, padding), x)
+        # dx after dW: XLA would otherwise run the two calls (or dW and the layers below
+        # it) at once, two OpenMP teams on the same cores (1.5% slower ResNet-18 steps)
+        dw, g = lax.optimization_barrier((dw, g))
+        dx = _varying_like(native.input_gradient(g, w, x.shape, strides, padding), g)
+        return dx, dw.astype(w.dtype)
+    dx = input_gradient(g, w, x.shape, strides, padding).astype(x.dtype)
+    dw = kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype)
     return dx, dw
 
 
-def _native(x, g) -> bool:
-    """Whether the kernel gradient runs on oneDNN (`ssljax.models.native`): float32, the
-    ``auto`` CPU path, and the library built."""
-    return (x.dtype == jnp.float32 and g.dtype == jnp.float32 and cpu_mode() == "auto"
+def _native(x, y) -> bool:
+    """Whether the convolution of `x` (and `y`: the kernel or the output gradient) runs on
+    oneDNN (`ssljax.models.native`): float32, the ``auto`` CPU path, and the library built."""
+    return (x.dtype == jnp.float32 and y.dtype == jnp.float32 and cpu_mode() == "auto"
             and native.available())
 
 
-_conv_fast_dw.defvjp(_fwd, _bwd)
+def _output_shape(x, w, strides, padding) -> tuple[int, ...]:
+    """`[N, H_out, W_out, C_out]` of the NHWC/HWIO convolution of `x` with `w`."""
+    spatial = tuple((size + lo + hi - k) // s + 1 for size, k, s, (lo, hi)
+                    in zip(x.shape[1:3], w.shape[:2], strides, padding, strict=True))
+    return (x.shape[0], *spatial, w.shape[3])
+
+
+_conv_fast.defvjp(_fwd, _bwd)
 
 
 def _varying_like(a, ref):
@@ -321,12 +336,10 @@ def conv2d(
         )
     padding = tuple(tuple(int(p) for p in pair) for pair in padding)
     strides = tuple(int(s) for s in window_strides)
-    out_pixels = 1
-    for size, k, s, (lo, hi) in zip(lhs.shape[1:3], rhs.shape[:2], strides, padding, strict=True):
-        out_pixels *= (size + lo + hi - k) // s + 1
-    if lhs.shape[0] * out_pixels <= PLAIN_MAX_ROWS and not _native(lhs, lhs):
+    n, ho, wo, _ = _output_shape(lhs, rhs, strides, padding)
+    if n * ho * wo <= PLAIN_MAX_ROWS and not _native(lhs, rhs):
         # A few chunks' worth of output pixels (e.g. 256 images of 4×4, ResNet-18's last
-        # stage): the per-tap gradients gain nothing there, so XLA's own are used (oneDNN's
-        # kernel gradient, where it is built, is faster there too).
+        # stage): the per-tap gradients gain nothing there, so XLA's own are used (oneDNN,
+        # where it is built, is faster there too).
         return _plain(lhs, rhs, strides, padding)
-    return _conv_fast_dw(lhs, _varying_like(rhs, lhs), strides, padding)
+    return _conv_fast(lhs, _varying_like(rhs, lhs), strides, padding)
