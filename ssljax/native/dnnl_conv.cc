@@ -66,29 +66,45 @@ std::shared_ptr<Primitive> Build(const Key& k) {
       pad_r{(ho - 1) * sh + kh - h - pt, (wo - 1) * sw + kw - w - pl};
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const auto direct = dnnl::algorithm::convolution_direct;
+  using bwd_data = dnnl::convolution_backward_data;
+  using bwd_weights = dnnl::convolution_backward_weights;
+#if DNNL_VERSION_MAJOR >= 3  // primitive descriptors take the shapes directly
+  const auto fwd = conv::primitive_desc(Engine(), dnnl::prop_kind::forward_training, direct,
+                                        p->image, any_weights, p->out, strides, pad_l, pad_r,
+                                        attr);
+#else  // oneDNN 2: through an operation descriptor
   const auto fwd = conv::primitive_desc(
-      conv::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                 p->image, any_weights, p->out, strides, pad_l, pad_r),
+      conv::desc(dnnl::prop_kind::forward_training, direct, p->image, any_weights, p->out,
+                 strides, pad_l, pad_r),
       attr, Engine());
+#endif
   if (kind == kForward) {
     p->prim = conv(fwd);
     p->weights = fwd.weights_desc();
     p->scratchpad = fwd.scratchpad_desc();
   } else if (kind == kInputGradient) {
-    const auto bwd = dnnl::convolution_backward_data::primitive_desc(
-        dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, p->image,
-                                              any_weights, p->out, strides, pad_l, pad_r),
-        attr, Engine(), fwd);
-    p->prim = dnnl::convolution_backward_data(bwd);
+#if DNNL_VERSION_MAJOR >= 3
+    const auto bwd = bwd_data::primitive_desc(Engine(), direct, p->image, any_weights, p->out,
+                                              strides, pad_l, pad_r, fwd, attr);
+#else
+    const auto bwd = bwd_data::primitive_desc(
+        bwd_data::desc(direct, p->image, any_weights, p->out, strides, pad_l, pad_r), attr,
+        Engine(), fwd);
+#endif
+    p->prim = bwd_data(bwd);
     p->weights = bwd.weights_desc();
     p->scratchpad = bwd.scratchpad_desc();
   } else {
-    const auto bwd = dnnl::convolution_backward_weights::primitive_desc(
-        dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct,
-                                                 p->image, any_weights, p->out, strides,
-                                                 pad_l, pad_r),
-        attr, Engine(), fwd);
-    p->prim = dnnl::convolution_backward_weights(bwd);
+#if DNNL_VERSION_MAJOR >= 3
+    const auto bwd = bwd_weights::primitive_desc(Engine(), direct, p->image, any_weights,
+                                                 p->out, strides, pad_l, pad_r, fwd, attr);
+#else
+    const auto bwd = bwd_weights::primitive_desc(
+        bwd_weights::desc(direct, p->image, any_weights, p->out, strides, pad_l, pad_r), attr,
+        Engine(), fwd);
+#endif
+    p->prim = bwd_weights(bwd);
     p->weights = bwd.diff_weights_desc();
     p->scratchpad = bwd.scratchpad_desc();
   }
