@@ -3,6 +3,7 @@
     python benchmarks/cpu_parity.py                 # the standard comparison (STANDARD)
     python benchmarks/cpu_parity.py --variants=all  # every variant (an hour on 2 cores)
     python benchmarks/cpu_parity.py --steps=3 --variants=torch,jax   # a quick look
+    python benchmarks/cpu_parity.py --rounds=3      # 3 rounds, alternating order: medians
 
 Needs PyTorch (CPU build): `pip install torch --index-url https://download.pytorch.org/whl/cpu`
 (or a local wheel). The step: SimCLR, CIFAR-stem ResNet-18 (3×3 stem, no max-pool), a
@@ -438,18 +439,36 @@ def family(name: str) -> str:
 
 def summarise(rows: list[dict]) -> dict[str, dict]:
     """{variant: step_s, vs_torch (the same step's `torch` baseline: LARS or AdamW, one
-    batch of 2B, NCHW), vs_best_torch (the fastest PyTorch variant of that step run)}."""
+    batch of 2B, NCHW), vs_best_torch (the fastest PyTorch variant of that step run)}.
+
+    With several rounds (rows carry a "round"; `--rounds`), step_s is the median of the
+    variant's round medians and the ratios are of those; "rounds_s" and
+    "vs_best_torch_by_round" (each round's ratio to that round's fastest PyTorch step)
+    show the spread."""
     base = {"resnet18": "torch", "forward": "torch_fwd", "demo": "demo_torch"}
-    times = {r["variant"]: r["median_step_s"] for r in rows if "median_step_s" in r}
-    best = {}
-    for name, t in times.items():
-        if VARIANTS[name][0] == "torch":
-            best[family(name)] = min(t, best.get(family(name), t))
-    summary = {}
+    by_round: dict[int, dict[str, float]] = {}
+    errors = {}
     for r in rows:
-        name = r["variant"]
+        if "median_step_s" in r:
+            by_round.setdefault(r.get("round", 0), {})[r["variant"]] = r["median_step_s"]
+        else:
+            errors[r["variant"]] = r["error"]
+
+    def fastest_torch(times: dict[str, float]) -> dict[str, float]:
+        best: dict[str, float] = {}
+        for name, t in times.items():
+            if VARIANTS[name][0] == "torch":
+                best[family(name)] = min(t, best.get(family(name), t))
+        return best
+
+    names = list(dict.fromkeys(r["variant"] for r in rows))
+    times = {n: statistics.median(rt[n] for rt in by_round.values() if n in rt)
+             for n in names if any(n in rt for rt in by_round.values())}
+    best = fastest_torch(times)
+    summary = {}
+    for name in names:
         if name not in times:
-            summary[name] = {"error": r["error"]}
+            summary[name] = {"error": errors[name]}
             continue
         torch_s, best_s = times.get(base[family(name)]), best.get(family(name))
         summary[name] = {
@@ -457,6 +476,12 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
             "vs_torch": round(times[name] / torch_s, 3) if torch_s else None,
             "vs_best_torch": round(times[name] / best_s, 3) if best_s else None,
         }
+        if len(by_round) > 1:
+            per = [(rt[name], fastest_torch(rt).get(family(name)))
+                   for _, rt in sorted(by_round.items()) if name in rt]
+            summary[name]["rounds_s"] = [round(t, 4) for t, _ in per]
+            summary[name]["vs_best_torch_by_round"] = [round(t / b, 3) if b else None
+                                                       for t, b in per]
     return summary
 
 
@@ -466,6 +491,9 @@ def main() -> int:
                         help="comma-separated VARIANTS names, or 'all'")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the variants this many times, in alternating order (the "
+                             "machine's speed drifts over minutes): medians over rounds")
     parser.add_argument("--worker", choices=("torch", "jax"), help=argparse.SUPPRESS)
     parser.add_argument("--channels_last", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
@@ -492,19 +520,26 @@ def main() -> int:
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+    if args.rounds < 1:
+        parser.error(f"--rounds={args.rounds}: give 1 or more")
     rows = []
-    for name in names:
-        row = run_variant(name, args.steps, args.warmup, args.profile)
-        print(json.dumps(row), file=sys.stderr, flush=True)
-        rows.append(row)
+    for rnd in range(args.rounds):
+        for name in names if rnd % 2 == 0 else names[::-1]:
+            # the op-by-op profile once, in the first round
+            row = run_variant(name, args.steps, args.warmup, args.profile and rnd == 0)
+            if args.rounds > 1:
+                row["round"] = rnd
+            print(json.dumps(row), file=sys.stderr, flush=True)
+            rows.append(row)
     summary = summarise(rows)
     for row in rows:
-        if "profile" in row:
+        if "profile" in row and row["variant"] in summary:
             summary[row["variant"]]["profile"] = row["profile"]
     print(json.dumps({
         "benchmark": "cpu_parity", "batch_pairs": BATCH, "image_size": SIZE,
         "demo_batch_pairs": DEMO["batch"], "demo_image_size": DEMO["size"],
-        "cpus": os.cpu_count(), "python": platform.python_version(), "variants": summary,
+        "cpus": os.cpu_count(), "python": platform.python_version(), "rounds": args.rounds,
+        "variants": summary,
     }))
     return 0
 

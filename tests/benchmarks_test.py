@@ -125,6 +125,21 @@ def test_cpu_parity_ratios_are_to_the_same_step_and_its_fastest_pytorch_variant(
     assert set(cpu_parity.STANDARD) <= set(cpu_parity.VARIANTS)
 
 
+def test_cpu_parity_rounds_take_medians_and_keep_each_rounds_ratio():
+    cpu_parity = _cpu_parity()
+    rows = [{"variant": v, "median_step_s": t, "round": r}
+            for r, (a, b, c) in enumerate([(0.20, 0.30, 0.22), (0.25, 0.26, 0.24),
+                                           (0.18, 0.20, 0.21)])
+            for v, t in (("demo_torch", a), ("demo_torch_cl", b), ("demo_jax", c))]
+    s = cpu_parity.summarise(rows)
+    # medians over rounds: demo_torch 0.20, demo_torch_cl 0.26, demo_jax 0.22
+    assert s["demo_jax"]["step_s"] == 0.22 and s["demo_jax"]["vs_best_torch"] == 1.1
+    assert s["demo_jax"]["rounds_s"] == [0.22, 0.24, 0.21]
+    # each round against that round's fastest PyTorch step (0.20, 0.25, 0.18)
+    assert s["demo_jax"]["vs_best_torch_by_round"] == [1.1, 0.96, 1.167]
+    assert s["demo_torch"]["vs_torch"] == 1.0
+
+
 @pytest.mark.slow
 def test_cpu_parity_runs_the_demo_step_in_both_libraries():
     pytest.importorskip("torch")

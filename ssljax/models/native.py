@@ -2,12 +2,15 @@
 
 `scripts/build_native.sh` (run by the README's set-up commands) compiles
 ``ssljax/native/dnnl_conv.cc`` into ``ssljax/native/libssljax_dnnl.so`` where a C++
-compiler and oneDNN's headers exist (Debian/Ubuntu ``libdnnl-dev``). It holds three XLA
+compiler and oneDNN 2.x or 3.x with its headers exist (Debian/Ubuntu ``libdnnl-dev``;
+``ONEDNN_ROOT``; or PyPI's ``onednn-cpu-gomp`` + ``onednn-devel-cpu-gomp`` in the
+Python environment). It holds three XLA
 FFI handlers, called from inside the jitted step: `forward`, `input_gradient` and
 `kernel_gradient` run oneDNN's direct convolution primitives (forward_training,
 backward_data, backward_weights) where `ssljax.models.conv` would otherwise run XLA's
-convolutions and its per-tap kernel-gradient products. Without the library, or with
-``SSLJAX_CPU_CONV=taps`` or ``xla``, nothing changes: `available()` is False.
+convolutions and its per-tap kernel-gradient products. Without the library
+`available()` is False and nothing changes; ``SSLJAX_CPU_CONV=taps`` or ``xla`` keep
+`ssljax.models.conv` off it too.
 
 ``SSLJAX_NATIVE_LIB`` names another build of the library ("" turns it off).
 """

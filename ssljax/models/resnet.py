@@ -79,8 +79,8 @@ def batch_norm(
 def conv2d(features: int, kernel: int, stride: int = 1, *, dtype: Dtype, name: str) -> nn.Conv:
     """A bias-free k×k convolution with PyTorch-style symmetric padding and He fan_out init.
 
-    On CPU its kernel gradient takes `ssljax.models.conv`'s faster path (same parameters,
-    same values up to float32 summation order).
+    On CPU it takes `ssljax.models.conv`'s faster path (oneDNN where it is built; same
+    parameters, same values up to float32 summation order).
     """
     pad = kernel // 2
     return nn.Conv(
