@@ -8,6 +8,6 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e .
-# the optional oneDNN kernel gradient (ssljax/models/native.py); skipped without a compiler
+# the optional oneDNN convolutions (ssljax/models/native.py); skipped without a compiler
 bash scripts/build_native.sh .venv/bin/python
 exec .venv/bin/python -m ssljax.pretrain --config=configs/simclr_mnist.py --workdir=runs/demo "$@"

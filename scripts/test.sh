@@ -7,7 +7,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
-# the optional oneDNN kernel gradient (ssljax/models/native.py); skipped without a compiler
+# the optional oneDNN convolutions (ssljax/models/native.py); skipped without a compiler
 bash scripts/build_native.sh .venv/bin/python
 # The tools the tests run (shellcheck, ruff) come from the venv, never from the
 # machine: its bin/ goes first on PATH, as `source .venv/bin/activate` would put it.

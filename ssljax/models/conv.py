@@ -166,7 +166,7 @@ def kernel_gradient(x, g, kernel_shape: Sequence[int], strides, padding) -> jax.
 
     # inside shard_map the scan carry must vary like the per-device data
     shape = (cout, kh * kw * cin) if columns else (kh * kw, cout, cin)
-    acc = _varying_like(jnp.zeros(shape, jnp.float32), x)
+    acc = varying_like(jnp.zeros(shape, jnp.float32), x)
     acc, _ = lax.scan(body, acc, (xs, gs))
     if columns:  # [C_out, (i, j, C_in)]
         return acc.T.reshape(kh, kw, cin, cout)
@@ -211,7 +211,7 @@ def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Ar
         `dx` `[N, H, W, C_in]` in `g`'s dtype.
     """
     if tuple(strides) == (1, 1):
-        x = _varying_like(jnp.zeros(input_shape, g.dtype), g)
+        x = varying_like(jnp.zeros(input_shape, g.dtype), g)
         return jax.vjp(lambda x_: _plain(x_, w, strides, padding), x)[1](g)[0]
     n, h, wd, cin = input_shape
     kh, kw = w.shape[:2]
@@ -225,7 +225,7 @@ def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Ar
         for q in range(sw):
             c, mw, low_w, high_w, tw = _phase_taps(q, pl, sw, wd, kw, wo)
             if mh == 0 or mw == 0:
-                cols.append(_varying_like(jnp.zeros((n, th, tw, cin), g.dtype), g))
+                cols.append(varying_like(jnp.zeros((n, th, tw, cin), g.dtype), g))
                 continue
             # the flipped kernel's taps of this residue: w[r + m*s] for m = mh-1 .. 0
             sub = wt[(kh - 1 - r) % sh :: sh][:mh, (kw - 1 - c) % sw :: sw][:, :mw]
@@ -240,7 +240,7 @@ def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Ar
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _conv_fast(x, w, strides, padding):
     if _native(x, w):
-        return _varying_like(native.forward(x, w, _output_shape(x, w, strides, padding),
+        return varying_like(native.forward(x, w, _output_shape(x, w, strides, padding),
                                              strides, padding), x)
     return _plain(x, w, strides, padding)
 
@@ -252,11 +252,11 @@ def _fwd(x, w, strides, padding):
 def _bwd(strides, padding, res, g):
     x, w = res
     if _native(x, g):
-        dw = _varying_like(native.kernel_gradient(x, g, w.shape, strides, padding), x)
+        dw = varying_like(native.kernel_gradient(x, g, w.shape, strides, padding), x)
         # dx after dW: XLA would otherwise run the two calls (or dW and the layers below
         # it) at once, two OpenMP teams on the same cores (1.5% slower ResNet-18 steps)
         dw, g = lax.optimization_barrier((dw, g))
-        dx = _varying_like(native.input_gradient(g, w, x.shape, strides, padding), g)
+        dx = varying_like(native.input_gradient(g, w, x.shape, strides, padding), g)
         return dx, dw.astype(w.dtype)
     dx = input_gradient(g, w, x.shape, strides, padding).astype(x.dtype)
     dw = kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype)
@@ -280,7 +280,7 @@ def _output_shape(x, w, strides, padding) -> tuple[int, ...]:
 _conv_fast.defvjp(_fwd, _bwd)
 
 
-def _varying_like(a, ref):
+def varying_like(a, ref):
     """`a` cast to vary over the manual mesh axes `ref` varies over (inside shard_map).
 
     Arrays built inside the backward pass (zeros, the scan's accumulator) must have the
@@ -342,4 +342,4 @@ def conv2d(
         # stage): the per-tap gradients gain nothing there, so XLA's own are used (oneDNN,
         # where it is built, is faster there too).
         return _plain(lhs, rhs, strides, padding)
-    return _conv_fast(lhs, _varying_like(rhs, lhs), strides, padding)
+    return _conv_fast(lhs, varying_like(rhs, lhs), strides, padding)

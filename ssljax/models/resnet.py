@@ -28,6 +28,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from ssljax.models import patches
+from ssljax.models.batch_norm import BatchNorm
 from ssljax.models.conv import conv2d as conv_general_dilated
 
 Dtype = Any
@@ -50,21 +51,21 @@ def batch_norm(
     axis_name: str | None = None,
     name: str | None = None,
     **kwargs: Any,
-) -> nn.BatchNorm:
-    """The project's BatchNorm: momentum 0.9, epsilon 1e-5, float32 parameters.
+) -> BatchNorm:
+    """The project's BatchNorm: momentum 0.9, epsilon 1e-5, float32 parameters
+    (`ssljax.models.batch_norm.BatchNorm`: flax's, without its saved copy of ``x − mean``).
 
     Args:
         train: True uses (and updates) the batch statistics, False the running averages.
         dtype: computation dtype (the output dtype).
         axis_name: mesh axis to average batch statistics over (global BN), or None.
         name: submodule name.
-        **kwargs: further `flax.linen.BatchNorm` arguments (e.g. `scale_init`,
-            `use_scale`, `use_bias`).
+        **kwargs: further `BatchNorm` arguments (`scale_init`, `use_scale`, `use_bias`).
 
     Returns:
-        A `flax.linen.BatchNorm` module.
+        A `BatchNorm` module.
     """
-    return nn.BatchNorm(
+    return BatchNorm(
         use_running_average=not train,
         momentum=BN_MOMENTUM,
         epsilon=BN_EPSILON,
