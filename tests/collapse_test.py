@@ -71,10 +71,16 @@ def test_without_stop_gradient_the_outputs_collapse(runs):
     healthy = 1 / np.sqrt(32)  # std of rows spread uniformly over the 32-d sphere
     assert std_nosg[0] == pytest.approx(std_sg[0])  # same start
     assert std_nosg[0] > 0.8 * healthy
+    # Medians over the last 40 steps: at this learning rate both runs are chaotic (a
+    # float32 rounding change in step 1 moves the loss of step 100 by 0.2, and single
+    # steps spike), so the signature is read from the trend, not from the last few steps.
+    def tail(a):
+        return np.median(a[-40:])
+
     # Collapse signature: loss near its minimum -1, output std halved ...
-    assert loss_nosg[-10:].mean() < -0.75
-    assert std_nosg[-10:].mean() < 0.6 * std_nosg[0]
+    assert tail(loss_nosg) < -0.75
+    assert tail(std_nosg) < 0.6 * std_nosg[0]
     # ... while the stop-gradient run keeps its outputs spread out.
-    assert std_sg[-10:].mean() > 0.85 * std_sg[0]
-    assert std_nosg[-10:].mean() < 0.7 * std_sg[-10:].mean()
+    assert tail(std_sg) > 0.85 * std_sg[0]
+    assert tail(std_nosg) < 0.7 * tail(std_sg)
     assert np.all(np.isfinite(loss_sg)) and np.all(np.isfinite(loss_nosg))
