@@ -202,3 +202,23 @@ def test_cpu_profile_shares_overlapping_time_equally():
     shares = _cpu_profile()._wall_shares([(0.0, 10e6, "a"), (5e6, 15e6, "b")],
                                          steps=1)
     assert shares == {"a": 7.5, "b": 7.5}  # ms: 5 alone + 2.5 of the 5 shared
+
+
+@pytest.mark.slow
+def test_conv_layers_times_the_demo_layers_three_ways_and_they_agree():
+    from ssljax.models import native  # noqa: PLC0415
+
+    if not native.available():
+        pytest.skip("the oneDNN kernels are not built (scripts/build_native.sh: no libdnnl-dev)")
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/conv_layers.py", "--model=demo", "--repeats=1"],
+        env=env_for(1, optimized=True), cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [row["shape"][3:5] for row in res["layers"]] == [[1, 32], [32, 64], [64, 128],
+                                                            [128, 256]]
+    for row in res["layers"]:
+        assert row["max_rel_diff"] < 1e-5, row
+        assert all(row[op] > 0 for op in ("forward_xla", "forward_onednn",
+                                          "kernel_grad_ssljax", "kernel_grad_onednn")), row
+    assert res["total_ms"]["forward_onednn"] > 0
