@@ -70,14 +70,14 @@ def main() -> int:
     def rel_diff(a, b) -> float:
         return float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
 
-    layers, totals = [], dict.fromkeys(OPS, 0.0)
-    for n, h, cin, cout, k, s, count in RESNET18 if args.model == "resnet18" else DEMO:
+    def operations(n, h, cin, cout, k, s):
+        """{op: (jitted function, its arguments)} for one layer shape."""
         pad, strides = ((k // 2, k // 2),) * 2, (s, s)
         x = jax.random.normal(jax.random.key(0), (n, h, h, cin))
         w = jax.random.normal(jax.random.key(1), (k, k, cin, cout)) * 0.1
         y_shape = jax.eval_shape(lambda x, w: conv._plain(x, w, strides, pad), x, w).shape
         g = jax.random.normal(jax.random.key(2), y_shape)
-        fns = {
+        return {
             "forward_xla": (jax.jit(lambda x, w: conv._plain(x, w, strides, pad)), x, w),
             "forward_onednn": (jax.jit(lambda x, w: native.forward(x, w, y_shape, strides, pad)),
                                x, w),
@@ -90,6 +90,10 @@ def main() -> int:
             "kernel_grad_onednn": (jax.jit(
                 lambda x, g: native.kernel_gradient(x, g, w.shape, strides, pad)), x, g),
         }
+
+    layers, totals = [], dict.fromkeys(OPS, 0.0)
+    for n, h, cin, cout, k, s, count in RESNET18 if args.model == "resnet18" else DEMO:
+        fns = operations(n, h, cin, cout, k, s)
         row = {"shape": [n, h, h, cin, cout, k, s], "count": count}
         for op, (fn, *a) in fns.items():
             row[op] = round(timed(fn, *a), 2)

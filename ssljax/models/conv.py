@@ -240,8 +240,8 @@ def input_gradient(g, w, input_shape: Sequence[int], strides, padding) -> jax.Ar
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _conv_fast(x, w, strides, padding):
     if _native(x, w):
-        return varying_like(native.forward(x, w, _output_shape(x, w, strides, padding),
-                                             strides, padding), x)
+        y = native.forward(x, w, _output_shape(x, w, strides, padding), strides, padding)
+        return varying_like(y, x)
     return _plain(x, w, strides, padding)
 
 
@@ -284,9 +284,10 @@ def varying_like(a, ref):
     """`a` cast to vary over the manual mesh axes `ref` varies over (inside shard_map).
 
     Arrays built inside the backward pass (zeros, the scan's accumulator) must have the
-    per-device type of the data. So must the kernel: the custom VJP returns a kernel
-    gradient computed from per-device data, and JAX's transpose of this cast is the
-    `psum` over devices that the implicit broadcast of a replicated parameter would have.
+    per-device type of the data. So must the kernel (and `ssljax.models.batch_norm`'s
+    per-channel operands): the custom VJP returns a gradient computed from per-device
+    data, and JAX's transpose of this cast is the `psum` over devices that the implicit
+    broadcast of a replicated parameter would have.
     """
     extra = tuple(sorted(_varying_axes(ref) - _varying_axes(a)))
     return lax.pcast(a, extra, to="varying") if extra else a
