@@ -49,8 +49,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per operation")
     args = parser.parse_args()
 
+    from ssljax import host_memory
     from ssljax.models import conv, native
 
+    host_memory.keep_freed_memory()  # as the ssljax programs do (ssljax.cli.configure_cpu)
     conv.set_cpu_flags()  # before JAX starts, as the programs do
     import jax
     import jax.numpy as jnp

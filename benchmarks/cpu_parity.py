@@ -28,6 +28,11 @@ Every variant runs in its own subprocess, one after another, so that none compet
 for the cores and each XLA flag set is read before jax is imported:
 
 - `torch`, `torch_cl`: the PyTorch step on pre-augmented views (NCHW; channels-last).
+- `*_malloc` (PyTorch): the same step with glibc set as `ssljax.host_memory` sets it for
+  ssljax (one arena, no `mmap` for large blocks, no trimming; here through `MALLOC_*`
+  environment variables): the peer with the same reuse of freed memory.
+- `jax_sgd_no_keep`, `demo_jax_no_keep`: ssljax without that reuse (`SSLJAX_KEEP_MEMORY=0`):
+  every step's scratch buffer is mapped and faulted in afresh.
 - `jax`: the same step in ssljax on pre-augmented views — `SimCLR.loss` (the library's
   model, `ssljax.losses.nt_xent`) + `ssljax.optim.lars` inside `jax.jit(jax.shard_map)`
   on one device; `jax_full`: ssljax's real pretraining step (`engine.make_train_step`:
@@ -74,8 +79,13 @@ SGD_LR, SGD_WD = 0.06, 5e-4  # the torch_sgd2 / jax_sgd step: SGD, momentum 0.9
 DEMO = {"batch": 256, "size": 28, "channels": 1, "hidden": 256, "dim": 64, "temp": 0.2,
         "lr": 2e-3, "wd": 1e-4, "stages": ((32, 2), (64, 2), (128, 1), (256, 2))}
 
-# name -> (worker, XLA_FLAGS additions, extra worker args); an "SSLJAX_...=..." in the
-# flags column is set as that environment variable instead (see ssljax.models.conv).
+# name -> (worker, XLA_FLAGS additions, extra worker args); an "SSLJAX_...=..." or
+# "MALLOC_...=..." in the flags column is set as that environment variable instead (see
+# ssljax.models.conv, ssljax.host_memory).
+ENV_PREFIXES = ("SSLJAX_", "MALLOC_")
+# glibc's settings that ssljax.host_memory makes with mallopt, as environment variables for
+# the PyTorch variants (`*_malloc`): the same reuse of freed memory for the peer.
+MALLOC = "MALLOC_ARENA_MAX=1 MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647"
 VARIANTS = {
     "torch": ("torch", "", []),
     "torch_cl": ("torch", "", ["--channels_last"]),
@@ -111,6 +121,7 @@ VARIANTS = {
     "torch_sgd2": ("torch", "", ["--opt=sgd", "--two_pass"]),
     "torch_sgd2_cl": ("torch", "", ["--opt=sgd", "--two_pass", "--channels_last"]),
     "torch_sgd2_compile": ("torch", "", ["--opt=sgd", "--two_pass", "--compile"]),
+    "torch_sgd2_cl_malloc": ("torch", MALLOC, ["--opt=sgd", "--two_pass", "--channels_last"]),
     "torch_sgd": ("torch", "", ["--opt=sgd"]),
     "jax_sgd": ("jax", "", ["--opt=sgd"]),
     "jax_sgd_2dev": ("jax", "--xla_force_host_platform_device_count=2",
@@ -120,6 +131,8 @@ VARIANTS = {
     "demo_torch_cl": ("torch", "", ["--model=small_cnn", "--channels_last"]),
     "demo_torch_compile": ("torch", "", ["--model=small_cnn", "--compile"]),
     "demo_torch_2pass": ("torch", "", ["--model=small_cnn", "--two_pass"]),
+    "demo_torch_cl_malloc": ("torch", MALLOC, ["--model=small_cnn", "--channels_last"]),
+    "demo_torch_compile_malloc": ("torch", MALLOC, ["--model=small_cnn", "--compile"]),
     "demo_jax": ("jax", "", ["--model=small_cnn"]),
     "demo_jax_2dev": ("jax", "--xla_force_host_platform_device_count=2",
                       ["--model=small_cnn", "--devices=2"]),
@@ -127,12 +140,16 @@ VARIANTS = {
     "demo_jax_full_2dev": ("jax", "--xla_force_host_platform_device_count=2",
                            ["--model=small_cnn", "--devices=2", "--full"]),
     "demo_jax_xla_conv": ("jax", "SSLJAX_CPU_CONV=xla", ["--model=small_cnn"]),
+    # without ssljax.host_memory's reuse of freed memory (every step faults its buffer in)
+    "jax_sgd_no_keep": ("jax", "SSLJAX_KEEP_MEMORY=0", ["--opt=sgd"]),
+    "demo_jax_no_keep": ("jax", "SSLJAX_KEEP_MEMORY=0", ["--model=small_cnn"]),
 }
 # What `python benchmarks/cpu_parity.py` runs: both models, the standard PyTorch steps and
 # ssljax's default and split-CPU steps.
 STANDARD = ("torch", "torch_cl", "torch_sgd2", "torch_sgd2_cl", "torch_sgd2_compile",
-            "jax", "jax_2dev", "jax_sgd", "jax_sgd_2dev", "jax_full_2dev",
-            "demo_torch", "demo_torch_cl", "demo_torch_compile", "demo_torch_2pass",
+            "torch_sgd2_cl_malloc", "jax", "jax_2dev", "jax_sgd", "jax_sgd_2dev",
+            "jax_full_2dev", "demo_torch", "demo_torch_cl", "demo_torch_compile",
+            "demo_torch_2pass", "demo_torch_cl_malloc", "demo_torch_compile_malloc",
             "demo_jax", "demo_jax_2dev", "demo_jax_full", "demo_jax_full_2dev")
 
 
@@ -296,10 +313,11 @@ def jax_worker(args) -> dict:
     import optax
     from jax.sharding import PartitionSpec as P
 
-    from ssljax import config_schema, engine, methods, optim, parallel, training
+    from ssljax import config_schema, engine, host_memory, methods, optim, parallel, training
     from ssljax.config_base import pretrain_base
     from ssljax.models import conv
 
+    host_memory.keep_freed_memory()  # as the ssljax programs do (ssljax.cli.configure_cpu)
     conv.set_cpu_flags()  # as the ssljax programs do, unless SSLJAX_CPU_CONV says otherwise
 
     demo = args.model == "small_cnn"
@@ -414,10 +432,10 @@ def run_variant(name: str, steps: int, warmup: int, profile: bool = False) -> di
     worker, flags, extra = VARIANTS[name]
     env = dict(os.environ)
     for setting in flags.split():
-        if setting.startswith("SSLJAX_"):
+        if setting.startswith(ENV_PREFIXES):
             key, value = setting.split("=", 1)
             env[key] = value
-    flags = " ".join(f for f in flags.split() if not f.startswith("SSLJAX_"))
+    flags = " ".join(f for f in flags.split() if not f.startswith(ENV_PREFIXES))
     env["XLA_FLAGS"] = " ".join(f for f in (env.get("XLA_FLAGS", ""), flags) if f)
     env["JAX_PLATFORMS"] = "cpu"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -286,10 +286,12 @@ _HOLDER: Any = None
 
 
 def configure_cpu() -> None:
-    """`--cpu_devices` and ssljax's XLA:CPU convolution flag; before JAX's backends start."""
-    from ssljax import parallel  # noqa: PLC0415
+    """`--cpu_devices`, ssljax's XLA:CPU convolution flag and the reuse of freed step memory
+    (`ssljax.host_memory`); before JAX's backends start."""
+    from ssljax import host_memory, parallel  # noqa: PLC0415
     from ssljax.models import conv  # noqa: PLC0415
 
+    host_memory.keep_freed_memory()
     parallel.set_cpu_devices(flags.FLAGS.cpu_devices)
     conv.set_cpu_flags()
 

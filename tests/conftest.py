@@ -38,8 +38,10 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
+from ssljax import host_memory  # noqa: E402
 from ssljax.models import conv  # noqa: E402  (imports jax without starting its backends)
 
+host_memory.keep_freed_memory()  # as the programs do (ssljax.cli.configure_cpu)
 conv.set_cpu_flags()
 
 
