@@ -457,7 +457,9 @@ def family(name: str) -> str:
 
 def summarise(rows: list[dict]) -> dict[str, dict]:
     """{variant: step_s, vs_torch (the same step's `torch` baseline: LARS or AdamW, one
-    batch of 2B, NCHW), vs_best_torch (the fastest PyTorch variant of that step run)}.
+    batch of 2B, NCHW), vs_best_torch (the fastest PyTorch variant of that step run, as
+    PyTorch runs by default: the `*_malloc` variants left out), and where a `*_malloc`
+    variant ran, vs_best_torch_malloc (the fastest of all PyTorch variants)}.
 
     With several rounds (rows carry a "round"; `--rounds`), step_s is the median of the
     variant's round medians and the ratios are of those; "rounds_s" and
@@ -472,34 +474,42 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
         else:
             errors[r["variant"]] = r["error"]
 
-    def fastest_torch(times: dict[str, float]) -> dict[str, float]:
+    def fastest_torch(times: dict[str, float], malloc: bool = False) -> dict[str, float]:
         best: dict[str, float] = {}
         for name, t in times.items():
-            if VARIANTS[name][0] == "torch":
+            if VARIANTS[name][0] == "torch" and (malloc or not name.endswith("_malloc")):
                 best[family(name)] = min(t, best.get(family(name), t))
         return best
+
+    def ratio(t: float, b: float | None) -> float | None:
+        return round(t / b, 3) if b else None
 
     names = list(dict.fromkeys(r["variant"] for r in rows))
     times = {n: statistics.median(rt[n] for rt in by_round.values() if n in rt)
              for n in names if any(n in rt for rt in by_round.values())}
-    best = fastest_torch(times)
+    best, best_malloc = fastest_torch(times), fastest_torch(times, malloc=True)
+    tuned = any(n.endswith("_malloc") for n in times)
     summary = {}
     for name in names:
         if name not in times:
             summary[name] = {"error": errors[name]}
             continue
-        torch_s, best_s = times.get(base[family(name)]), best.get(family(name))
+        fam = family(name)
         summary[name] = {
             "step_s": round(times[name], 4),
-            "vs_torch": round(times[name] / torch_s, 3) if torch_s else None,
-            "vs_best_torch": round(times[name] / best_s, 3) if best_s else None,
+            "vs_torch": ratio(times[name], times.get(base[fam])),
+            "vs_best_torch": ratio(times[name], best.get(fam)),
         }
+        if tuned:
+            summary[name]["vs_best_torch_malloc"] = ratio(times[name], best_malloc.get(fam))
         if len(by_round) > 1:
-            per = [(rt[name], fastest_torch(rt).get(family(name)))
+            per = [(rt[name], fastest_torch(rt).get(fam), fastest_torch(rt, True).get(fam))
                    for _, rt in sorted(by_round.items()) if name in rt]
-            summary[name]["rounds_s"] = [round(t, 4) for t, _ in per]
-            summary[name]["vs_best_torch_by_round"] = [round(t / b, 3) if b else None
-                                                       for t, b in per]
+            summary[name]["rounds_s"] = [round(t, 4) for t, _, _ in per]
+            summary[name]["vs_best_torch_by_round"] = [ratio(t, b) for t, b, _ in per]
+            if tuned:
+                summary[name]["vs_best_torch_malloc_by_round"] = [ratio(t, b)
+                                                                  for t, _, b in per]
     return summary
 
 

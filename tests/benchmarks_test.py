@@ -140,6 +140,16 @@ def test_cpu_parity_rounds_take_medians_and_keep_each_rounds_ratio():
     assert s["demo_torch"]["vs_torch"] == 1.0
 
 
+def test_cpu_parity_compares_with_pytorch_as_it_runs_and_with_its_tuned_malloc_apart():
+    cpu_parity = _cpu_parity()
+    rows = [{"variant": "demo_torch_cl", "median_step_s": 0.20},
+            {"variant": "demo_torch_cl_malloc", "median_step_s": 0.16},
+            {"variant": "demo_jax", "median_step_s": 0.18}]
+    s = cpu_parity.summarise(rows)
+    assert s["demo_jax"]["vs_best_torch"] == 0.9  # the default PyTorch step
+    assert s["demo_jax"]["vs_best_torch_malloc"] == 1.125  # PyTorch with the same malloc
+
+
 @pytest.mark.slow
 def test_cpu_parity_runs_the_demo_step_in_both_libraries():
     pytest.importorskip("torch")
