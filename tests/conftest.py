@@ -38,10 +38,15 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
-from ssljax import host_memory  # noqa: E402
+# The suite compiles hundreds of small programs and runs few steps of each: glibc's single
+# arena (ssljax.host_memory, which the programs set on a CPU) slows XLA's multi-threaded
+# compilation more than the reused step memory saves here (the fast tier, empty compilation
+# cache: 164 s without, 176 s with it), so the suite and the programs it starts leave glibc
+# alone; tests/host_memory_test.py tests the setting itself.
+os.environ.setdefault("SSLJAX_KEEP_MEMORY", "0")
+
 from ssljax.models import conv  # noqa: E402  (imports jax without starting its backends)
 
-host_memory.keep_freed_memory()  # as the programs do (ssljax.cli.configure_cpu)
 conv.set_cpu_flags()
 
 
