@@ -18,12 +18,12 @@ largest step's memory until it exits, which a training run does anyway, and XLA 
 more slowly (its compiler threads now share one arena: the demo step's compilation took
 3.8 s instead of 2.2 s). A whole demo run (`configs/simclr_mnist.py`, 900 steps) took 188 s
 instead of 207 s; the test suite, which compiles hundreds of programs and runs a few steps
-of each, turns it off (`tests/conftest.py`). ``SSLJAX_KEEP_MEMORY=heap`` keeps freed memory
-on the heap but leaves glibc's per-thread arenas (compilation as fast as without; the step
-buffer still mapped afresh).
+of each, turns it off (`tests/conftest.py`). Without the single arena the buffer would still
+be mapped afresh: XLA's threads would keep their own arenas, which map anything over 64 MB
+whatever `M_MMAP_MAX` says.
 
 It must run before JAX starts its CPU backend (XLA's threads choose their arena at their
-first allocation); the ssljax programs, the benchmarks and the test suite call it first.
+first allocation); the ssljax programs and the benchmarks call it first.
 In your own script or notebook, call it before the first JAX computation::
 
     from ssljax import host_memory
@@ -33,7 +33,7 @@ It does nothing (and returns False) where JAX may run on an accelerator (a GPU o
 plugin is installed, or ``JAX_PLATFORMS`` names another platform: the host's allocations
 there are the input pipeline's, which one arena would serialise), on a C library other
 than glibc, or with ``SSLJAX_KEEP_MEMORY=0``; ``SSLJAX_KEEP_MEMORY=1`` sets it even with an
-accelerator plugin installed (``heap``: without the single arena, see above).
+accelerator plugin installed.
 """
 
 from __future__ import annotations
@@ -52,21 +52,16 @@ _ACCELERATOR_MODULES = ("libtpu", "jax_cuda12_plugin", "jax_cuda13_plugin", "jax
                         "jax_rocm7_plugin")
 
 
-def keep_freed_memory(one_arena: bool | None = None) -> bool:
+def keep_freed_memory() -> bool:
     """Sets glibc's `mallopt` so that freed step buffers are reused; returns whether it did.
 
     Call before the first JAX computation. See the module docstring for when it applies.
-    `one_arena=False` (or ``SSLJAX_KEEP_MEMORY=heap``) leaves glibc's per-thread arenas:
-    XLA compiles faster that way (it allocates from several threads at once), but the
-    step's scratch buffer, allocated by one of XLA's threads, is mapped afresh each step.
     """
     choice = os.environ.get(ENV, "")
     if choice == "0" or sys.platform != "linux":
         return False
-    if choice not in ("1", "heap") and not cpu_only():
+    if choice != "1" and not cpu_only():
         return False
-    if one_arena is None:
-        one_arena = choice != "heap"
     try:
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018 - glibc only (musl has another mallopt)
@@ -74,10 +69,8 @@ def keep_freed_memory(one_arena: bool | None = None) -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    settings = [(M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, TRIM_THRESHOLD)]
-    if one_arena:
-        settings.insert(0, (M_ARENA_MAX, 1))
-    return all(mallopt(param, value) == 1 for param, value in settings)
+    return all(mallopt(param, value) == 1 for param, value in (
+        (M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, TRIM_THRESHOLD)))
 
 
 def cpu_only() -> bool:
