@@ -164,20 +164,25 @@ def pixel_baselines(dataset: str, which: set[str]) -> list[dict]:
     return rows
 
 
-def supervised_baseline(dataset: str, root: Path, budget_s: float) -> dict:
-    """SmallCNN trained from scratch on every label for about `budget_s` seconds."""
+def supervised_baseline(dataset: str, root: Path, budget_s: float,
+                        calibration_steps: int = 200) -> dict:
+    """SmallCNN trained from scratch on every label for about `budget_s` seconds.
+
+    A first run of `calibration_steps` steps measures the step time and the program's
+    fixed cost; the timed run gets as many steps as the budget leaves (at least
+    `calibration_steps`)."""
     base = [f"--config=configs/finetune_mnist.py{DATASETS[dataset]['variant']}",
             "--config.init_from=", "--config.label_fraction=1.0", "--config.plots=False",
             "--config.log_every_steps=50"]
     calib, err, wall = _program("ssljax.finetune", [
-        *base, f"--workdir={root / 'calibrate'}", "--config.num_steps=200"])
+        *base, f"--workdir={root / 'calibrate'}", f"--config.num_steps={calibration_steps}"])
     if calib is None:
         return {"method": "supervised (same encoder)", "error": err}
     rows = [json.loads(line) for line in (root / "calibrate" / "metrics.jsonl").read_text()
             .splitlines()]
-    per_step = 1.0 / rows[-2]["steps_per_s"] if len(rows) > 2 else wall / 200
-    overhead = wall - 200 * per_step
-    steps = max(200, int((budget_s - overhead) / per_step))
+    per_step = 1.0 / rows[-2]["steps_per_s"] if len(rows) > 2 else wall / calibration_steps
+    overhead = wall - calibration_steps * per_step
+    steps = max(calibration_steps, int((budget_s - overhead) / per_step))
     res, err, wall = _program("ssljax.finetune", [*base, f"--workdir={root / 'supervised'}",
                                                   f"--config.num_steps={steps}"])
     if res is None:
@@ -268,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated subset of " + ",".join(BASELINES) + ", or all")
     parser.add_argument("--budget_s", type=float, default=0.0,
                         help="wall-clock budget of the supervised baseline (0: the dataset's)")
+    parser.add_argument("--calibration_steps", type=int, default=200,
+                        help="steps of the supervised baseline's timing run (and its least "
+                             "number of steps)")
     parser.add_argument("--out", default="", help="keep the workdirs here (default: temp dir)")
     parser.add_argument("overrides", nargs="*",
                         help="extra --config.key=value flags passed to every method's run")
@@ -287,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seeds must be comma-separated integers; got {args.seeds!r}")
     if not seeds:
         parser.error("--seeds is empty; pass e.g. --seeds=0 or --seeds=0,1,2")
+    if args.calibration_steps < 1:
+        parser.error(f"--calibration_steps must be at least 1; got {args.calibration_steps}")
     budget = args.budget_s or DATASETS[args.dataset]["budget_s"]
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -305,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
         base_rows = pixel_baselines(args.dataset, baselines)
         if "supervised" in baselines:
-            base_rows.append(supervised_baseline(args.dataset, root, budget))
+            base_rows.append(supervised_baseline(args.dataset, root, budget,
+                                                  args.calibration_steps))
         for b in base_rows:
             print(json.dumps(b), file=sys.stderr, flush=True)
     summary = summarize(rows)

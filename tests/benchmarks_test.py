@@ -71,13 +71,13 @@ def test_methods_table_summary_averages_seeds_and_keeps_failures():
 def test_methods_table_runs_a_method_and_the_four_baselines_on_a_tiny_budget():
     """The benchmark as the README runs it, on the digits: one 3-step method run with its
     random network's probe, the raw-pixel baselines and the supervised one at its smallest
-    budget (200 timed + 200 steps). Raw-pixel logistic regression, its C tuned on a
+    budget (100 timed + 100 steps). Raw-pixel logistic regression, its C tuned on a
     held-out tenth, must give the README's 0.905 (0.892 with scikit-learn's default C=1)."""
     from tests.program_utils import FAST  # noqa: PLC0415
 
     proc = subprocess.run(
         [sys.executable, "benchmarks/methods_table.py", "--methods=simclr",
-         "--baselines=all", "--budget_s=1", "--",
+         "--baselines=all", "--budget_s=1", "--calibration_steps=100", "--",
          *FAST, "--config.max_steps=3", "--config.batch_size=64"],
         cwd=REPO, env=env_for(1), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -94,7 +94,8 @@ def test_methods_table_runs_a_method_and_the_four_baselines_on_a_tiny_budget():
     assert knn["method"] == "raw pixels: kNN" and 0.8 < knn["one_nn_top1"] < 1.0
     assert 0.5 < knn["knn_top1"] < 1.0
     assert supervised["method"] == "supervised (same encoder)", supervised
-    assert supervised["steps"] == 200 and supervised["linear_top1"] > 0.8, supervised
+    # 100 steps from scratch on every label: 0.738 measured (50 steps: 0.18, still warming up)
+    assert supervised["steps"] == 100 and supervised["linear_top1"] > 0.6, supervised
     assert "| raw pixels: logistic regression |" in proc.stdout
 
 
