@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -464,11 +465,49 @@ def test_context_network_sees_only_rows_at_or_above():
     assert not np.allclose(changed[:, 4], base_out[:, 4])
 
 
+def test_cpc_orient_turns_the_grid_so_the_direction_points_down():
+    from ssljax.methods.cpc import orient  # noqa: PLC0415
+
+    z = np.random.default_rng(10).normal(size=(2, 4, 4, 3)).astype(np.float32)
+    want = {"down": z, "up": z[:, ::-1], "right": z.transpose(0, 2, 1, 3),
+            "left": z.transpose(0, 2, 1, 3)[:, ::-1]}
+    for direction, w in want.items():
+        np.testing.assert_array_equal(np.asarray(orient(jnp.asarray(z), direction)), w)
+
+
+def test_cpc_predictions_in_each_direction_see_only_the_patches_behind_them():
+    """A patch at (row 3, column 1) of a 5×5 grid may change the predictions made from
+    contexts at or past it in each direction, and none made from before it."""
+    from ssljax.methods.cpc import DIRECTIONS, CPCModel  # noqa: PLC0415
+
+    class Flat(nn.Module):
+        @nn.compact
+        def __call__(self, x, train=True):
+            return nn.Dense(6)(x.reshape(x.shape[0], -1))
+
+    model = CPCModel(encoder=Flat(), steps=1, hidden=8, directions=DIRECTIONS)
+    x = jnp.asarray(np.random.default_rng(11).normal(size=(2, 5, 5, 3, 3, 1)), jnp.float32)
+    v = model.init(jax.random.PRNGKey(0), x)
+    base_out = np.asarray(model.apply(v, x)["preds"][:, 0])
+    changed = np.asarray(model.apply(v, x.at[:, 3, 1].set(4.0))["preds"][:, 0])
+    # the perturbed patch's row in each direction's orientation (down, up, right, left)
+    for i, first in enumerate((3, 5 - 1 - 3, 1, 5 - 1 - 1)):
+        np.testing.assert_array_equal(changed[i][:, :first], base_out[i][:, :first])
+        assert not np.allclose(changed[i][:, first], base_out[i][:, first]), DIRECTIONS[i]
+
+
+def test_cpc_unknown_direction_is_one_line():
+    c = harness.tiny_config("cpc", cpc__directions=("down", "diagonal"))
+    with pytest.raises(ConfigError, match="cpc.directions must be distinct names from"):
+        methods.get_method(c, num_classes=10)
+
+
 @pytest.mark.slow
 def test_cpc_learns_with_a_layer_norm_encoder():
     c = harness.tiny_config("cpc", optimizer__name="adamw", optimizer__base_lr=3e-3,
                             optimizer__lr_scaling="none", cpc__patch_px=8, cpc__stride_px=4,
-                            cpc__steps=1, cpc__context_hidden=16, encoder__norm="layer")
+                            cpc__steps=1, cpc__context_hidden=16, encoder__norm="layer",
+                            cpc__directions=("down", "up", "right", "left"))  # CPC v2's
     run, ls, metrics = _steps(c, 20)
     assert abs(ls[0] - np.log(harness.BATCH * 2 * 3)) < 1.0, ls[0]  # 6 targets per image
     assert np.mean(ls[-3:]) < ls[0] - 0.3, ls

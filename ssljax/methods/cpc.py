@@ -11,6 +11,12 @@ the global batch as negatives:
 
     L = mean over k of InfoNCE({W_k c_ij}, {z_{i+k,j}})
 
+`cpc.directions` repeats the task in other directions, each with its own context network
+and predictors on the grid turned (`orient`): "up" predicts rows above from those below,
+"right"/"left" columns from those to their left/right; the loss is the mean over
+directions and offsets. CPC predicts down only; CPC v2 in all four ("bottom-up" and
+"horizontal" predictions, Hénaff et al. §4.1).
+
 Evaluation reads the encoder as CPC v2 does (`cpc.eval_patches`, default True): on each
 image's patch grid, the mean patch embedding (`eval_encoder_attrs`; the exported encoder
 records `patch_px`/`patch_stride`, so `linear_eval`, `finetune` and `load_encoder` read
@@ -21,8 +27,8 @@ monitor only, sees the mean patch embedding.
 Reference: van den Oord, Li and Vinyals, "Representation Learning with Contrastive
 Predictive Coding", arXiv:1807.03748 (the image experiment); Hénaff et al.,
 "Data-Efficient Image Recognition with Contrastive Predictive Coding", ICML 2020
-(arXiv:1905.09272): layer normalisation, negatives from the whole batch, predictions of
-rows below.
+(arXiv:1905.09272): layer normalisation, negatives from the whole batch, predictions in
+four directions.
 """
 
 from __future__ import annotations
@@ -59,19 +65,39 @@ class ContextNetwork(nn.Module):
         return c
 
 
+DIRECTIONS = ("down", "up", "right", "left")
+
+
+def orient(z: jax.Array, direction: str) -> jax.Array:
+    """The grid `[N, G, G, D]` turned so that `direction` points down its rows.
+
+    "down" predicts rows below from the rows above (CPC's order), "up" rows above from
+    those below, "right"/"left" columns to the right/left from those on the other side.
+    """
+    if direction == "down":
+        return z
+    if direction == "up":
+        return z[:, ::-1]
+    t = jnp.swapaxes(z, 1, 2)
+    return t if direction == "right" else t[:, ::-1]
+
+
 class CPCModel(nn.Module):
-    """Patch encoder → context network → one linear predictor per row offset.
+    """Patch encoder → a context network per direction → one linear predictor per offset.
 
     On images `[N, H, W, C]` it returns the encoder's `features` (what evaluation uses; the
-    context network and predictors are initialised on them as a 1×1 grid); on patch grids
-    `[N, G, G, P, P, C]` it returns `z` [N, G, G, D], `preds` [steps, N, G, G, D] and
-    `features` / `proj`: the mean patch embedding [N, D].
+    context networks and predictors are initialised on them as a 1×1 grid); on patch grids
+    `[N, G, G, P, P, C]` it returns `z` [N, G, G, D], `preds` [directions, steps, N, G, G, D]
+    (in each direction's orientation, `orient`) and `features` / `proj`: the mean patch
+    embedding [N, D]. The first direction's modules keep CPC's names (`context`,
+    `predict{k}`).
     """
 
     encoder: nn.Module
     steps: int
     blocks: int = 2
     hidden: int = 256
+    directions: tuple[str, ...] = ("down",)
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> dict[str, jax.Array]:
@@ -83,19 +109,25 @@ class CPCModel(nn.Module):
             flat = x.reshape(n * g * g, *x.shape[3:])
             z = self.encoder(flat, train=train).astype(jnp.float32).reshape(n, g, g, -1)
             h = z.mean(axis=(1, 2))
-        c = ContextNetwork(self.hidden, self.blocks, name="context")(z)
-        preds = jnp.stack([nn.Dense(z.shape[-1], use_bias=False, name=f"predict{k + 1}")(c)
-                           for k in range(self.steps)])
-        return {"features": h, "proj": h, "z": z, "preds": preds}
+        preds = []
+        for i, direction in enumerate(self.directions):
+            tag = "" if i == 0 else f"_{direction}"
+            c = ContextNetwork(self.hidden, self.blocks, name=f"context{tag}")(orient(z, direction))
+            preds.append(jnp.stack([
+                nn.Dense(z.shape[-1], use_bias=False, name=f"predict{k + 1}{tag}")(c)
+                for k in range(self.steps)]))
+        return {"features": h, "proj": h, "z": z, "preds": jnp.stack(preds)}
 
 
 class CPC(base.Method):
     """CPC v2. Config: `cpc.patch_px`, `cpc.stride_px`, `cpc.steps` (row offsets
-    predicted), `cpc.context_blocks`, `cpc.context_hidden`, `cpc.eval_patches`."""
+    predicted), `cpc.directions` (a tuple of down/up/right/left: CPC predicts down, CPC v2
+    in all four), `cpc.context_blocks`, `cpc.context_hidden`, `cpc.eval_patches`."""
 
     name = "cpc"
     defaults = {"cpc.patch_px": 8, "cpc.stride_px": 4, "cpc.steps": 2,
-                "cpc.context_blocks": 2, "cpc.context_hidden": 256, "cpc.eval_patches": True}
+                "cpc.context_blocks": 2, "cpc.context_hidden": 256, "cpc.eval_patches": True,
+                "cpc.directions": ("down",)}
     ignores = base.HEAD_KEYS
 
     def build_model(self) -> nn.Module:
@@ -103,8 +135,14 @@ class CPC(base.Method):
         if c.cpc.steps < 1 or c.cpc.context_blocks < 1:
             raise ConfigError("cpc.steps and cpc.context_blocks must be >= 1, got "
                               f"{c.cpc.steps} and {c.cpc.context_blocks}")
+        directions = tuple(c.cpc.directions)
+        bad = [d for d in directions if d not in DIRECTIONS]
+        if bad or not directions or len(set(directions)) != len(directions):
+            raise ConfigError(f"cpc.directions must be distinct names from {DIRECTIONS}, got "
+                              f"{directions!r}; e.g. --config.cpc.directions=\"('down',)\"")
         return CPCModel(encoder=base.build_encoder(c, self.axis), steps=int(c.cpc.steps),
-                        blocks=int(c.cpc.context_blocks), hidden=int(c.cpc.context_hidden))
+                        blocks=int(c.cpc.context_blocks), hidden=int(c.cpc.context_hidden),
+                        directions=directions)
 
     def eval_encoder_attrs(self) -> dict[str, int]:
         """The patch grid the evaluation reads (CPC v2's protocol), unless `cpc.eval_patches`
@@ -135,7 +173,10 @@ class CPC(base.Method):
         out, batch_stats = self.apply(params, state.batch_stats, patches)
         z, preds = out["z"], out["preds"]
         d = z.shape[-1]
-        terms = [losses.cpc_info_nce(preds[k - 1][:, :-k].reshape(-1, d),
-                                     z[:, k:].reshape(-1, d), axis_name=DATA_AXIS)
-                 for k in range(1, int(cp.steps) + 1)]
+        terms = []
+        for i, direction in enumerate(tuple(cp.directions)):
+            zo = orient(z, direction)
+            terms += [losses.cpc_info_nce(preds[i, k - 1][:, :-k].reshape(-1, d),
+                                          zo[:, k:].reshape(-1, d), axis_name=DATA_AXIS)
+                      for k in range(1, int(cp.steps) + 1)]
         return jnp.mean(jnp.stack(terms)), self.output(batch_stats, out)
