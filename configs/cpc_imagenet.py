@@ -2,10 +2,11 @@
 
 Recipe (Hénaff et al. 2020): 256-px views, a 7×7 grid of 64-px patches with stride 32,
 each patch embedded by a ResNet-50 on its own (pooled 2048-d), a row-causal context
-network (2 residual blocks of 1024 channels), linear predictors for the rows 1 to 3
-below, InfoNCE against every other patch at that offset in the global batch; random
-resized crops and flips; ImageNet normalisation; Adam (AdamW without weight decay), lr
-5e-4 with 1 warm-up epoch and a cosine, batch 512; 100 epochs.
+network (2 residual blocks of 1024 channels) per direction and linear predictors for
+the patches 1 to 3 steps away in all four directions (the paper's bottom-up and
+horizontal predictions), InfoNCE against every other patch at that offset in the global
+batch; random resized crops and flips; ImageNet normalisation; Adam (AdamW without
+weight decay), lr 5e-4 with 1 warm-up epoch and a cosine, batch 512; 100 epochs.
 
 Run on a TPU pod slice or GPU cluster (TFDS `imagenet2012` prepared beforehand):
 
@@ -20,8 +21,7 @@ re-implementation mf1024/Contrastive-Predictive-Coding-for-Image-Recognition-in-
 2a8a943 was consulted (the 7×7 grid of 64-px patches with stride 32, Adam lr 5e-4).
 Deviations: ResNet-50 with BatchNorm instead of the paper's layer-normalised ResNet-161
 (the patches of one image share batch statistics); a 2-block context network instead of
-the paper's deeper PixelCNN; no per-patch augmentation; predictions of rows below only;
-views cut on device from the central square that the TFDS pipeline resized
+the paper's deeper PixelCNN; no per-patch augmentation; views cut on device from the central square that the TFDS pipeline resized
 (`ssljax/data/tfds_source.py`).
 """
 
@@ -46,6 +46,7 @@ def get_config():
     c.cpc.patch_px = 64
     c.cpc.stride_px = 32
     c.cpc.steps = 3
+    c.cpc.directions = ("down", "up", "right", "left")
     c.cpc.context_hidden = 1024
     c.optimizer.name = "adamw"
     c.optimizer.base_lr = 5e-4
