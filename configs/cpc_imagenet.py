@@ -21,8 +21,8 @@ re-implementation mf1024/Contrastive-Predictive-Coding-for-Image-Recognition-in-
 2a8a943 was consulted (the 7×7 grid of 64-px patches with stride 32, Adam lr 5e-4).
 Deviations: ResNet-50 with BatchNorm instead of the paper's layer-normalised ResNet-161
 (the patches of one image share batch statistics); a 2-block context network instead of
-the paper's deeper PixelCNN; no per-patch augmentation; views cut on device from the central square that the TFDS pipeline resized
-(`ssljax/data/tfds_source.py`).
+the paper's deeper PixelCNN; no per-patch augmentation; views cut on device from the
+central square that the TFDS pipeline resized (`ssljax/data/tfds_source.py`).
 """
 
 from ssljax.augment import IMAGENET_MEAN, IMAGENET_STD
