@@ -28,9 +28,10 @@ settings) and 0.907 with 90%;
 Ends with a kNN and a linear probe (on the whole, unmasked image) on the 1,000 held-out
 digits; raw-pixel logistic regression: 0.892 (C=1; 0.905 with C tuned).
 Fashion-MNIST: `--config=configs/mae_mnist.py:fashion_mnist` keeps MAE's own masking (75%),
-normalised targets and batch 256 (and lr 1e-3·bs/256, what it was measured with), with MAE's crop (0.2, 1) and horizontal flips; 4
-epochs: 6 epochs, 1,404 steps, gave linear 0.826 / kNN 0.778 in 17 min 34 s, over the
-15-minute budget, about 5 minutes of it the final feature extraction.
+normalised targets and batch 256 (and lr 1e-3·bs/256, what it was measured with), with
+MAE's crop (0.2, 1) and horizontal flips; 4 epochs: 6 epochs, 1,404 steps, gave linear
+0.826 / kNN 0.778 in 17 min 34 s, over the 15-minute budget, about 5 minutes of it the
+final feature extraction.
 """
 
 from ssljax.config_base import dataset_variant, pretrain_base
