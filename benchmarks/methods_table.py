@@ -169,8 +169,8 @@ def supervised_baseline(dataset: str, root: Path, budget_s: float,
     """SmallCNN trained from scratch on every label for about `budget_s` seconds.
 
     A first run of `calibration_steps` steps measures the step time and the program's
-    fixed cost; the timed run gets as many steps as the budget leaves (at least
-    `calibration_steps`)."""
+    fixed cost; the timed run gets as many steps as the budget leaves (none when that is
+    no more than `calibration_steps`: the calibration run is then the result)."""
     base = [f"--config=configs/finetune_mnist.py{DATASETS[dataset]['variant']}",
             "--config.init_from=", "--config.label_fraction=1.0", "--config.plots=False",
             "--config.log_every_steps=50"]
@@ -183,8 +183,10 @@ def supervised_baseline(dataset: str, root: Path, budget_s: float,
     per_step = 1.0 / rows[-2]["steps_per_s"] if len(rows) > 2 else wall / calibration_steps
     overhead = wall - calibration_steps * per_step
     steps = max(calibration_steps, int((budget_s - overhead) / per_step))
-    res, err, wall = _program("ssljax.finetune", [*base, f"--workdir={root / 'supervised'}",
-                                                  f"--config.num_steps={steps}"])
+    res = calib  # a budget that leaves no more steps: the calibration run is the result
+    if steps > calibration_steps:
+        res, err, wall = _program("ssljax.finetune", [
+            *base, f"--workdir={root / 'supervised'}", f"--config.num_steps={steps}"])
     if res is None:
         return {"method": "supervised (same encoder)", "error": err}
     return {"method": "supervised (same encoder)", "linear_top1": round(res["top1"], 4),

@@ -71,8 +71,9 @@ def test_methods_table_summary_averages_seeds_and_keeps_failures():
 def test_methods_table_runs_a_method_and_the_four_baselines_on_a_tiny_budget():
     """The benchmark as the README runs it, on the digits: one 3-step method run with its
     random network's probe, the raw-pixel baselines and the supervised one at its smallest
-    budget (100 timed + 100 steps). Raw-pixel logistic regression, its C tuned on a
-    held-out tenth, must give the README's 0.905 (0.892 with scikit-learn's default C=1)."""
+    budget (its 100 calibration steps are the run). Raw-pixel logistic regression, its C
+    tuned on a held-out tenth, must give the README's 0.905 (0.892 with scikit-learn's
+    default C=1)."""
     from tests.program_utils import FAST  # noqa: PLC0415
 
     proc = subprocess.run(
