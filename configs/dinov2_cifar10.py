@@ -9,6 +9,9 @@ ViT-Tiny/4 (an 8×8 grid) with a 3-layer head (hidden 2048, bottleneck 256, K = 
 
     python -m ssljax.pretrain --config=configs/dinov2_cifar10.py --workdir=runs/dinov2_cifar10
 
+The end-of-pretraining evaluation and the export use the teacher (`eval.encoder="target"`),
+as the reference does.
+
 Expected: not measured (no accelerator or CIFAR-10 on the development machines); the
 recipe runs two steps on TFDS mock data in the tests.
 
@@ -60,5 +63,6 @@ def get_config():
     c.optimizer.clip_norm_per_tensor = 3.0
     c.optimizer.layer_decay = 0.9
     c.optimizer.patch_embed_lr_mult = 0.2
+    c.eval.encoder = "target"  # the reference evaluates the teacher
     c.eval.max_train_examples = 50000
     return c

@@ -14,6 +14,9 @@ embedding's lr × 0.2; 2 global crops 224 px (0.32–1) + 8 local 96 px
 
     python -m ssljax.pretrain --config=configs/dinov2_imagenet.py --workdir=gs://.../dinov2_vitl16
 
+The end-of-pretraining evaluation and the export use the teacher (`eval.encoder="target"`),
+as the reference's `eval/training_*/teacher_checkpoint.pth`.
+
 Expected (facebookresearch/dinov2 README, "Fast setup"): 81.6% k-NN and 82.9% linear
 top-1 on ImageNet-1k, about one day on 4 nodes of 8 A100-80GB. Not yet reproduced with
 ssljax.
@@ -83,6 +86,7 @@ def get_config():
     c.optimizer.clip_norm_per_tensor = 3.0
     c.optimizer.layer_decay = 0.9
     c.optimizer.patch_embed_lr_mult = 0.2
+    c.eval.encoder = "target"  # the reference evaluates the teacher
     c.eval.max_train_examples = 100000
     c.eval.max_eval_examples = 50000
     return c
