@@ -614,6 +614,33 @@ def test_dinov2_pair_loss_with_centred_softmax_is_dinos():
     np.testing.assert_allclose(float(f(students, teachers, center)), float(want), rtol=1e-5)
 
 
+def test_dinov2_batchnorm_head_normalises_cls_and_patch_tokens_apart():
+    # With BatchNorm in the shared head, one joint batch would normalise the CLS tokens
+    # by the patch tokens' spread: then a CLS logit would change with the patches.
+    from ssljax.methods.dinov2 import DINOv2Model  # noqa: PLC0415
+
+    model = DINOv2Model(encoder=models.vit_test(patch_size=4, use_mask_token=True),
+                        head=models.DINOHead(out_dim=16, hidden_dim=32, bottleneck_dim=8,
+                                             use_bn=True))
+    x = jax.random.uniform(jax.random.PRNGKey(0), (4, 16, 16, 1))
+    variables = model.init(jax.random.PRNGKey(1), x, train=False)
+    index = jnp.tile(jnp.arange(4, dtype=jnp.int32), (4, 1))
+
+    def logits(idx):
+        out, _ = model.apply(variables, x, train=True, patch_index=idx,
+                             mutable=["batch_stats"])
+        return out
+
+    a, b = logits(index), logits(index + 8)
+    np.testing.assert_allclose(np.asarray(a["proj"]), np.asarray(b["proj"]), atol=1e-6)
+    assert not np.allclose(np.asarray(a["patch_logits"]), np.asarray(b["patch_logits"]))
+    # Each kind of token alone is what the head gives it.
+    head_only, _ = model.head.apply({"params": variables["params"]["head"],
+                                     "batch_stats": variables["batch_stats"]["head"]},
+                                    a["features"], train=True, mutable=["batch_stats"])
+    np.testing.assert_allclose(np.asarray(a["proj"]), np.asarray(head_only), atol=1e-5)
+
+
 def _dinov2_config(**overrides):
     kw = {"encoder__name": "vit_test", "encoder__patch_size": 4,
           "encoder__use_mask_token": True, "head__hidden_dims": (32, 32),

@@ -9,7 +9,9 @@ sees the global crops unmasked. Three terms:
   other student crop);
 - iBOT on the patch tokens: at each masked position the student's head output predicts
   the teacher's distribution for the unmasked token (`losses.ibot_patch`; the same head
-  for CLS and patches, DINOv2's default `separate_head: false`);
+  for CLS and patches, DINOv2's default `separate_head: false`, called once for each
+  kind of token, so that a BatchNorm head, `head.use_bn`, normalises each over its own
+  batch);
 - KoLeo on the student's backbone CLS tokens of each global crop
   (`losses.koleo`, weight `dinov2.koleo_weight` 0.1).
 
@@ -82,10 +84,14 @@ class DINOv2Model(nn.Module):
         if patch_index is not None:
             patches = jnp.take_along_axis(patches, patch_index[..., None], axis=1)
         g, kp, d = patches.shape
-        out = self.head(jnp.concatenate([cls, patches.reshape(g * kp, d)]), train=train)
-        m = cls.shape[0]
-        return {"features": cls.astype(jnp.float32), "proj": out[:m].astype(jnp.float32),
-                "patch_logits": out[m:].reshape(g, kp, -1).astype(jnp.float32)}
+        # One head, two calls: with BatchNorm in the head (`head.use_bn`) each call
+        # normalises over its own kind of token; a joint batch would normalise the CLS
+        # tokens by the spread of the patch tokens (most of its rows). Without BatchNorm
+        # the head is row-wise and this equals DINOv2's fused call.
+        proj = self.head(cls, train=train)
+        patch_logits = self.head(patches.reshape(g * kp, d), train=train)
+        return {"features": cls.astype(jnp.float32), "proj": proj.astype(jnp.float32),
+                "patch_logits": patch_logits.reshape(g, kp, -1).astype(jnp.float32)}
 
 
 class DINOv2(DINO):
