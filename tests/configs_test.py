@@ -88,7 +88,7 @@ def test_digits_config_step_traces_and_logs_embedding_std(path):
     config.batch_size = 16
     if config.encoder.name == "small_cnn":
         config.encoder.channels, config.encoder.strides = (8, 16), (2, 2)
-    else:  # a ViT: the tiny test one on the config's patches (4 or 7 px on the digits)
+    else:  # a ViT: the tiny test one on the config's patches (4 or 8 px on the digits)
         config.encoder.name = "vit_test"
         config.encoder.patch_size = config.encoder.get("patch_size") or 4
     if "queue_size" in config:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ssljax import models
+from ssljax.layer_decay import layer_decay_multipliers
 from ssljax.models import (
     BasicBlock,
     Bottleneck,
@@ -312,6 +313,40 @@ def test_vit_position_embeddings_are_interpolated():
     # Fixed img_size: the embeddings have that grid whatever the init resolution.
     shapes = _shapes(models.get_encoder("vit_test", img_size=64), jnp.zeros((1, 32, 32, 3)))
     assert shapes["params"]["pos_embed"].shape == (1, 1 + 64, 32)
+
+
+def test_vit_conv_stem_is_xiaos_stride_2_convolutions_under_patch_embed():
+    # Xiao et al.: log2(p) 3x3 stride-2 convolutions (channels doubling up to D) and a 1x1
+    # projection, all under `patch_embed` (layer 0 of layer decay, DINOv2's lr factor).
+    model = models.get_encoder("vit_test", stem="conv", patch_size=8)
+    shapes = _shapes(model, jnp.zeros((1, 32, 32, 1)))["params"]["patch_embed"]
+    kernels = {k: v["kernel"].shape for k, v in shapes.items() if "kernel" in v}
+    assert kernels == {"conv0": (3, 3, 1, 8), "conv1": (3, 3, 8, 16),
+                       "conv2": (3, 3, 16, 32), "proj": (1, 1, 32, 32)}
+    assert sorted(k for k in shapes if k.startswith("norm")) == ["norm0", "norm1", "norm2"]
+    variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 1)), train=False)
+    factors = layer_decay_multipliers(variables["params"], 0.5)["patch_embed"]
+    assert set(jax.tree.leaves(factors)) == {0.5 ** 3}  # layer 0 of a 2-block ViT
+    x = jax.random.uniform(jax.random.key(1), (2, 32, 32, 1))
+    tokens = model.apply(variables, x, train=False, tokens=True)
+    assert tokens.shape == (2, 1 + 16, 32) and np.all(np.isfinite(tokens))
+    # The stem alone: token (i, j) sees pixels 8i .. 8i + 14 (its 8x8 patch and 7 past it,
+    # right and bottom), so changing the top-left patch moves token (0, 0), not (1, 1).
+    stem = models.vit.ConvStem(32, 8)
+    stem_vars = stem.init(jax.random.key(2), x)
+    grid = stem.apply(stem_vars, x)
+    moved = stem.apply(stem_vars, x.at[:, :8, :8].add(1.0))
+    assert grid.shape == (2, 4, 4, 32)
+    assert not np.allclose(moved[:, 0, 0], grid[:, 0, 0])
+    np.testing.assert_array_equal(moved[:, 1:, 1:], grid[:, 1:, 1:])
+    reach = stem.apply(stem_vars, x.at[:, 14, 14].add(1.0)) - grid
+    assert np.abs(reach[:, 0, 0]).max() > 0 and np.abs(reach[:, 2:, :]).max() == 0
+    with pytest.raises(ValueError, match="power-of-2 patch_size"):
+        models.get_encoder("vit_test", stem="conv", patch_size=7).init(
+            jax.random.key(0), jnp.zeros((1, 28, 28, 1)), train=False)
+    with pytest.raises(ValueError, match="stem='bad' must be one of"):
+        models.get_encoder("vit_test", stem="bad").init(
+            jax.random.key(0), jnp.zeros((1, 16, 16, 1)), train=False)
 
 
 def test_interpolate_pos_embed():

@@ -11,10 +11,11 @@ The position embeddings are created for the grid of the image size seen at init 
 DINO does for its 96-pixel local crops.
 
 Parameter paths: `patch_embed` (the patch projection, a conv with kernel = stride = patch
-size), `cls_token`, `pos_embed` (absent with fixed sin-cos embeddings), `block{i}`, `norm`
-— the layer ids of layer-wise lr decay (`ssljax.optim.layer_decay_multipliers`): the
-embeddings 0, `block{i}` i + 1, the rest depth + 1. Freeze the patch embedding (MoCo v3)
-with `ssljax.optim.make_optimizer(..., freeze=("patch_embed",))`.
+size; with `stem="conv"` Xiao et al.'s convolutional stem, `ConvStem`), `cls_token`,
+`pos_embed` (absent with fixed sin-cos embeddings), `block{i}`, `norm` — the layer ids of
+layer-wise lr decay (`ssljax.optim.layer_decay_multipliers`): the embeddings 0, `block{i}`
+i + 1, the rest depth + 1. Freeze the patch embedding (MoCo v3) with
+`ssljax.optim.make_optimizer(..., freeze=("patch_embed",))`.
 
 For masked image modelling the encoder takes `keep` (indices of the patch tokens each
 example keeps, MAE's random masking) and returns the tokens instead of features
@@ -30,6 +31,8 @@ References:
     ICCV 2021 (position-embedding interpolation).
     He et al., "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022
     (facebookresearch/mae `models_mae.py`, `util/pos_embed.py`: sin-cos embeddings, init).
+    Xiao et al., "Early Convolutions Help Transformers See Better", NeurIPS 2021
+    (the convolutional stem).
 """
 
 from __future__ import annotations
@@ -241,6 +244,36 @@ def interpolate_pos_embed(pos_embed: jnp.ndarray, grid: tuple[int, int]) -> jnp.
 
 
 FEATURES = ("cls", "cls_last4", "cls_avgpool", "avgpool")
+STEMS = ("patch", "conv")
+
+
+class ConvStem(nn.Module):
+    """Xiao et al.'s convolutional stem in place of the patchify projection: log2(p) 3×3
+    convolutions of stride 2 (channels doubling up to D, each followed by a norm and a
+    non-linearity), then a 1×1 convolution to D — `[N, H, W, C]` → `[N, H/p, W/p, D]`.
+
+    Deviation: LayerNorm over the channels and GELU instead of BatchNorm and ReLU (the
+    ViTs here hold no batch statistics). Each token's receptive field reaches p − 1
+    pixels past its own p×p patch on the right and bottom ("SAME" padding), so masked
+    methods see a little of a masked patch through its neighbours.
+
+    Reference: Xiao et al., "Early Convolutions Help Transformers See Better",
+    NeurIPS 2021 (ViT_C: stride-2 3×3 convolutions, BN, ReLU, a final 1×1 convolution).
+    """
+
+    dim: int
+    patch_size: int
+    dtype: Dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        k = self.patch_size.bit_length() - 1
+        for i in range(k):
+            x = nn.Conv(self.dim // 2 ** (k - 1 - i), (3, 3), strides=(2, 2), padding="SAME",
+                        use_bias=False, dtype=self.dtype, name=f"conv{i}")(x)
+            x = nn.gelu(nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name=f"norm{i}")(x),
+                        approximate=False)
+        return nn.Conv(self.dim, (1, 1), dtype=self.dtype, name="proj")(x)
 
 
 class ViT(nn.Module):
@@ -281,6 +314,9 @@ class ViT(nn.Module):
             keeps its CLS row, unused, so checkpoints keep one layout).
         use_mask_token: a learned `mask_token` that replaces the patch embeddings where
             `mask` is set, before the position embeddings (iBOT / DINOv2's student).
+        stem: "patch" (a linear projection of each p×p patch, ViT's) or "conv"
+            (`ConvStem`, Xiao et al.'s convolutional stem; p a power of 2). Either is the
+            `patch_embed` parameter block (layer 0 of layer decay).
     """
 
     dim: int
@@ -298,6 +334,7 @@ class ViT(nn.Module):
     weight_init: str = "timm"
     use_cls: bool = True
     use_mask_token: bool = False
+    stem: str = "patch"
 
     @property
     def feature_dim(self) -> int:
@@ -339,10 +376,16 @@ class ViT(nn.Module):
         if not self.use_cls and self.features != "avgpool" and not tokens:
             raise ValueError(f"a ViT without CLS token (use_cls=False) has features='avgpool' "
                              f"only, got features={self.features!r}")
+        if self.stem not in STEMS:
+            raise ValueError(f"ViT stem={self.stem!r} must be one of {', '.join(STEMS)}")
+        p = self.patch_size
+        if self.stem == "conv" and (p < 2 or p & (p - 1)):
+            raise ValueError(f"ViT stem='conv' needs a power-of-2 patch_size (stride-2 "
+                             f"convolutions), got patch_size={p}; set stem='patch' or "
+                             f"another patch_size")
         if self.features == "cls_last4" and self.depth < 4:
             raise ValueError(f"ViT features='cls_last4' needs 4 blocks, this ViT has {self.depth}")
         n, h, w, _ = x.shape
-        p = self.patch_size
         if h % p or w % p:
             raise ValueError(
                 f"ViT patch_size {p} must divide the image size, got {h}×{w}; "
@@ -350,8 +393,11 @@ class ViT(nn.Module):
             )
         grid = (h // p, w // p)
         inits = kernel_inits(self.weight_init)
-        x = nn.Conv(self.dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype,
-                    kernel_init=inits["patch"], name="patch_embed")(x.astype(self.dtype))
+        if self.stem == "conv":
+            x = ConvStem(self.dim, p, dtype=self.dtype, name="patch_embed")(x.astype(self.dtype))
+        else:
+            x = nn.Conv(self.dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype,
+                        kernel_init=inits["patch"], name="patch_embed")(x.astype(self.dtype))
         x = x.reshape(n, grid[0] * grid[1], self.dim)
         if self.use_mask_token:
             token = self.param("mask_token", nn.initializers.zeros, (1, 1, self.dim))
