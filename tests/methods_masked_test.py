@@ -341,6 +341,28 @@ def test_ijepa_blocks_lie_in_the_image_and_the_context_excludes_the_targets():
     np.testing.assert_array_equal(sub["context_mask"], b["context_mask"][7:9])
 
 
+def test_ijepa_blocks_with_edges_reach_every_token_of_a_small_grid():
+    keys = augment.example_keys(jax.random.PRNGKey(4), 0, 0, jnp.arange(64))
+    kw = {"num_targets": 2, "min_keep": 4}
+    ref = jax.device_get(augment.ijepa_blocks(jax.random.PRNGKey(6), keys, (4, 4), **kw))
+    edge = jax.device_get(augment.ijepa_blocks(jax.random.PRNGKey(6), keys, (4, 4),
+                                               edges=True, **kw))
+    # The reference's sampler: never the last row or column; the context is the top-left 3x3.
+    seen = ref["context_mask"].reshape(64, 4, 4) | ref["target_masks"].reshape(
+        64, 2, 4, 4).any(1)
+    assert not seen[:, 3, :].any() and not seen[:, :, 3].any()
+    # With edges every token is drawn, the context is the whole grid less the targets.
+    cm, tm = edge["context_mask"], edge["target_masks"].any(1)
+    assert (cm | tm).any(0).all() and tm.any(0).all()
+    assert not np.any(cm & tm)
+    np.testing.assert_array_equal(cm, ~tm)  # a 4x4 context block is the whole grid here
+    for i in range(64):
+        np.testing.assert_array_equal(edge["context"][i][edge["context_valid"][i]],
+                                      np.flatnonzero(cm[i]))
+    assert augment.max_block_tokens((4, 4), (0.85, 1.0), (1.0, 1.0), edges=True) == 16
+    assert augment.max_block_tokens((4, 4), (0.85, 1.0), (1.0, 1.0)) == 9
+
+
 @pytest.mark.slow
 def test_ijepa_context_relaxes_exclusions_when_too_few_tokens_remain():
     keys = augment.example_keys(jax.random.PRNGKey(1), 0, 0, jnp.arange(64))

@@ -341,6 +341,18 @@ def test_vit_conv_stem_is_xiaos_stride_2_convolutions_under_patch_embed():
     np.testing.assert_array_equal(moved[:, 1:, 1:], grid[:, 1:, 1:])
     reach = stem.apply(stem_vars, x.at[:, 14, 14].add(1.0)) - grid
     assert np.abs(reach[:, 0, 0]).max() > 0 and np.abs(reach[:, 2:, :]).max() == 0
+    # Patchwise: the same parameters run on each patch alone; a token is its patch's stem
+    # output and changing a neighbouring patch moves nothing else.
+    alone = models.vit.ConvStem(32, 8, patchwise=True)
+    split = alone.apply(stem_vars, x)
+    np.testing.assert_allclose(split[:, 1, 2], stem.apply(stem_vars, x[:, 8:16, 16:24])[:, 0, 0],
+                               atol=1e-5)
+    moved = alone.apply(stem_vars, x.at[:, 14, 14].add(1.0)) - split
+    assert np.abs(moved[:, 1, 1]).max() > 0
+    assert np.abs(moved.at[:, 1, 1].set(0.0)).max() == 0
+    pw = models.get_encoder("vit_test", stem="conv_patchwise", patch_size=8)
+    assert jax.tree.map(jnp.shape, pw.init(jax.random.key(0), x, train=False)) == jax.tree.map(
+        jnp.shape, variables)  # one checkpoint layout for both stems
     with pytest.raises(ValueError, match="power-of-2 patch_size"):
         models.get_encoder("vit_test", stem="conv", patch_size=7).init(
             jax.random.key(0), jnp.zeros((1, 28, 28, 1)), train=False)

@@ -70,34 +70,41 @@ def random_masking(keys: jax.Array, num_patches: int, mask_ratio: float
 
 
 def _block_size(r: Any, grid: tuple[int, int], scale: tuple[float, float],
-                aspect: tuple[float, float], xp: Any = jnp) -> tuple[Any, Any]:
+                aspect: tuple[float, float], xp: Any = jnp, edges: bool = False
+                ) -> tuple[Any, Any]:
     """I-JEPA's `_sample_block_size` for uniform r (one draw sets both scale and aspect;
-    round half to even, as Python's `round`); `xp` is jax.numpy or numpy."""
+    round half to even, as Python's `round`), sides capped at g − 1 (g with `edges`);
+    `xp` is jax.numpy or numpy."""
     gh, gw = grid
+    reach = 0 if edges else 1
     area = xp.floor(gh * gw * (scale[0] + r * (scale[1] - scale[0])))
     ratio = aspect[0] + r * (aspect[1] - aspect[0])
-    h = xp.minimum(xp.round(xp.sqrt(area * ratio)), gh - 1)
-    w = xp.minimum(xp.round(xp.sqrt(area / ratio)), gw - 1)
+    h = xp.minimum(xp.round(xp.sqrt(area * ratio)), gh - reach)
+    w = xp.minimum(xp.round(xp.sqrt(area / ratio)), gw - reach)
     return h.astype(xp.int32), w.astype(xp.int32)
 
 
 def max_block_tokens(grid: tuple[int, int], scale: tuple[float, float],
-                     aspect: tuple[float, float]) -> int:
+                     aspect: tuple[float, float], edges: bool = False) -> int:
     """The most tokens a block of `ijepa_blocks` can cover (its static capacity)."""
-    h, w = _block_size(np.linspace(0.0, 1.0, 20001), grid, scale, aspect, xp=np)
+    h, w = _block_size(np.linspace(0.0, 1.0, 20001), grid, scale, aspect, xp=np,
+                       edges=edges)
     return max(1, int(np.max(h * w)))
 
 
-def _block_masks(keys: jax.Array, grid: tuple[int, int], h: jax.Array, w: jax.Array
-                 ) -> jax.Array:
-    """Boolean `[len(keys), gh, gw]` h×w blocks, top-left uniform in [0, g − size)."""
+def _block_masks(keys: jax.Array, grid: tuple[int, int], h: jax.Array, w: jax.Array,
+                 edges: bool = False) -> jax.Array:
+    """Boolean `[len(keys), gh, gw]` h×w blocks, top-left uniform in [0, g − size)
+    (the reference's), or in [0, g − size] with `edges` (so a block may touch the last
+    row and column)."""
     gh, gw = grid
     rows, cols = jnp.arange(gh)[:, None], jnp.arange(gw)[None, :]
+    reach = 1 if edges else 0
 
     def one(key):
         u = jax.random.uniform(key, (2,))
-        top = jnp.floor(u[0] * (gh - h)).astype(jnp.int32)
-        left = jnp.floor(u[1] * (gw - w)).astype(jnp.int32)
+        top = jnp.floor(u[0] * (gh - h + reach)).astype(jnp.int32)
+        left = jnp.floor(u[1] * (gw - w + reach)).astype(jnp.int32)
         return (rows >= top) & (rows < top + h) & (cols >= left) & (cols < left + w)
 
     return jax.vmap(one)(keys)
@@ -115,7 +122,7 @@ def ijepa_blocks(step_key: jax.Array, keys: jax.Array, grid: tuple[int, int], *,
                  num_targets: int = 4, target_scale: tuple[float, float] = (0.15, 0.2),
                  target_aspect: tuple[float, float] = (0.75, 1.5),
                  context_scale: tuple[float, float] = (0.85, 1.0), min_keep: int = 10,
-                 tries: int = 20) -> dict[str, jax.Array]:
+                 tries: int = 20, edges: bool = False) -> dict[str, jax.Array]:
     """I-JEPA's multi-block masks: `num_targets` target blocks and one context block that
     excludes them, per example.
 
@@ -140,6 +147,11 @@ def ijepa_blocks(step_key: jax.Array, keys: jax.Array, grid: tuple[int, int], *,
         num_targets, target_scale, target_aspect, context_scale, min_keep, tries: the
             reference's `npred`, `pred_mask_scale`, `aspect_ratio`, `enc_mask_scale`,
             `min_keep` and its 20 tries.
+        edges: False (the reference's): a block's side is at most g − 1 and its corner
+            below g − side, so no block ever touches the grid's last row or column (on
+            I-JEPA's 14×14 grids one row and column of 14; on a 4×4 grid 7 of the 16
+            tokens, and the context block is always the top-left 3×3). True: sides up
+            to g and corners in [0, g − side], every token reachable.
 
     Returns:
         `context` int32 `[N, Kc]` and `context_valid` bool `[N, Kc]`; `targets` int32
@@ -150,16 +162,16 @@ def ijepa_blocks(step_key: jax.Array, keys: jax.Array, grid: tuple[int, int], *,
     gh, gw = grid
     length = gh * gw
     r_target, r_context = jax.random.uniform(step_key, (2,))
-    th, tw = _block_size(r_target, grid, target_scale, target_aspect)
-    ch, cw = _block_size(r_context, grid, context_scale, (1.0, 1.0))
-    cap_t = max_block_tokens(grid, target_scale, target_aspect)
-    cap_c = max_block_tokens(grid, context_scale, (1.0, 1.0))
+    th, tw = _block_size(r_target, grid, target_scale, target_aspect, edges=edges)
+    ch, cw = _block_size(r_context, grid, context_scale, (1.0, 1.0), edges=edges)
+    cap_t = max_block_tokens(grid, target_scale, target_aspect, edges)
+    cap_c = max_block_tokens(grid, context_scale, (1.0, 1.0), edges)
     levels = num_targets + 1  # exclusions dropped: 0 … num_targets
 
     def per_example(key):
         k_t, k_c = jax.random.split(key)
-        targets = _block_masks(jax.random.split(k_t, num_targets), grid, th, tw)
-        blocks = _block_masks(jax.random.split(k_c, levels * tries), grid, ch, cw)
+        targets = _block_masks(jax.random.split(k_t, num_targets), grid, th, tw, edges)
+        blocks = _block_masks(jax.random.split(k_c, levels * tries), grid, ch, cw, edges)
         blocks = blocks.reshape(levels, tries, gh, gw)
         # Level t excludes the first num_targets − t targets.
         used = jnp.arange(num_targets)[None, :] < (num_targets - jnp.arange(levels))[:, None]

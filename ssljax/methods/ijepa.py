@@ -128,14 +128,14 @@ class TargetTokens(nn.Module):
 
 class IJEPA(EMAMethod):
     """I-JEPA. Config: `ijepa.num_targets`, `ijepa.target_scale`, `ijepa.target_aspect`,
-    `ijepa.context_scale`, `ijepa.min_keep`, `ijepa.distance`; `predictor.dim`,
+    `ijepa.context_scale`, `ijepa.min_keep`, `ijepa.edges`, `ijepa.distance`; `predictor.dim`,
     `predictor.depth`, `predictor.num_heads` (0: the encoder's); `ema`. The encoder must
     be a ViT with `use_cls=False` and `features="avgpool"`."""
 
     name = "ijepa"
     defaults = {"ijepa.num_targets": 4, "ijepa.target_scale": (0.15, 0.2),
                 "ijepa.target_aspect": (0.75, 1.5), "ijepa.context_scale": (0.85, 1.0),
-                "ijepa.min_keep": 10, "ijepa.distance": "smooth_l1",
+                "ijepa.min_keep": 10, "ijepa.edges": False, "ijepa.distance": "smooth_l1",
                 "predictor.dim": 384, "predictor.depth": 12, "predictor.num_heads": 0,
                 "augment.preset": "crop", "augment.crop_scale": (0.3, 1.0),
                 "optimizer.name": "adamw", **ema_defaults(0.996, "linear")}
@@ -178,7 +178,8 @@ class IJEPA(EMAMethod):
         return augment.ijepa_blocks(
             jax.random.fold_in(rng, 1), keys, grid, num_targets=int(j.num_targets),
             target_scale=tuple(j.target_scale), target_aspect=tuple(j.target_aspect),
-            context_scale=tuple(j.context_scale), min_keep=int(j.min_keep))
+            context_scale=tuple(j.context_scale), min_keep=int(j.min_keep),
+            edges=bool(j.edges))
 
     def loss(self, params, state, views, rng):
         x = views[0]

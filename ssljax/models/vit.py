@@ -245,7 +245,7 @@ def interpolate_pos_embed(pos_embed: jnp.ndarray, grid: tuple[int, int]) -> jnp.
 
 
 FEATURES = ("cls", "cls_last4", "cls_avgpool", "avgpool")
-STEMS = ("patch", "conv")
+STEMS = ("patch", "conv", "conv_patchwise")
 
 
 class ViT(nn.Module):
@@ -286,9 +286,11 @@ class ViT(nn.Module):
             keeps its CLS row, unused, so checkpoints keep one layout).
         use_mask_token: a learned `mask_token` that replaces the patch embeddings where
             `mask` is set, before the position embeddings (iBOT / DINOv2's student).
-        stem: "patch" (a linear projection of each p×p patch, ViT's) or "conv"
-            (`ConvStem`, Xiao et al.'s convolutional stem; p a power of 2). Either is the
-            `patch_embed` parameter block (layer 0 of layer decay).
+        stem: "patch" (a linear projection of each p×p patch, ViT's), "conv"
+            (`ConvStem`, Xiao et al.'s convolutional stem; p a power of 2) or
+            "conv_patchwise" (the same stem run on each patch alone: no pixel of a
+            neighbouring patch reaches a token). Each is the `patch_embed` parameter
+            block (layer 0 of layer decay).
     """
 
     dim: int
@@ -351,8 +353,8 @@ class ViT(nn.Module):
         if self.stem not in STEMS:
             raise ValueError(f"ViT stem={self.stem!r} must be one of {', '.join(STEMS)}")
         p = self.patch_size
-        if self.stem == "conv" and (p < 2 or p & (p - 1)):
-            raise ValueError(f"ViT stem='conv' needs a power-of-2 patch_size (stride-2 "
+        if self.stem != "patch" and (p < 2 or p & (p - 1)):
+            raise ValueError(f"ViT stem={self.stem!r} needs a power-of-2 patch_size (stride-2 "
                              f"convolutions), got patch_size={p}; set stem='patch' or "
                              f"another patch_size")
         if self.features == "cls_last4" and self.depth < 4:
@@ -365,8 +367,9 @@ class ViT(nn.Module):
             )
         grid = (h // p, w // p)
         inits = kernel_inits(self.weight_init)
-        if self.stem == "conv":
-            x = ConvStem(self.dim, p, dtype=self.dtype, name="patch_embed")(x.astype(self.dtype))
+        if self.stem != "patch":
+            x = ConvStem(self.dim, p, patchwise=self.stem == "conv_patchwise", dtype=self.dtype,
+                         name="patch_embed")(x.astype(self.dtype))
         else:
             x = nn.Conv(self.dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype,
                         kernel_init=inits["patch"], name="patch_embed")(x.astype(self.dtype))
