@@ -2,7 +2,8 @@
 
 The I-JEPA paper has no CIFAR recipe; this keeps its masks (4 target blocks of 15–20%,
 aspect 0.75–1.5; a context block of 85–100% without them), its EMA (0.996 → 1, linear),
-loss and optimiser (AdamW lr 1e-3, weight decay 0.04 → 0.4, warm-up then cosine) on a
+loss, initialisation (`fix_init_weight`: `encoder.rescale_init`, `predictor.rescale_init`)
+and optimiser (AdamW lr 1e-3, weight decay 0.04 → 0.4, warm-up then cosine) on a
 ViT-Tiny/4 without CLS token and a 192-d, 6-block predictor; crop (0.3, 1) only; batch
 512, 300 epochs.
 
@@ -36,6 +37,8 @@ def get_config():
     c.encoder.pos_embedding = "sincos"
     c.encoder.use_cls = False
     c.encoder.features = "avgpool"
+    c.encoder.rescale_init = True  # the reference's fix_init_weight
+    c.predictor.rescale_init = True
     c.predictor.dim = 192
     c.predictor.depth = 6
     c.predictor.num_heads = 0
@@ -46,6 +49,7 @@ def get_config():
     c.optimizer.base_lr = 1e-3
     c.optimizer.lr_scaling = "none"
     c.optimizer.warmup_epochs = 20
+    c.optimizer.end_lr = 1e-6  # the reference's final_lr
     c.optimizer.weight_decay = 0.04
     c.optimizer.weight_decay_end = 0.4
     c.eval.max_train_examples = 50000

@@ -3,7 +3,9 @@
 Masks: 4 target blocks (scale 0.15–0.2, aspect 0.75–1.5), one context block (scale
 0.85–1.0) without them, at least 10 context tokens; predictor 384-d, 12 blocks, 16
 heads (the encoder's); target encoder EMA 0.996 → 1 (linear); smooth-L1 loss on
-layer-normalised targets. AdamW, lr 1e-3 at batch 2048 (no batch scaling), 40 warm-up
+layer-normalised targets; block i's output projections start divided by sqrt(2·i) in
+encoder and predictor (the reference's `fix_init_weight`: `encoder.rescale_init`,
+`predictor.rescale_init`). AdamW, lr 1e-3 at batch 2048 (no batch scaling), 40 warm-up
 epochs then cosine, weight decay 0.04 → 0.4 (cosine); random resized crop (0.3, 1) only;
 bfloat16; 300 epochs.
 
@@ -14,13 +16,12 @@ tokens 79.3% top-1 (trained on 16 A100 nodes, under 72 h). Not yet reproduced wi
 
 Reference: facebookresearch/ijepa at 52c1ae9 (`configs/in1k_vith14_ep300.yaml`,
 `src/train.py`, `src/masks/multiblock.py`, `src/models/vision_transformer.py`).
-Deviations: the warm-up starts at 0 (reference: `start_lr` 2e-4) and ends the cosine at
-0 (reference: 1e-6); context token lists are padded to a fixed length with an attention
-mask instead of cut to the batch's shortest; the block placements come from per-example
-keys of (seed, step, row), not a per-step torch generator; the reference's per-depth
-rescaling of each block's output projections at init (`fix_init_weight`) is not done;
-Flax's attention has separate q, k, v kernels; crops are cut on device from the TFDS
-pipeline's 224-px central square.
+Deviations: the warm-up starts at 0 (reference: `start_lr` 2e-4; the cosine ends at its
+1e-6, `optimizer.end_lr`); context token lists are padded to a fixed length with an
+attention mask instead of cut to the batch's shortest; the block placements come from
+per-example keys of (seed, step, row), not a per-step torch generator; Flax's attention
+has separate q, k, v kernels; crops are cut on device from the TFDS pipeline's 224-px
+central square.
 """
 
 from ssljax.config_base import pretrain_base
@@ -46,6 +47,8 @@ def get_config():
     c.encoder.pos_embedding = "sincos"
     c.encoder.use_cls = False
     c.encoder.features = "avgpool"
+    c.encoder.rescale_init = True  # the reference's fix_init_weight
+    c.predictor.rescale_init = True
     c.predictor.dim = 384
     c.predictor.depth = 12
     c.predictor.num_heads = 0  # the encoder's 16
@@ -60,6 +63,7 @@ def get_config():
     c.optimizer.base_lr = 1e-3
     c.optimizer.lr_scaling = "none"
     c.optimizer.warmup_epochs = 40
+    c.optimizer.end_lr = 1e-6  # the reference's final_lr
     c.optimizer.weight_decay = 0.04
     c.optimizer.weight_decay_end = 0.4
     c.eval.max_train_examples = 100000

@@ -465,6 +465,24 @@ def test_ijepa_steps_equal_on_1_and_8_devices():
                                "target_params")
 
 
+def test_ijepa_rescale_init_reaches_the_encoder_and_the_predictor():
+    """`encoder.rescale_init` / `predictor.rescale_init` (the reference's fix_init_weight):
+    block i's output projections start at 1/sqrt(2(i+1)) of the plain draw, and the target
+    encoder starts as the rescaled encoder."""
+    plain = harness.build(_ijepa_config(predictor__depth=2)).state
+    scaled = harness.build(_ijepa_config(predictor__depth=2, encoder__rescale_init=True,
+                                         predictor__rescale_init=True)).state
+    for net in ("encoder", "predictor"):
+        a, b = plain.params[net]["block1"], scaled.params[net]["block1"]
+        np.testing.assert_allclose(b["mlp"]["fc2"]["kernel"], a["mlp"]["fc2"]["kernel"] / 2,
+                                   rtol=1e-6, err_msg=net)
+        np.testing.assert_allclose(b["attn"]["out"]["kernel"],
+                                   a["attn"]["out"]["kernel"] / 2, rtol=1e-6, err_msg=net)
+        np.testing.assert_array_equal(b["mlp"]["fc1"]["kernel"], a["mlp"]["fc1"]["kernel"])
+    harness.assert_trees_close(scaled.target_params["encoder"], scaled.params["encoder"],
+                               "target")
+
+
 @pytest.mark.parametrize("overrides, match", [
     ({"encoder__use_cls": True, "encoder__features": "cls"}, "set encoder.use_cls=False"),
     ({"ijepa__distance": "l1"}, "ijepa.distance='l1' must be one of"),

@@ -383,6 +383,28 @@ def test_vit_drop_path_needs_rng_only_in_training():
     assert a.shape == b.shape and not np.allclose(a, b)
 
 
+
+def test_vit_rescale_init_divides_each_blocks_output_projections_as_ijepa():
+    """I-JEPA's fix_init_weight: block i's attn.proj and mlp.fc2 weights / sqrt(2(i+1));
+    every other parameter is the plain init's, draw for draw."""
+    x = jnp.zeros((2, 16, 16, 3))
+    plain = models.get_encoder("vit_test").init(jax.random.key(3), x, train=False)["params"]
+    scaled = models.get_encoder("vit_test", rescale_init=True).init(
+        jax.random.key(3), x, train=False)["params"]
+    depth = sum(name.startswith("block") for name in plain)
+    assert depth >= 2
+    for path, a in jax.tree_util.tree_leaves_with_path(plain):
+        keys = [k.key for k in path]
+        b = scaled
+        for k in keys:
+            b = b[k]
+        out = keys[1:] in (["attn", "out", "kernel"], ["mlp", "fc2", "kernel"])
+        factor = 1.0 / np.sqrt(2.0 * (int(keys[0][5:]) + 1)) if out else 1.0
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a) * factor, rtol=1e-6,
+                                   atol=1e-9, err_msg="/".join(keys))
+    assert not np.allclose(scaled["block1"]["mlp"]["fc2"]["kernel"],
+                           plain["block1"]["mlp"]["fc2"]["kernel"])
+
 # ---------------------------------------------------------------- heads
 
 

@@ -46,6 +46,7 @@ class IJEPAPredictor(nn.Module):
         num_heads: attention heads (the encoder's).
         out_dim: the encoder's token dimension.
         mlp_ratio: MLP hidden size relative to `dim`.
+        rescale_init: the reference's `fix_init_weight` (`models.vit.rescaled_init`).
         dtype: computation dtype.
     """
 
@@ -54,6 +55,7 @@ class IJEPAPredictor(nn.Module):
     num_heads: int
     out_dim: int
     mlp_ratio: float = 4.0
+    rescale_init: bool = False
     dtype: object = jnp.float32
 
     @nn.compact
@@ -77,7 +79,7 @@ class IJEPAPredictor(nn.Module):
                                  targets_valid.reshape(n * blocks, kt)], axis=1)
         x = predictor_tail(x, train, depth=self.depth, num_heads=self.num_heads,
                            out_dim=self.out_dim, mlp_ratio=self.mlp_ratio, dtype=self.dtype,
-                           valid=valid, out_name="proj")
+                           valid=valid, out_name="proj", rescale_init=self.rescale_init)
         return x[:, kc:].astype(jnp.float32)
 
 
@@ -90,6 +92,7 @@ class IJEPAModel(nn.Module):
     predictor_dim: int = 384
     predictor_depth: int = 12
     predictor_heads: int = 12
+    predictor_rescale_init: bool = False
     dtype: object = jnp.float32
 
     @nn.compact
@@ -110,7 +113,8 @@ class IJEPAModel(nn.Module):
             jnp.sum(weight, 1), 1.0)
         predictor = IJEPAPredictor(self.predictor_dim, self.predictor_depth,
                                    self.predictor_heads, out_dim=tokens.shape[-1],
-                                   mlp_ratio=self.encoder.mlp_ratio, dtype=self.dtype,
+                                   mlp_ratio=self.encoder.mlp_ratio,
+                                   rescale_init=self.predictor_rescale_init, dtype=self.dtype,
                                    name="predictor")
         pred = predictor(tokens, context, context_valid, targets, targets_valid, grid, train)
         return {"features": features, "proj": features, "pred": pred}
@@ -129,7 +133,8 @@ class TargetTokens(nn.Module):
 class IJEPA(EMAMethod):
     """I-JEPA. Config: `ijepa.num_targets`, `ijepa.target_scale`, `ijepa.target_aspect`,
     `ijepa.context_scale`, `ijepa.min_keep`, `ijepa.edges`, `ijepa.distance`; `predictor.dim`,
-    `predictor.depth`, `predictor.num_heads` (0: the encoder's); `ema`. The encoder must
+    `predictor.depth`, `predictor.num_heads` (0: the encoder's), `predictor.rescale_init`
+    (with `encoder.rescale_init`: the reference's `fix_init_weight`); `ema`. The encoder must
     be a ViT with `use_cls=False` and `features="avgpool"`."""
 
     name = "ijepa"
@@ -137,6 +142,7 @@ class IJEPA(EMAMethod):
                 "ijepa.target_aspect": (0.75, 1.5), "ijepa.context_scale": (0.85, 1.0),
                 "ijepa.min_keep": 10, "ijepa.edges": False, "ijepa.distance": "smooth_l1",
                 "predictor.dim": 384, "predictor.depth": 12, "predictor.num_heads": 0,
+                "predictor.rescale_init": False,
                 "augment.preset": "crop", "augment.crop_scale": (0.3, 1.0),
                 "optimizer.name": "adamw", **ema_defaults(0.996, "linear")}
     ignores = ("head.hidden_dims", "head.out_dim", "head.use_bn", "head.last_bn",
@@ -154,6 +160,7 @@ class IJEPA(EMAMethod):
                               f"{heads} heads and by 4 (sin-cos position embeddings)")
         return IJEPAModel(encoder=encoder, predictor_dim=int(c.predictor.dim),
                           predictor_depth=int(c.predictor.depth), predictor_heads=heads,
+                          predictor_rescale_init=bool(c.predictor.rescale_init),
                           dtype=jnp.bfloat16 if c.encoder.dtype == "bfloat16" else jnp.float32)
 
     def build_target(self) -> EMATarget:

@@ -117,11 +117,13 @@ def _drop_path(module: nn.Module, x: jnp.ndarray, rate: float, train: bool) -> j
 
 
 class MlpBlock(nn.Module):
-    """Dense(hidden) → GELU (exact) → Dense(dim)."""
+    """Dense(hidden) → GELU (exact) → Dense(dim); `fc2`'s initial kernel times
+    `out_init_scale`."""
 
     hidden_dim: int
     dtype: Dtype = jnp.float32
     weight_init: str = "timm"
+    out_init_scale: float = 1.0
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
@@ -130,7 +132,30 @@ class MlpBlock(nn.Module):
         kinit = kernel_inits(self.weight_init)["dense"]
         x = nn.Dense(self.hidden_dim, dtype=self.dtype, kernel_init=kinit, name="fc1")(x)
         x = nn.gelu(x, approximate=False)
-        return nn.Dense(dim, dtype=self.dtype, kernel_init=kinit, name="fc2")(x)
+        return nn.Dense(dim, dtype=self.dtype, kernel_init=scaled_init(kinit, self.out_init_scale),
+                        name="fc2")(x)
+
+
+def scaled_init(init: Initializer, scale: float) -> Initializer:
+    """`init`'s draws times `scale` (`init` itself when scale is 1)."""
+    if scale == 1.0:
+        return init
+
+    def scaled(key, shape, dtype=jnp.float32):
+        return init(key, shape, dtype) * jnp.asarray(scale, dtype)
+
+    return scaled
+
+
+def rescaled_init(block: int, rescale: bool) -> float:
+    """The initial scale of block `block`'s (0-based) output projections: 1/sqrt(2·(block
+    + 1)) with `rescale` (I-JEPA's `fix_init_weight`, from BEiT), else 1.
+
+    Reference: facebookresearch/ijepa `src/models/vision_transformer.py`
+    (`VisionTransformer.fix_init_weight`: `attn.proj` and `mlp.fc2` divided by
+    sqrt(2·layer_id), layer_id from 1); Bao et al., BEiT, ICLR 2022.
+    """
+    return 1.0 / math.sqrt(2.0 * (block + 1)) if rescale else 1.0
 
 
 def block_drop_rates(rate: float, depth: int, uniform: bool = False) -> list[float]:
@@ -166,6 +191,8 @@ class EncoderBlock(nn.Module):
         weight_init: "timm" or "mae" (`kernel_inits`).
         layer_scale: > 0 multiplies each branch by a learned per-channel gain (`ls1`, `ls2`:
             `gamma` initialised to this value; CaiT's LayerScale, DINOv2's 1e-5); 0: none.
+        out_init_scale: multiplies the initial kernels of the two branches' output
+            projections (`attn.out`, `mlp.fc2`); see `rescaled_init`.
     """
 
     num_heads: int
@@ -174,6 +201,7 @@ class EncoderBlock(nn.Module):
     dtype: Dtype = jnp.float32
     weight_init: str = "timm"
     layer_scale: float = 0.0
+    out_init_scale: float = 1.0
 
     def _scaled(self, y: jnp.ndarray, name: str) -> jnp.ndarray:
         return LayerScale(self.layer_scale, name=name)(y) if self.layer_scale else y
@@ -185,36 +213,39 @@ class EncoderBlock(nn.Module):
         attention may read (padding tokens are never attended to)."""
         dim = x.shape[-1]
         inits = kernel_inits(self.weight_init)
+        out_init = scaled_init(inits["dense"], self.out_init_scale)
         y = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm1")(x)
         mask = None if valid is None else valid[:, None, None, :]
         y = nn.MultiHeadDotProductAttention(
             num_heads=self.num_heads,
             dtype=self.dtype,
             kernel_init=inits["qkv"],
-            out_kernel_init=inits["dense"],
+            out_kernel_init=out_init,
             deterministic=True,
             name="attn",
         )(y, mask=mask)
         x = x + _drop_path(self, self._scaled(y, "ls1"), self.drop_path, train)
         y = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm2")(x)
         y = MlpBlock(int(dim * self.mlp_ratio), dtype=self.dtype, weight_init=self.weight_init,
-                     name="mlp")(y)
+                     out_init_scale=self.out_init_scale, name="mlp")(y)
         return x + _drop_path(self, self._scaled(y, "ls2"), self.drop_path, train)
 
 
 def predictor_tail(x: jnp.ndarray, train: bool, *, depth: int, num_heads: int, out_dim: int,
                    mlp_ratio: float = 4.0, dtype: Dtype = jnp.float32,
                    weight_init: str = "timm", valid: jnp.ndarray | None = None,
-                   out_name: str = "pred") -> jnp.ndarray:
+                   out_name: str = "pred", rescale_init: bool = False) -> jnp.ndarray:
     """`depth` blocks (`block{i}`), a LayerNorm (`norm`) and a Dense to `out_dim`
     (`out_name`) on tokens `[N, L, d]`: the body of MAE's decoder and I-JEPA's predictor.
 
     Call it inside a module's `nn.compact` method: the layers become that module's.
-    `valid` (bool `[N, L]`) masks padding tokens out of attention.
+    `valid` (bool `[N, L]`) masks padding tokens out of attention; `rescale_init`: see
+    `rescaled_init`.
     """
     kinit = kernel_inits(weight_init)["dense"]
     for i in range(depth):
         x = EncoderBlock(num_heads, mlp_ratio, dtype=dtype, weight_init=weight_init,
+                         out_init_scale=rescaled_init(i, rescale_init),
                          name=f"block{i}")(x, train, valid)
     x = nn.LayerNorm(epsilon=LN_EPSILON, dtype=dtype, name="norm")(x)
     return nn.Dense(out_dim, dtype=dtype, kernel_init=kinit, name=out_name)(x)
@@ -291,6 +322,8 @@ class ViT(nn.Module):
             "conv_patchwise" (the same stem run on each patch alone: no pixel of a
             neighbouring patch reaches a token). Each is the `patch_embed` parameter
             block (layer 0 of layer decay).
+        rescale_init: block i's output projections (`attn.out`, `mlp.fc2`) start
+            divided by sqrt(2·(i + 1)) (I-JEPA's `fix_init_weight`; `rescaled_init`).
     """
 
     dim: int
@@ -309,6 +342,7 @@ class ViT(nn.Module):
     use_cls: bool = True
     use_mask_token: bool = False
     stem: str = "patch"
+    rescale_init: bool = False
 
     @property
     def feature_dim(self) -> int:
@@ -401,6 +435,7 @@ class ViT(nn.Module):
             rate = block_drop_rates(self.drop_path_rate, self.depth, self.drop_path_uniform)[i]
             x = EncoderBlock(self.num_heads, self.mlp_ratio, rate, dtype=self.dtype,
                              weight_init=self.weight_init, layer_scale=self.layer_scale,
+                             out_init_scale=rescaled_init(i, self.rescale_init),
                              name=f"block{i}")(x, train, valid)
             if self.depth - i <= last:  # DINO's get_intermediate_layers: norm of each
                 outputs.append(norm(x))
