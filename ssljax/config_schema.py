@@ -152,10 +152,11 @@ def _encoder_fields(name: str) -> set[str]:
         return set()
     module = models.get_encoder(name)
     fixed = {"dtype", "bn_axis_name", "parent", "name"}
-    # Fields without a default are what the constructor fixes (a ViT-S's dim, a ResNet's
-    # stage sizes).
+    # Fields without a default are what the constructor fixes (a ResNet's stage sizes); a
+    # named ViT's sizes are defaults a config may change (`models.vit._sized`).
+    sizes = {"dim", "depth", "num_heads"} if isinstance(module, models.ViT) else set()
     return {f.name for f in dataclasses.fields(module) if f.name not in fixed
-            and (f.default is not dataclasses.MISSING
+            and (f.name in sizes or f.default is not dataclasses.MISSING
                  or f.default_factory is not dataclasses.MISSING)}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ssljax import config_schema, workdir
+from ssljax import config_schema, models, workdir
 from ssljax.config_base import pretrain_base
 from ssljax.errors import CheckpointError, ConfigError
 from tests import harness
@@ -80,3 +80,14 @@ def test_a_path_component_longer_than_the_file_system_allows_is_one_line(tmp_pat
     assert "has a path component of 300 bytes" in str(e.value)
     assert "pick a shorter name" in str(e.value)
     assert list(tmp_path.iterdir()) == []  # nothing was created
+
+
+def test_a_named_vits_sizes_may_be_set_and_a_resnets_stages_may_not():
+    """`encoder.dim` / `depth` / `num_heads` resize a named ViT (e.g. a 2-block vit_mini);
+    a ResNet's stage sizes stay what its name fixes."""
+    config, _ = _resolve(encoder__name="vit_mini", encoder__dim=64, encoder__depth=2)
+    vit = models.encoder_from_block(config.encoder.to_dict())
+    assert (vit.dim, vit.depth, vit.num_heads, vit.patch_size) == (64, 2, 4, 4)
+    with pytest.raises(ConfigError, match="'encoder.stage_sizes' is not an attribute of "
+                                          "encoder 'resnet18'"):
+        _resolve(encoder__name="resnet18", encoder__stage_sizes=(1, 1, 1, 1))

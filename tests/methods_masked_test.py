@@ -483,10 +483,29 @@ def test_ijepa_rescale_init_reaches_the_encoder_and_the_predictor():
                                "target")
 
 
+def test_ijepa_target_blocks_make_the_target_the_mean_of_the_last_blocks():
+    """`ijepa.target_blocks=2`: the target encoder's tokens are the mean of its last two
+    blocks' normed tokens (data2vec's target); the default reads the last block alone."""
+    x = jax.random.normal(jax.random.key(0), (2, harness.SIZE, harness.SIZE, 1))
+    for blocks in (1, 2):
+        run = harness.build(_ijepa_config(ijepa__target_blocks=blocks))
+        out, _ = run.method.target.apply(run.state.target_params,
+                                         run.state.target_batch_stats, x)
+        target = out["tokens"]
+        want = run.method.model.encoder.apply(
+            {"params": run.state.target_params["encoder"]}, x, train=False, tokens=True,
+            token_blocks=blocks)
+        np.testing.assert_allclose(target, want, rtol=1e-6, err_msg=str(blocks))
+    last = run.method.model.encoder.apply({"params": run.state.target_params["encoder"]}, x,
+                                          train=False, tokens=True)
+    assert not np.allclose(target, last)
+
+
 @pytest.mark.parametrize("overrides, match", [
     ({"encoder__use_cls": True, "encoder__features": "cls"}, "set encoder.use_cls=False"),
     ({"ijepa__distance": "l1"}, "ijepa.distance='l1' must be one of"),
     ({"predictor__dim": 18}, "predictor.dim=18 must be divisible"),
+    ({"ijepa__target_blocks": 3}, r"ijepa.target_blocks=3 must be in 1..2"),
 ])
 def test_ijepa_bad_config_is_one_line(overrides, match):
     with pytest.raises(ConfigError, match=match):

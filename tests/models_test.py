@@ -405,6 +405,27 @@ def test_vit_rescale_init_divides_each_blocks_output_projections_as_ijepa():
     assert not np.allclose(scaled["block1"]["mlp"]["fc2"]["kernel"],
                            plain["block1"]["mlp"]["fc2"]["kernel"])
 
+def test_vit_token_blocks_average_the_last_blocks_normed_tokens():
+    """`token_blocks=K`: the mean of the last K blocks' tokens through the final norm; the
+    block before the last is read by the same ViT cut one block short."""
+    x = jax.random.normal(jax.random.key(0), (2, 16, 16, 1))
+    deep = models.get_encoder("vit_test", use_cls=False, features="avgpool", patch_size=4)
+    params = deep.init(jax.random.key(1), x, train=False)["params"]
+    cut = models.ViT(dim=32, depth=1, num_heads=2, patch_size=4, use_cls=False,
+                     features="avgpool")
+    cut_params = {k: v for k, v in params.items() if k != "block1"}
+    last = deep.apply({"params": params}, x, train=False, tokens=True)
+    before = cut.apply({"params": cut_params}, x, train=False, tokens=True)
+    np.testing.assert_allclose(
+        deep.apply({"params": params}, x, train=False, tokens=True, token_blocks=1), last)
+    np.testing.assert_allclose(
+        deep.apply({"params": params}, x, train=False, tokens=True, token_blocks=2),
+        (last + before) / 2, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(last, before)
+    with pytest.raises(ValueError, match="token_blocks=3 must be in 1..2"):
+        deep.apply({"params": params}, x, train=False, tokens=True, token_blocks=3)
+
+
 # ---------------------------------------------------------------- heads
 
 

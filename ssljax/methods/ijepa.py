@@ -121,18 +121,22 @@ class IJEPAModel(nn.Module):
 
 
 class TargetTokens(nn.Module):
-    """The target encoder: every output token of the whole image, `tokens` [N, L, D]."""
+    """The target encoder: every output token of the whole image, `tokens` [N, L, D] — the
+    last block's, or the mean of the last `blocks` blocks' (each through the final norm)."""
 
     encoder: nn.Module
+    blocks: int = 1
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> dict[str, jax.Array]:
-        return {"tokens": self.encoder(x, train=train, tokens=True)}
+        return {"tokens": self.encoder(x, train=train, tokens=True, token_blocks=self.blocks)}
 
 
 class IJEPA(EMAMethod):
     """I-JEPA. Config: `ijepa.num_targets`, `ijepa.target_scale`, `ijepa.target_aspect`,
-    `ijepa.context_scale`, `ijepa.min_keep`, `ijepa.edges`, `ijepa.distance`; `predictor.dim`,
+    `ijepa.context_scale`, `ijepa.min_keep`, `ijepa.edges`, `ijepa.distance`,
+    `ijepa.target_blocks` (1, the reference: the target encoder's last block; K > 1: the
+    mean of its last K blocks' tokens, data2vec's target — a deviation); `predictor.dim`,
     `predictor.depth`, `predictor.num_heads` (0: the encoder's), `predictor.rescale_init`
     (with `encoder.rescale_init`: the reference's `fix_init_weight`); `ema`. The encoder must
     be a ViT with `use_cls=False` and `features="avgpool"`."""
@@ -141,6 +145,7 @@ class IJEPA(EMAMethod):
     defaults = {"ijepa.num_targets": 4, "ijepa.target_scale": (0.15, 0.2),
                 "ijepa.target_aspect": (0.75, 1.5), "ijepa.context_scale": (0.85, 1.0),
                 "ijepa.min_keep": 10, "ijepa.edges": False, "ijepa.distance": "smooth_l1",
+                "ijepa.target_blocks": 1,
                 "predictor.dim": 384, "predictor.depth": 12, "predictor.num_heads": 0,
                 "predictor.rescale_init": False,
                 "augment.preset": "crop", "augment.crop_scale": (0.3, 1.0),
@@ -154,6 +159,9 @@ class IJEPA(EMAMethod):
         if c.ijepa.distance not in DISTANCES:
             raise ConfigError(f"ijepa.distance={c.ijepa.distance!r} must be one of "
                               f"{', '.join(DISTANCES)}")
+        if not 1 <= int(c.ijepa.target_blocks) <= encoder.depth:
+            raise ConfigError(f"ijepa.target_blocks={c.ijepa.target_blocks} must be in "
+                              f"1..{encoder.depth} (the encoder's blocks)")
         heads = int(c.predictor.num_heads) or encoder.num_heads
         if c.predictor.dim % heads or c.predictor.dim % 4:
             raise ConfigError(f"predictor.dim={c.predictor.dim} must be divisible by its "
@@ -165,7 +173,8 @@ class IJEPA(EMAMethod):
 
     def build_target(self) -> EMATarget:
         """An EMA of the context encoder alone, run on whole images."""
-        return EMATarget(self.config, TargetTokens(encoder=self.model.encoder),
+        blocks = int(self.config.ijepa.target_blocks)
+        return EMATarget(self.config, TargetTokens(encoder=self.model.encoder, blocks=blocks),
                          keys=("encoder",), axis_name=self.axis)
 
     def views(self, image_size: int) -> tuple[augment.ViewSpec, ...]:

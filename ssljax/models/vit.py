@@ -316,7 +316,7 @@ class ViT(nn.Module):
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool, keep: jnp.ndarray | None = None,
                  tokens: bool = False, keep_valid: jnp.ndarray | None = None,
-                 mask: jnp.ndarray | None = None) -> jnp.ndarray:
+                 mask: jnp.ndarray | None = None, token_blocks: int = 1) -> jnp.ndarray:
         """Encodes images.
 
         Args:
@@ -331,6 +331,9 @@ class ViT(nn.Module):
                 whose sizes differ per example). Padding tokens' outputs are undefined.
             mask: optional bool `[N, (H/p)·(W/p)]`: patches replaced by the mask token
                 (needs `use_mask_token`).
+            token_blocks: with `tokens=True`, the mean of the last `token_blocks` blocks'
+                tokens, each through the final LayerNorm (data2vec's average of the top
+                blocks as a target; 1: the last block's alone).
 
         Returns:
             float32 features `[N, feature_dim]` (`features`; "avgpool" averages the valid
@@ -355,6 +358,9 @@ class ViT(nn.Module):
             raise ValueError(f"ViT stem={self.stem!r} needs a power-of-2 patch_size (stride-2 "
                              f"convolutions), got patch_size={p}; set stem='patch' or "
                              f"another patch_size")
+        if not 1 <= token_blocks <= self.depth:
+            raise ValueError(f"ViT token_blocks={token_blocks} must be in 1..{self.depth} "
+                             f"(the blocks this ViT has)")
         if self.features == "cls_last4" and self.depth < 4:
             raise ValueError(f"ViT features='cls_last4' needs 4 blocks, this ViT has {self.depth}")
         n, h, w, _ = x.shape
@@ -393,7 +399,7 @@ class ViT(nn.Module):
                 valid = jnp.concatenate([jnp.ones((n, 1), bool), valid.astype(bool)], 1)
 
         norm = nn.LayerNorm(epsilon=LN_EPSILON, dtype=self.dtype, name="norm")
-        last = 4 if self.features == "cls_last4" and not tokens else 1
+        last = token_blocks if tokens else 4 if self.features == "cls_last4" else 1
         outputs = []
         for i in range(self.depth):
             rate = block_drop_rates(self.drop_path_rate, self.depth, self.drop_path_uniform)[i]
@@ -404,7 +410,7 @@ class ViT(nn.Module):
             if self.depth - i <= last:  # DINO's get_intermediate_layers: norm of each
                 outputs.append(norm(x))
         if tokens:
-            return outputs[-1]
+            return outputs[0] if last == 1 else sum(outputs) / last
         if self.features == "avgpool":
             patches = outputs[-1][:, 1:] if self.use_cls else outputs[-1]
             if keep_valid is None:
@@ -438,41 +444,47 @@ class ViT(nn.Module):
         return interpolate_pos_embed(pos, grid)
 
 
+def _sized(sizes: dict[str, int], kwargs: dict[str, Any]) -> ViT:
+    """A named ViT: its sizes, unless `kwargs` (a config's `encoder.dim`, `depth`,
+    `num_heads`) set others."""
+    return ViT(**{**sizes, **kwargs})
+
+
 def vit_test(**kwargs: Any) -> ViT:
     """A tiny ViT for tests: dim 32, depth 2, 2 heads, 8-pixel patches."""
     kwargs.setdefault("patch_size", 8)
-    return ViT(dim=32, depth=2, num_heads=2, **kwargs)
+    return _sized(dict(dim=32, depth=2, num_heads=2), kwargs)
 
 
 def vit_mini(**kwargs: Any) -> ViT:
     """A ViT for 28–32 px images on a CPU: dim 128, depth 6, 4 heads, 4-pixel patches
     (0.8M parameters at 28×28: 49 patch tokens)."""
     kwargs.setdefault("patch_size", 4)
-    return ViT(dim=128, depth=6, num_heads=4, **kwargs)
+    return _sized(dict(dim=128, depth=6, num_heads=4), kwargs)
 
 
 def vit_tiny(**kwargs: Any) -> ViT:
     """ViT-Tiny (DeiT-Ti): dim 192, 3 heads, depth 12 (5.5M parameters at /16)."""
-    return ViT(dim=192, depth=12, num_heads=3, **kwargs)
+    return _sized(dict(dim=192, depth=12, num_heads=3), kwargs)
 
 
 def vit_small(**kwargs: Any) -> ViT:
     """ViT-Small (ViT-S/16): dim 384, 6 heads, depth 12 (21.7M parameters)."""
-    return ViT(dim=384, depth=12, num_heads=6, **kwargs)
+    return _sized(dict(dim=384, depth=12, num_heads=6), kwargs)
 
 
 def vit_base(**kwargs: Any) -> ViT:
     """ViT-Base (ViT-B/16): dim 768, 12 heads, depth 12 (85.8M parameters)."""
-    return ViT(dim=768, depth=12, num_heads=12, **kwargs)
+    return _sized(dict(dim=768, depth=12, num_heads=12), kwargs)
 
 
 def vit_large(**kwargs: Any) -> ViT:
     """ViT-Large (ViT-L/16): dim 1024, 16 heads, depth 24 (303M parameters)."""
-    return ViT(dim=1024, depth=24, num_heads=16, **kwargs)
+    return _sized(dict(dim=1024, depth=24, num_heads=16), kwargs)
 
 
 def vit_huge(**kwargs: Any) -> ViT:
     """ViT-Huge (ViT-H/14): dim 1280, 16 heads, depth 32, 14-pixel patches (632M
     parameters)."""
     kwargs.setdefault("patch_size", 14)
-    return ViT(dim=1280, depth=32, num_heads=16, **kwargs)
+    return _sized(dict(dim=1280, depth=32, num_heads=16), kwargs)
